@@ -1,0 +1,39 @@
+"""Pieces every kernel generator shares: the function header and the docstring."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from compiler.ir import Node, Value
+from compiler.ir.dims import Dim
+
+from ..writer import KernelWriter
+
+
+def describe(nodes: Sequence[Node]) -> str:
+    return ", ".join(f"{n.op.value}" for n in nodes)
+
+
+def function_source(w: KernelWriter, constexprs: Sequence[str], nodes: Sequence[Node],
+                    outputs: Sequence[Value], bytes_moved: Dim, prologue: str = "") -> str:
+    """``@triton.jit def NAME(...)`` around the writer's body (NAME is filled in later)."""
+    shapes = "; ".join(f"{v.type}" for v in outputs)
+    lines = [
+        "@triton.jit",
+        f"def NAME({w.signature(constexprs)}):",
+        f'    """{describe(nodes)} -> {shapes}; moves {bytes_moved} bytes."""',
+    ]
+    if prologue:
+        lines += ["    " + ln if ln else "" for ln in prologue.splitlines()]
+    return "\n".join(lines) + "\n" + w.body.getvalue()
+
+
+def what(nodes: Sequence[Node], limit: int = 3) -> str:
+    """A short name for a kernel from its ops: conv_relu, add_relu, softmax."""
+    names = []
+    for n in nodes:
+        s = n.op.value
+        s = "".join("_" + ch.lower() if ch.isupper() and i else ch.lower() for i, ch in enumerate(s))
+        if s not in names:
+            names.append(s)
+    return "_".join(names[:limit]) + ("_etc" if len(names) > limit else "")

@@ -1,0 +1,119 @@
+"""GEMM template: MatMul (batched, numpy broadcasting, 1-D operands) and Gemm, with epilogues.
+
+A program computes one BM x BN tile of one batch entry: it walks K in BK steps, loading A and
+B tiles through the writer (so transposes are strides, not copies) and accumulating with
+``tl.dot`` in float32. The epilogue — Gemm's alpha/beta*C, then any elementwise consumers in
+the group (bias, activation, residual add) — runs on the accumulator before the one store.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from compiler.ir import Node, Op, Value
+from compiler.ir.dims import prod
+
+from .. import index as ix
+from ..config import next_pow2, static_size
+from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
+from .common import function_source, what
+
+M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
+
+
+def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
+    """A tile of ``value`` ready for ``tl.dot``: half types stay half for the tensor cores."""
+    if w.is_inside(value):
+        x = w.value_at(value, index, guard)
+        return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
+    return w.assign("x", w.load(value, index, guard, raw=True))
+
+
+def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Sequence[Value]) -> None:
+    """Seed the anchor's value, then compute and store every group output at ``out_index``."""
+    w.seed(anchor, out_index, acc)
+    for i, out in enumerate(outputs):
+        val = w.value_at(out, out_index)
+        w.store(out, out_index, val, role="out" if len(outputs) == 1 else f"out{i}")
+
+
+def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
+    ms, ns, ks = static_size(m, 64), static_size(n, 64), static_size(k, 64)
+    interp = {"BM": min(max(next_pow2(ms), 16), 256), "BN": min(max(next_pow2(ns), 16), 256),
+              "BK": min(max(next_pow2(ks), 16), 256), "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
+    cuda = {"BM": 16 if ms <= 16 else 32 if ms <= 32 else 64 if ms <= 64 else 128,
+            "BN": 32 if ns <= 32 else 64 if ns <= 64 else 128,
+            "BK": 32 if ks <= 32 or dtype_bytes == 4 else 64, "num_warps": 4, "num_stages": 3,
+            "PRECISION": "tf32"}
+    if cuda["BM"] * cuda["BN"] >= 128 * 128:
+        cuda["num_warps"] = 8
+    return {"interpreter": interp, "cuda": cuda}
+
+
+def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
+    a_val, b_val = anchor.inputs[0], anchor.inputs[1]
+    y = anchor.outputs[0]
+    is_gemm = anchor.op is Op.GEMM
+    ta = bool(is_gemm and anchor.attrs.transA)
+    tb = bool(is_gemm and anchor.attrs.transB)
+    a_shape, b_shape = tuple(a_val.shape), tuple(b_val.shape)
+    M = (a_shape[-1] if ta else a_shape[-2]) if len(a_shape) >= 2 else 1
+    K = (a_shape[-2] if ta else a_shape[-1])
+    N = (b_shape[-2] if tb else b_shape[-1]) if len(b_shape) >= 2 else 1
+    batch = tuple(y.shape[: len(y.shape) - (len(a_shape) >= 2) - (len(b_shape) >= 2)])
+    nbatch = prod(batch)
+
+    w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
+    w.axes = {"rm[:, None]": 0, "rn[None, :]": 1}
+    w.line("pid_m = tl.program_id(0)")
+    w.line("pid_n = tl.program_id(1)")
+    w.line("pid_b = tl.program_id(2)")
+    w.line("rm = pid_m * BM + tl.arange(0, BM)")
+    w.line("rn = pid_n * BN + tl.arange(0, BN)")
+    bc = ix.unravel(ix.var("pid_b"), batch) if batch else ()
+
+    def operand_index(shape, rows, cols, trans):
+        lead = broadcast_index(bc, batch, shape[:-2]) if len(shape) > 2 else ()
+        return lead + ((cols, rows) if trans else (rows, cols))
+
+    # K-loop indexes: A tile is [BM, BK] (rows m, cols k); B tile is [BK, BN] (rows k, cols n)
+    ka, kb = ix.var("rk[None, :]"), ix.var("rk[:, None]")
+    w.line("acc = tl.full((BM, BN), 0.0, tl.float32)")
+    w.line(f"for k0 in range(0, {w.dim(K)}, BK):")
+    with w.scope():
+        w.line("rk = k0 + tl.arange(0, BK)")
+        if len(a_shape) == 1:
+            a_idx = (ka,)
+            a_guard = w.guard(f"rk[None, :] < {w.dim(K)}")
+        else:
+            a_idx = operand_index(a_shape, M_IDX, ka, ta)
+            a_guard = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rk[None, :] < {w.dim(K)})")
+        if len(b_shape) == 1:
+            b_idx = (kb,)
+            b_guard = w.guard(f"rk[:, None] < {w.dim(K)}")
+        else:
+            b_idx = operand_index(b_shape, kb, N_IDX, tb)
+            b_guard = w.guard(f"(rk[:, None] < {w.dim(K)}) & (rn[None, :] < {w.dim(N)})")
+        a_tile = dot_operand(w, a_val, a_idx, a_guard)
+        b_tile = dot_operand(w, b_val, b_idx, b_guard)
+        w.line(f"acc = tl.dot({a_tile}, {b_tile}, acc, input_precision=PRECISION)")
+
+    w.mask = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rn[None, :] < {w.dim(N)})")
+    out_index = tuple(bc) + ((M_IDX,) if len(a_shape) >= 2 else ()) + ((N_IDX,) if len(b_shape) >= 2 else ())
+    acc = "acc"
+    if is_gemm:
+        alpha, beta = anchor.attrs.alpha, anchor.attrs.beta
+        if alpha != 1.0:
+            acc = w.assign("acc", f"acc * {alpha!r}")
+        c = anchor.inputs[2] if len(anchor.inputs) > 2 else None
+        if c is not None and beta != 0.0:
+            cv = w.value_at(c, broadcast_index((M_IDX, N_IDX), (M, N), c.shape))
+            acc = w.assign("acc", f"{acc} + {cv}" if beta == 1.0 else f"{acc} + {beta!r} * {cv}")
+    epilogue(w, y, out_index, acc, outputs)
+
+    moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
+    flops = 2 * nbatch * M * N * K + elementwise_flops(nodes)
+    grid = (f"cdiv({M}, BM)", f"cdiv({N}, BN)", f"{nbatch}")
+    src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
+    return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, N, K, y.dtype.itemsize),
+                        list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "gemm")

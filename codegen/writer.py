@@ -1,0 +1,354 @@
+"""KernelWriter: emits one kernel's body by evaluating IR values at index expressions.
+
+A kernel generator (pointwise, reduction, gemm, conv) sets up the tile — program ids, index
+variables, the domain mask — and then asks the writer for the values it needs at some index:
+``writer.value_at(v, index)``. Values produced inside the group are lowered recursively
+(elementwise ops through ``exprs``, views and windows through ``lowerings``); everything else
+is a load from a pointer argument. Each (value, index, guard) is computed once per scope, and
+index arithmetic is simplified by ``index`` before it is written, so fused views cost only the
+div/mod they really need.
+
+Pointer arguments are named by role (``x_ptr``, ``in1_ptr``, ``out_ptr``), not by model value,
+so that identical kernels in one model are generated once and launched many times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from compiler.ir import DType, Node, Op, Value
+from compiler.ir.dims import Dim, SymExpr
+from compiler.ops import Category, get_op
+
+from . import exprs
+from . import index as ix
+from .text import IndentedBuffer
+
+Index = tuple  # tuple of index expressions, one per axis of the value
+
+
+@dataclass
+class Param:
+    name: str
+    kind: str          # "ptr" | "sym" | "constexpr"
+    ref: object        # Value for ptr, symbol name for sym, config key for constexpr
+    dtype: DType | None = None
+
+
+@dataclass
+class KernelSource:
+    """One generated kernel, before de-duplication and naming in the module."""
+
+    what: str                       # short description for the kernel name ("conv_relu")
+    body: str                       # source of the kernel with NAME in place of its name
+    params: list[Param]
+    grid: tuple[str, ...]           # expressions over symbols and constexpr config keys
+    configs: dict[str, dict]        # per target family: constexprs plus num_warps / num_stages
+    nodes: list[Node]
+    inputs: list[Value]
+    outputs: list[Value]
+    helpers: set[str] = field(default_factory=set)
+    bytes_moved: Dim = 0
+    flops: Dim = 0
+    kind: str = "pointwise"
+
+
+_LOWERINGS: dict = {}
+
+
+def lowering(*ops):
+    """Register how a non-elementwise op computes its output at an index (views, windows)."""
+    def deco(fn: Callable):
+        for op in ops:
+            _LOWERINGS[op] = fn
+        return fn
+    return deco
+
+
+def has_lowering(op) -> bool:
+    return op in _LOWERINGS
+
+
+_LOCAL = re.compile(r"^(x|i|g|k|acc|cnt|r)\d*$")
+_RESERVED = {"pid", "offs", "mask", "tl", "triton", "rm", "rn", "rk", "rows", "cols", "pid_m", "pid_n", "pid_b",
+             "a", "b", "float", "range", "min", "max"}
+
+
+def _ident(name: str) -> str:
+    s = re.sub(r"\W", "_", name).strip("_").lower() or "v"
+    return s if not s[0].isdigit() else "v" + s
+
+
+class KernelWriter:
+    def __init__(self, nodes: Iterable[Node], *, tile: str, mask: str = "mask"):
+        self.body = IndentedBuffer(1)
+        self.params: list[Param] = []
+        self.nodes = list(nodes)
+        self._inside = {id(n) for n in self.nodes}
+        self._ptr: dict[int, str] = {}
+        self._sym: dict[str, str] = {}
+        self._names: set[str] = set()
+        self._scopes: list[dict] = [{}]
+        self._counters: dict[str, int] = {}
+        self.helpers: set[str] = set()
+        self.seeds: dict[int, tuple[Index, str]] = {}
+        self.tile = tile          # tile shape as source text, e.g. "[BLOCK]" or "[BM, BN]"
+        self.mask = mask          # the domain mask expression (None: no mask needed)
+        self.loads: list[Value] = []
+        self.stores: list[Value] = []
+        # tile variables -> the tile axis they vary along, and the shape stores must cover
+        self.axes: dict[str, int] = {"offs": 0}
+        self.store_shape = tile
+
+    # -- names and parameters ----------------------------------------------------------------
+    def fresh(self, prefix: str) -> str:
+        n = self._counters.get(prefix, 0)
+        self._counters[prefix] = n + 1
+        return f"{prefix}{n}"
+
+    def line(self, text: str) -> None:
+        self.body.line(text)
+
+    def assign(self, prefix: str, expr: str) -> str:
+        name = self.fresh(prefix)
+        self.line(f"{name} = {expr}")
+        return name
+
+    def _claim(self, base: str) -> str:
+        name, k = base, 1
+        while name in self._names:
+            name = f"{base[:-4]}{k}_ptr" if base.endswith("_ptr") else f"{base}{k}"
+            k += 1
+        self._names.add(name)
+        return name
+
+    def ptr(self, value: Value, role: str = "in") -> str:
+        """The pointer argument for a buffer, named by role (x_ptr, w_ptr, out_ptr)."""
+        key = id(value)
+        if key not in self._ptr:
+            name = self._claim(f"{_ident(role)}_ptr")
+            self._ptr[key] = name
+            self.params.append(Param(name, "ptr", value, value.dtype))
+        return self._ptr[key]
+
+    def sym(self, symbol: str) -> str:
+        """An int argument carrying a symbolic size (a dynamic batch) at run time."""
+        if symbol not in self._sym:
+            reserved = _LOCAL.match(symbol) or symbol in _RESERVED
+            name = self._claim(f"sym_{symbol}" if reserved else symbol)
+            self._sym[symbol] = name
+            self.params.append(Param(name, "sym", symbol))
+        return self._sym[symbol]
+
+    def dim(self, d: Dim) -> str:
+        if isinstance(d, int):
+            return str(d)
+        return d.render(self.sym)
+
+    # -- scoped caches -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def scope(self):
+        """A nested block (a loop body): values computed inside stay inside."""
+        self._scopes.append({})
+        try:
+            with self.body.indent():
+                yield
+        finally:
+            self._scopes.pop()
+
+    @contextlib.contextmanager
+    def loop(self, count, prefix: str = "k"):
+        """``for k in range(count):`` with its own scope; yields the loop variable."""
+        name = self.fresh(prefix)
+        self.line(f"for {name} in range({count}):")
+        with self.scope():
+            yield name
+
+    def _lookup(self, key):
+        for s in reversed(self._scopes):
+            if key in s:
+                return s[key]
+        return None
+
+    def _remember(self, key, name: str) -> str:
+        self._scopes[-1][key] = name
+        return name
+
+    # -- index expressions ---------------------------------------------------------------
+    def _name_of(self, e):
+        if e[0] == "dimtext":
+            return self.dim(e[1])
+        return self._lookup(("ix", e))
+
+    def idx(self, e) -> str:
+        """Source for an index expression, computing it into a variable once."""
+        e = ix.as_expr(e)
+        if e[0] in ("const", "var"):
+            return ix.render(e, self._name_of)
+        if e[0] == "dim":
+            return self.dim(e[1])
+        found = self._lookup(("ix", e))
+        if found is not None:
+            return found
+        for c in ix.children(e):
+            if c[0] == "coord":
+                self.idx(c)
+        text = ix.render(e, self._name_of)
+        return self._remember(("ix", e), self.assign("i", text))
+
+    def offset(self, value: Value, index: Index) -> str:
+        return self.idx(ix.ravel(index, value.shape))
+
+    def bound_check(self, coord, size: Dim, lower: bool = True, upper: bool = True) -> str | None:
+        parts = []
+        c = self.idx(coord)
+        if lower:
+            parts.append(f"({c} >= 0)")
+        if upper:
+            parts.append(f"({c} < {self.dim(size)})")
+        return " & ".join(parts) if parts else None
+
+    def and_masks(self, *masks: str | None) -> str | None:
+        ms = [m for m in masks if m]
+        if not ms:
+            return None
+        return ms[0] if len(ms) == 1 else " & ".join(f"({m})" for m in ms)
+
+    def guard(self, *conds: str | None) -> str | None:
+        """A named boolean for ``conds`` all holding (None when there is nothing to check)."""
+        text = self.and_masks(*conds)
+        if text is None:
+            return None
+        found = self._lookup(("guard", text))
+        if found:
+            return found
+        return self._remember(("guard", text), self.assign("g", text))
+
+    # -- values ----------------------------------------------------------------------------
+    def seed(self, value: Value, index: Index, name: str) -> None:
+        """Declare ``value`` already computed (an accumulator) at ``index`` in variable ``name``."""
+        self.seeds[id(value)] = (tuple(index), name)
+
+    def is_inside(self, value: Value) -> bool:
+        return value.producer is not None and id(value.producer) in self._inside
+
+    def scalar_constant(self, value: Value):
+        if value.const is not None and value.const.size == 1:
+            return value.const.reshape(()).item()
+        return None
+
+    def value_at(self, value: Value, index: Index, guard: str | None = None) -> str:
+        index = tuple(ix.as_expr(i) for i in index)
+        if id(value) in self.seeds:
+            at, name = self.seeds[id(value)]
+            if at != index:
+                raise AssertionError(f"value {value.name} is only available at its accumulator index")
+            return name
+        c = self.scalar_constant(value)
+        if c is not None:
+            return exprs.literal(c, value.dtype)
+        key = ("val", id(value), index, guard)
+        found = self._lookup(key)
+        if found is not None:
+            return found
+        if self.is_inside(value):
+            text = self._lower(value.producer, value, index, guard)
+        else:
+            text = self.load(value, index, guard)
+        name = self.assign("x", text)
+        return self._remember(key, name)
+
+    def load(self, value: Value, index: Index, guard: str | None = None, role: str | None = None,
+             raw: bool = False) -> str:
+        """Load ``value`` at ``index``; converted to the compute dtype unless ``raw``."""
+        p = self.ptr(value, role or "in")
+        if value not in self.loads:
+            self.loads.append(value)
+        off = self.offset(value, index)
+        m = self.and_masks(self.mask, guard)
+        other = "0.0" if value.dtype.is_float else "0"
+        mask_part = f", mask={m}, other={other}" if m else ""
+        text = f"tl.load({p} + {off}{mask_part})"
+        cd = exprs.compute_dtype(value.dtype)
+        if cd != value.dtype.triton_lang and not raw:
+            text += f".to({cd})"
+        return text
+
+    def store(self, value: Value, index: Index, expr: str, mask: str | None = None, role: str = "out") -> None:
+        p = self.ptr(value, role)
+        if value not in self.stores:
+            self.stores.append(value)
+        linear = ix.ravel(index, value.shape)
+        off = self.idx(linear)
+        cd = exprs.compute_dtype(value.dtype)
+        if cd != value.dtype.triton_lang:
+            expr = f"{expr}.to({value.dtype.triton_lang})"
+        m = self.and_masks(self.mask if mask is None else mask)
+        target = f"{p} + {off}"
+        covered = {self.axes[v] for v in ix.variables(linear) if v in self.axes}
+        wanted = self.store_shape.strip("[]").split(",")
+        if len(covered) < sum(1 for d in wanted if d.strip() != "1"):
+            # some tile axes have size 1 in this output: widen the pointer to the tile
+            target = f"tl.broadcast_to({target}, {self.store_shape})"
+        self.line(f"tl.store({target}, {expr}{', mask=' + m if m else ''})")
+
+    def full(self, value, dtype: DType) -> str:
+        return f"tl.full({self.tile}, {exprs.literal(value, dtype)}, {exprs.compute_dtype(dtype)})"
+
+    def _lower(self, node: Node, value: Value, index: Index, guard: str | None) -> str:
+        fn = _LOWERINGS.get(node.op)
+        if fn is not None:
+            return fn(self, node, value, index, guard)
+        d = get_op(node.op)
+        if d.category is not Category.ELEMENTWISE or not exprs.has_lowering(node.op):
+            raise NotImplementedError(f"no Triton lowering for {node.op.value} inside a fused kernel")
+        args, dtypes, consts = [], [], []
+        for pos, v in enumerate(node.inputs):
+            if v is None:
+                continue
+            if node.op is Op.BATCH_NORMALIZATION and pos > 0:
+                at = (index[1],)          # per-channel parameters
+            else:
+                at = broadcast_index(index, value.shape, v.shape)
+            args.append(self.value_at(v, at, guard))
+            dtypes.append(v.dtype)
+            consts.append(self.scalar_constant(v))
+        call = exprs.Call(args, dtypes, consts, value.dtype, node.attrs, self.helpers)
+        return exprs.lower(node.op, call)
+
+    # -- assembling --------------------------------------------------------------------------
+    def signature(self, constexprs: Sequence[str]) -> str:
+        names = [p.name for p in self.params] + [f"{c}: tl.constexpr" for c in constexprs]
+        return ", ".join(names)
+
+
+def broadcast_index(index: Index, out_shape: Sequence[Dim], in_shape: Sequence[Dim]) -> Index:
+    """The index of an input that numpy-broadcasts to ``out_shape``."""
+    r, ri = len(out_shape), len(in_shape)
+    out = []
+    for k in range(ri):
+        d = in_shape[k]
+        out.append(ix.const(0) if d == 1 else index[r - ri + k])
+    return tuple(out)
+
+
+def tensor_bytes(values: Iterable[Value]) -> Dim:
+    total: Dim = 0
+    for v in values:
+        total = total + v.type.nbytes
+    return total
+
+
+def elementwise_flops(nodes: Iterable[Node]) -> Dim:
+    total: Dim = 0
+    for n in nodes:
+        if get_op(n.op).category is Category.ELEMENTWISE:
+            total = total + n.outputs[0].type.numel
+    return total
+
+
+def is_symbolic(d: Dim) -> bool:
+    return isinstance(d, SymExpr)

@@ -1,0 +1,94 @@
+"""``compiler.compile``: model in, ``CompiledModel`` out.
+
+Frontend -> graph passes for the opt level -> fusion partition -> memory plan -> codegen.
+Each stage is timed; ``CompiledModel.stats`` reports the counts and the per-pass table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from runtime.errors import CortadoError, ModelLoadError
+from runtime.model import CompiledModel
+
+from .ir import Graph, clone_graph
+
+ProgressFn = Callable[[str], None]
+
+
+def load_graph(model, *, weights=None, random_weights: bool = False,
+               input_shapes: Mapping[str, Sequence] | None = None, quiet: bool = False) -> Graph:
+    """Any supported model source as an IR graph (the caller's Graph is copied, never changed)."""
+    if isinstance(model, Graph):
+        return clone_graph(model)
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if path.suffix.lower() in (".prototxt", ".pbtxt") or str(path).endswith(".prototxt"):
+            from .frontends.caffe import import_caffe
+
+            return import_caffe(path, weights=weights, random_weights=random_weights,
+                                input_shapes=input_shapes, quiet=quiet)
+        if weights is not None:
+            raise ModelLoadError(f"weights= is for Caffe models; {path.name} is read as ONNX")
+    from .frontends.onnx import import_onnx
+
+    return import_onnx(model, input_shapes=input_shapes)
+
+
+def compile(model, *, weights=None, random_weights: bool = False,
+            input_shapes: Mapping[str, Sequence] | None = None, target: str = "auto", dtype: str = "float32",
+            opt_level: int = 2, allow_tf32: bool = True, name: str | None = None,
+            progress: ProgressFn | None = None, debug: bool = False) -> CompiledModel:
+    """Compile an ONNX model (path, bytes or ModelProto), a Caffe prototxt, or an IR Graph."""
+    from codegen import build_module
+    from passes.fusion import partition
+    from passes.memory import plan_memory
+
+    from .pipeline import run_pipeline
+
+    if opt_level not in (0, 1, 2, 3):
+        raise CortadoError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    say = progress or (lambda msg: None)
+    t0 = time.perf_counter()
+    say("importing model")
+    graph = load_graph(model, weights=weights, random_weights=random_weights, input_shapes=input_shapes,
+                       quiet=progress is None)
+    t_import = time.perf_counter() - t0
+    nodes_in = len(graph)
+    say(f"optimizing {nodes_in} nodes at O{opt_level}")
+    pass_table = run_pipeline(graph, opt_level=opt_level, dtype=dtype, debug=debug)
+    say("partitioning into kernels")
+    groups = partition(graph, fuse=opt_level >= 2)
+    memory = plan_memory(graph, groups, reuse=opt_level >= 1)
+    say(f"generating {sum(1 for g in groups if g.kind.value != 'alias')} kernels")
+    module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32)
+    elapsed = time.perf_counter() - t0
+    launches = module.per_launch
+    stats = {
+        "nodes_in": nodes_in,
+        "nodes_out": len(graph),
+        "kernels": len(launches),
+        "unique_kernels": len(module.kernels),
+        "peak_bytes": memory.peak_bytes(),
+        "est_hbm_bytes": sum_dims(l["bytes"] for l in launches),
+        "flops": sum_dims(l["flops"] for l in launches),
+        "compile_seconds": elapsed,
+        "import_seconds": t_import,
+        "opt_level": opt_level,
+        "passes": pass_table,
+        "per_kernel": launches,
+        "why_not_fused": [w for l in launches for w in l["why_not"]],
+    }
+    constants = {n: v.const for n, v in graph.constants.items()}
+    say("loading kernels")
+    return CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph)
+
+
+def sum_dims(items):
+    total = 0
+    for d in items:
+        total = total + d
+    return total

@@ -1,0 +1,1 @@
+"""Frontends: model files -> IR graphs. ONNX (``onnx``) and Caffe (``caffe``)."""

@@ -1,0 +1,121 @@
+"""The state an ONNX op importer works with: the graph being built, the opset, constants,
+and *shape data* — the symbolic contents of small int tensors (Shape -> Gather -> Concat)
+that exporters compute shapes with.
+
+Shape data lets ``Reshape(x, Concat(Shape(x)[0], 12))`` import as a Reshape to ``(N, 12)``
+even when N is a dynamic batch: the IR keeps shape-like operands as attributes, so a compiled
+model serves every batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import onnx
+
+from ...ir import DType, Graph, Node, Value
+from ...ir.dims import Dim, SymExpr
+from ...ops import apply
+from runtime.errors import ModelFormatError
+
+
+class UnsupportedHere(Exception):
+    """Raised by an importer: this node cannot be imported (the reason is the message)."""
+
+
+class ImportContext:
+    def __init__(self, graph: Graph, opset: int, where: str):
+        self.graph = graph
+        self.opset = opset
+        self.where = where
+        self.symdata: dict[int, list[Dim]] = {}
+        self.node: onnx.NodeProto | None = None
+
+    # -- building -----------------------------------------------------------------------------
+    def op(self, op, inputs: Sequence[Value | None], *, name: str | None = None, outputs: Sequence[str] | None = None,
+           **attrs) -> Value:
+        """Add an IR node for the ONNX node being imported; returns its (first) output."""
+        nm = name or (self.node.name if self.node is not None and self.node.name else "")
+        n = apply(self.graph, op, inputs, name=nm, output_names=outputs, **attrs)
+        if self.node is not None:
+            n.meta["onnx_op"] = self.node.op_type
+            n.meta["onnx_name"] = self.node.name
+        return n.outputs[0]
+
+    def node_of(self, v: Value) -> Node:
+        return v.producer
+
+    def const(self, array, name: str = "const", dtype: DType | None = None) -> Value:
+        return self.graph.add_constant(np.asarray(array), name=name, dtype=dtype)
+
+    # -- static values ----------------------------------------------------------------------------
+    def constant(self, v: Value | None) -> np.ndarray | None:
+        if v is None:
+            return None
+        return v.const
+
+    def ints(self, v: Value | None, what: str) -> list[Dim]:
+        """The contents of a 1-D/scalar int tensor known before run time (constant or shape data)."""
+        if v is None:
+            raise UnsupportedHere(f"{what} is missing")
+        if v.const is not None:
+            return [int(x) for x in np.asarray(v.const).reshape(-1).tolist()]
+        data = self.symdata.get(id(v))
+        if data is not None:
+            return list(data)
+        raise UnsupportedHere(f"{what} must be known at compile time (a constant or computed from shapes); "
+                              f"'{v.name}' depends on tensor data")
+
+    def floats(self, v: Value | None, what: str) -> list[float]:
+        if v is None or v.const is None:
+            raise UnsupportedHere(f"{what} must be a constant")
+        return [float(x) for x in np.asarray(v.const).reshape(-1).tolist()]
+
+    def scalar(self, v: Value | None, what: str):
+        if v is None or v.const is None or v.const.size != 1:
+            raise UnsupportedHere(f"{what} must be a constant scalar")
+        return v.const.reshape(()).item()
+
+    def set_symdata(self, v: Value, data: Sequence[Dim]) -> None:
+        data = list(data)
+        self.symdata[id(v)] = data
+
+    def static_or_shape(self, v: Value, data: Sequence[Dim], dtype=np.int64) -> Value:
+        """Replace ``v`` by a constant when its shape data is fully static (helps folding)."""
+        if all(isinstance(d, int) for d in data):
+            c = self.const(np.array(data, dtype=dtype).reshape(v.shape), name=v.name + "_value")
+            return c
+        self.set_symdata(v, data)
+        return v
+
+
+def attr_value(a: onnx.AttributeProto):
+    """A Python value for an ONNX attribute."""
+    from onnx import helper, numpy_helper
+
+    if a.type == onnx.AttributeProto.TENSOR:
+        return numpy_helper.to_array(a.t)
+    if a.type == onnx.AttributeProto.GRAPH:
+        raise UnsupportedHere(f"attribute {a.name!r} holds a subgraph (control flow is not supported)")
+    if a.type == onnx.AttributeProto.SPARSE_TENSOR:
+        raise UnsupportedHere(f"attribute {a.name!r} holds a sparse tensor")
+    v = helper.get_attribute_value(a)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, list):
+        return tuple(x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v)
+    return v
+
+
+def node_attrs(node: onnx.NodeProto) -> dict:
+    out = {}
+    for a in node.attribute:
+        if a.name in out:
+            raise ModelFormatError(f"node {node.name!r} ({node.op_type}) has attribute {a.name!r} twice")
+        out[a.name] = attr_value(a)
+    return out
+
+
+def is_sym(d) -> bool:
+    return isinstance(d, SymExpr)

@@ -1,0 +1,98 @@
+"""Reading ONNX files safely: clear errors for missing or non-ONNX files, and external data
+only from inside the model's own folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from runtime.errors import ModelLoadError
+
+MAX_MODEL_BYTES = 4 * 1024**3
+
+
+def load_model(source) -> tuple[onnx.ModelProto, Path | None]:
+    """A ModelProto and the folder its external data may come from (None for in-memory)."""
+    if isinstance(source, onnx.ModelProto):
+        return source, None
+    if isinstance(source, (bytes, bytearray)):
+        return _parse(bytes(source), "<bytes>"), None
+    path = Path(os.fspath(source))
+    if not path.exists():
+        raise ModelLoadError(f"model file not found: {path}", hint="check the path")
+    if path.is_dir():
+        raise ModelLoadError(f"{path} is a folder, not a model file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelLoadError(f"{path} is empty")
+    if size > MAX_MODEL_BYTES:
+        raise ModelLoadError(f"{path} is {size} bytes, larger than the {MAX_MODEL_BYTES}-byte protobuf limit",
+                             hint="store the weights as ONNX external data")
+    model = _parse(path.read_bytes(), str(path))
+    load_external_data(model, path.parent, str(path))
+    return model, path.parent
+
+
+def _parse(data: bytes, where: str) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise ModelLoadError(f"not a valid ONNX model ({type(e).__name__}: {e})", where=where,
+                             hint="the file may be truncated, or another format (.prototxt needs weights=...)") from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise ModelLoadError("the file parsed as protobuf but holds no ONNX graph", where=where,
+                             hint="is this an ONNX model? Caffe models are .prototxt (+ .caffemodel)")
+    return model
+
+
+def _uses_external(t: onnx.TensorProto) -> bool:
+    return t.data_location == onnx.TensorProto.EXTERNAL
+
+
+def _external_tensors(model: onnx.ModelProto):
+    def walk(graph):
+        for t in graph.initializer:
+            yield t
+        for n in graph.node:
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.TENSOR:
+                    yield a.t
+                elif a.type == onnx.AttributeProto.GRAPH:
+                    yield from walk(a.g)
+    yield from walk(model.graph)
+
+
+def load_external_data(model: onnx.ModelProto, folder: Path, where: str) -> None:
+    """Fill tensors stored beside the model; refuse any location outside its folder."""
+    root = folder.resolve()
+    for t in _external_tensors(model):
+        if not _uses_external(t):
+            continue
+        info = {e.key: e.value for e in t.external_data}
+        loc = info.get("location", "")
+        if not loc or os.path.isabs(loc) or loc.startswith(("/", "\\")) or ":" in loc:
+            raise ModelLoadError(f"tensor {t.name!r} has external data at {loc!r}, which is not a relative path "
+                                 "inside the model's folder", where=where)
+        target = (root / loc).resolve()
+        if root not in target.parents and target != root:
+            raise ModelLoadError(f"tensor {t.name!r} has external data at {loc!r}, which escapes the model's "
+                                 "folder (via '..' or a link)", where=where,
+                                 hint="keep external data files next to the model")
+        if not target.is_file():
+            raise ModelLoadError(f"external data file {loc!r} for tensor {t.name!r} is missing", where=where)
+        offset = int(info.get("offset", 0) or 0)
+        length = info.get("length")
+        size = target.stat().st_size
+        n = int(length) if length is not None else size - offset
+        if offset < 0 or n < 0 or offset + n > size:
+            raise ModelLoadError(f"external data for tensor {t.name!r} ({loc!r}, offset {offset}, length {n}) "
+                                 f"runs past the end of the {size}-byte file", where=where)
+        with open(target, "rb") as f:
+            f.seek(offset)
+            t.raw_data = f.read(n)
+        t.data_location = onnx.TensorProto.DEFAULT
+        del t.external_data[:]

@@ -1,0 +1,50 @@
+"""Kernel groups: the partition of a graph into kernels, shared by fusion, memory and codegen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from compiler.ir import Node, Value
+from compiler.ops import Category, get_op
+
+
+class Kind(str, Enum):
+    POINTWISE = "pointwise"    # elementwise, views and windows over one output domain
+    REDUCTION = "reduction"    # a row reduction / normalization with prologue and epilogue
+    GEMM = "gemm"              # MatMul / Gemm template with epilogue
+    CONV = "conv"              # implicit-GEMM convolution with epilogue
+    SPECIAL = "special"        # an op with its own generator (scan, scatter, shape, ...)
+    ALIAS = "alias"            # a free view of another buffer (Reshape of contiguous data)
+
+
+@dataclass
+class KernelGroup:
+    kind: Kind
+    nodes: list[Node]                  # topological order
+    anchor: Node | None = None         # the template/reduction node, None for pointwise
+    outputs: list[Value] = field(default_factory=list)   # values written to memory
+    why_not: list[str] = field(default_factory=list)     # fusion refusals, for stats
+
+    @property
+    def name(self) -> str:
+        return self.nodes[0].name if len(self.nodes) == 1 else f"{self.nodes[0].name}..{self.nodes[-1].name}"
+
+
+def kind_of(node: Node) -> Kind:
+    """The kernel kind a node anchors when it stands alone."""
+    cat = get_op(node.op).category
+    if cat in (Category.ELEMENTWISE, Category.VIEW, Category.WINDOW):
+        return Kind.POINTWISE
+    if cat in (Category.REDUCTION, Category.NORMALIZATION):
+        return Kind.REDUCTION
+    if cat is Category.CONTRACTION:
+        return Kind.GEMM
+    if cat is Category.CONV and node.op.value == "Conv":
+        return Kind.CONV
+    return Kind.SPECIAL
+
+
+def is_alias(node: Node) -> bool:
+    """A Reshape reads its input's buffer as is: row-major order is unchanged."""
+    return node.op.value == "Reshape"

@@ -1,0 +1,90 @@
+"""The interpreter device: numpy host buffers, kernels run by Triton's interpreter.
+
+Triton's interpreter expects torch-like tensors; ``HostTensor`` is the few methods it calls,
+backed by a numpy array, so no torch is needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import numpy_dtype
+from ..loader import load_kernels
+
+
+class HostTensor:
+    """A numpy array as Triton's interpreter sees a tensor: a data pointer and a dtype."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    def data_ptr(self) -> int:
+        return self.array.ctypes.data
+
+    # The interpreter copies "device" tensors to the host and back; ours already are.
+    def untyped_storage(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def storage_offset(self) -> int:
+        return 0
+
+    def size(self):
+        return self.array.shape
+
+    def stride(self):
+        return tuple(s // self.array.itemsize for s in self.array.strides)
+
+    def new_empty(self, *args, **kwargs):
+        return self
+
+    def set_(self, *args, **kwargs):
+        return self
+
+    def copy_(self, other):
+        return self
+
+
+class InterpreterDevice:
+    name = "interpreter"
+    family = "interpreter"
+
+    def load_kernels(self, source: str):
+        return load_kernels(source, interpret=True)
+
+    def alloc(self, nbytes: int) -> np.ndarray:
+        return np.empty(max(int(nbytes), 1), dtype=np.uint8)
+
+    def view(self, buf: np.ndarray, dtype: str, shape) -> HostTensor:
+        dt = numpy_dtype(dtype)
+        n = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+        return HostTensor(buf[: n * dt.itemsize].view(dt).reshape(shape))
+
+    def from_host(self, array: np.ndarray) -> HostTensor:
+        return HostTensor(np.ascontiguousarray(array))
+
+    def empty(self, dtype: str, shape) -> HostTensor:
+        return HostTensor(np.empty(shape, dtype=numpy_dtype(dtype)))
+
+    def reshape(self, t: HostTensor, shape) -> HostTensor:
+        return HostTensor(t.array.reshape(shape))
+
+    def to_host(self, t: HostTensor) -> np.ndarray:
+        return t.array
+
+    def copy(self, dst: HostTensor, src: HostTensor) -> None:
+        np.copyto(dst.array.reshape(-1), src.array.reshape(-1))
+
+    def launch(self, kernel, grid, args, constexprs, num_warps, num_stages):
+        kernel[grid](*args, **constexprs)
+
+    def synchronize(self) -> None:
+        pass

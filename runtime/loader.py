@@ -1,0 +1,75 @@
+"""Import a generated kernel module from its source text.
+
+Triton reads a kernel's source with ``inspect`` and decides at decoration time whether
+``@triton.jit`` builds an interpreted or a compiled function, so the source is written to a
+content-addressed file in the cache folder and imported once per (source, mode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+_MODULES: dict[tuple[str, bool], ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """$CORTADO_CACHE_DIR, else a per-user folder under the system temp dir."""
+    root = os.environ.get("CORTADO_CACHE_DIR")
+    if root:
+        path = Path(root)
+    else:
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        path = Path(tempfile.gettempdir()) / f"cortado-{uid}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _interpret(mode: bool):
+    import triton
+
+    old = triton.knobs.runtime.interpret
+    triton.knobs.runtime.interpret = mode
+    try:
+        yield
+    finally:
+        triton.knobs.runtime.interpret = old
+
+
+def load_kernels(source: str, *, interpret: bool) -> ModuleType:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    key = (digest, interpret)
+    if key in _MODULES:
+        return _MODULES[key]
+    path = cache_dir() / "kernels" / f"k_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        write_atomic(path, source.encode())
+    name = f"cortado_kernels_{digest}_{'interp' if interpret else 'gpu'}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    with _interpret(interpret):
+        spec.loader.exec_module(module)
+    _MODULES[key] = module
+    return module

@@ -1,0 +1,197 @@
+"""CompiledModel: a launch plan, its kernels and weights, run on a device.
+
+The same object comes back from ``compiler.compile`` (with ``graph`` and full ``stats``) and
+from ``runtime.load`` (plan, kernels and weights only). Running binds the symbolic sizes from
+the inputs, allocates the planned buffers (kept for the next run with the same sizes), and
+launches every kernel in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import sizes
+from .devices import get_device, resolve_target
+from .dtypes import numpy_dtype
+from .errors import InputError, ResourceLimitError
+
+MAX_ELEMENTS = 2**31 - 1   # kernels index with 32-bit offsets
+
+
+class CompiledModel:
+    def __init__(self, plan: dict, source: str, constants: Mapping[str, np.ndarray], *, target: str = "auto",
+                 stats: dict | None = None, graph: Any = None, cubins: Mapping | None = None, quiet: bool = True):
+        self.plan = plan
+        self.source = source
+        self.constants = dict(constants)
+        self.target, self.target_reason = resolve_target(target)
+        self.device = get_device(self.target)
+        self.stats = dict(stats or {})
+        self.graph = graph
+        self.cubins = dict(cubins or {})
+        self._module = None
+        self._weights: dict[str, Any] | None = None
+        self._buffers: dict[tuple, list] = {}
+        self._env_keys = tuple(plan["symbols"])
+
+    # -- signature ----------------------------------------------------------------------------
+    @property
+    def input_names(self) -> list[str]:
+        return [i["name"] for i in self.plan["inputs"]]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o["output"] for o in self.plan["outputs"]]
+
+    @property
+    def inputs(self) -> list[dict]:
+        """[{name, shape, dtype}] with symbolic dims as strings."""
+        return [dict(i) for i in self.plan["inputs"]]
+
+    @property
+    def outputs(self) -> list[dict]:
+        return [{"name": o["output"], "shape": o["shape"], "dtype": o["dtype"]} for o in self.plan["outputs"]]
+
+    def __repr__(self) -> str:
+        sig = ", ".join(f"{i['name']}: {i['dtype']}{i['shape']}" for i in self.plan["inputs"])
+        return f"<CompiledModel ({sig}) -> {len(self.plan['outputs'])} output(s), " \
+               f"{len(self.plan['kernels'])} kernels, target={self.target}>"
+
+    # -- running ------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if len(args) > len(self.input_names):
+            raise InputError(f"model takes {len(self.input_names)} input(s) ({', '.join(self.input_names)}), "
+                             f"got {len(args)} positional")
+        feeds = dict(zip(self.input_names, args))
+        for k, v in kwargs.items():
+            if k in feeds:
+                raise InputError(f"input {k!r} given twice")
+            feeds[k] = v
+        outs = self.run(feeds)
+        values = [outs[n] for n in self.output_names]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Run on ``inputs`` (name -> array); returns output name -> numpy array."""
+        arrays, env = self._check_inputs(inputs)
+        dev = self.device
+        if self._module is None:
+            self._module = dev.load_kernels(self.source)
+        if self._weights is None:
+            self._weights = {name: dev.from_host(a) for name, a in self.constants.items()}
+        values = self.plan["values"]
+        bufs = self._buffers_for(env)
+        out_tensors = [dev.empty(o["dtype"], self._shape(o["shape"], env)) for o in self.plan["outputs"]]
+        in_tensors = {name: dev.from_host(a) for name, a in arrays.items()}
+        cache: dict[str, Any] = {}
+
+        def resolve(name: str):
+            t = cache.get(name)
+            if t is not None:
+                return t
+            info = values[name]
+            shape = self._shape(info["shape"], env)
+            if name in in_tensors:
+                t = in_tensors[name]
+            elif name in self._weights:
+                t = self._weights[name]
+            elif name in self.plan["in_output"]:
+                t = out_tensors[self.plan["in_output"][name]]
+            elif name in self.plan["alias_of"]:
+                base = resolve(self.plan["alias_of"][name])
+                t = dev.reshape(base, shape)
+            else:
+                t = dev.view(bufs[self.plan["placement"][name]], info["dtype"], shape)
+            cache[name] = t
+            return t
+
+        family = dev.family
+        for step in self.plan["steps"]:
+            cfg = step["configs"][family]
+            genv = dict(env)
+            genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})
+            grid = tuple(max(1, sizes.evaluate(g, genv)) for g in step["grid"])
+            args = [resolve(a["value"]) if "value" in a else env[a["sym"]] for a in step["args"]]
+            constexprs = {k: v for k, v in cfg.items() if k not in ("num_warps", "num_stages")}
+            dev.launch(getattr(self._module, step["kernel"]), grid, args, constexprs,
+                       cfg.get("num_warps", 4), cfg.get("num_stages", 1))
+        for src, pos in self.plan["copies"]:
+            dev.copy(out_tensors[pos], resolve(src))
+        dev.synchronize()
+        return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], out_tensors)}
+
+    def _shape(self, dims: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
+        return tuple(sizes.evaluate(d, env) for d in dims)
+
+    def _buffers_for(self, env: Mapping[str, int]) -> list:
+        key = tuple(env.get(k) for k in self._env_keys)
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            bufs = [self.device.alloc(sizes.evaluate(b["nbytes"], env)) for b in self.plan["buffers"]]
+            self._buffers = {key: bufs}   # keep only the latest sizes' buffers
+        return bufs
+
+    def _check_inputs(self, inputs: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        if not isinstance(inputs, Mapping):
+            raise InputError(f"run() takes a dict of input name -> array, got {type(inputs).__name__}")
+        expected = self.input_names
+        missing = [n for n in expected if n not in inputs]
+        unknown = [n for n in inputs if n not in expected]
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(map(repr, missing))}")
+            if unknown:
+                parts.append(f"unknown {', '.join(map(repr, unknown))}")
+            raise InputError(f"inputs do not match the model: {'; '.join(parts)}",
+                             hint=f"the model's inputs are {', '.join(map(repr, expected))}")
+        env: dict[str, int] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for spec in self.plan["inputs"]:
+            name = spec["name"]
+            a = inputs[name]
+            if not isinstance(a, np.ndarray):
+                if hasattr(a, "__array__") or isinstance(a, (list, tuple, int, float)):
+                    a = np.asarray(a)
+                else:
+                    raise InputError(f"input {name!r} must be a numpy array, got {type(a).__name__}")
+            want = numpy_dtype(spec["dtype"])
+            if a.dtype != want:
+                raise InputError(f"input {name!r} expects dtype {spec['dtype']}, got {a.dtype}",
+                                 hint=f"convert with .astype(np.{want.name})" if want.kind != "V" else None)
+            if a.ndim != len(spec["shape"]):
+                raise InputError(f"input {name!r} expects shape {_fmt_shape(spec['shape'])} (rank {len(spec['shape'])}), "
+                                 f"got {tuple(a.shape)}")
+            for axis, (d, got) in enumerate(zip(spec["shape"], a.shape)):
+                if isinstance(d, int):
+                    if d != got:
+                        raise InputError(f"input {name!r} expects shape {_fmt_shape(spec['shape'])}, "
+                                         f"got {tuple(a.shape)} (axis {axis})")
+                elif d.isidentifier():
+                    if env.setdefault(d, got) != got:
+                        raise InputError(f"dim {d} is {env[d]} in one input but {got} in {name!r} (axis {axis})")
+            if any(s == 0 for s in a.shape):
+                raise InputError(f"input {name!r} has an empty dim {tuple(a.shape)}; Cortado needs non-empty tensors")
+            arrays[name] = np.ascontiguousarray(a)
+        for name, info in self.plan["values"].items():
+            n = 1
+            for d in info["shape"]:
+                n *= sizes.evaluate(d, env) if not isinstance(d, int) else d
+            if n > MAX_ELEMENTS:
+                raise ResourceLimitError(f"value {name!r} would hold {n} elements; kernels are limited to "
+                                         f"{MAX_ELEMENTS} (32-bit offsets)", hint="use a smaller batch")
+        return arrays, env
+
+    # -- saving -------------------------------------------------------------------------------
+    def save(self, path, *, archs: Sequence[str] = ()) -> str:
+        """Write an ahead-of-time artifact (a folder, or one .zip file); returns its path."""
+        from .artifact import save_artifact
+
+        return save_artifact(self, path)
+
+
+def _fmt_shape(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
