@@ -98,3 +98,31 @@ def _lrn(w, node, value, index, guard):
         return f"({x} / {scale})"
     w.helpers.add("_pow")
     return f"({x} / _pow({base}, {float(a.beta)!r}))"
+
+
+@lowering(Op.CONV)
+def _depthwise_conv(w, node, value, index, guard):
+    """Convolutions with one input channel per group (depthwise, channel multiplier m):
+    output channel c reads input channel c // m. A tap loop per output element beats a GEMM
+    whose reduction is only the kernel taps."""
+    a = node.attrs
+    src, wt = node.inputs[0], node.inputs[1]
+    bias = node.inputs[2] if len(node.inputs) > 2 else None
+    mult = wt.shape[0] // a.group
+    acc = w.assign("acc", w.full(0.0, src.dtype))
+    cin = ix.floordiv(index[1], mult) if mult != 1 else index[1]
+    with contextlib.ExitStack() as stack:
+        loops = [stack.enter_context(w.loop(k)) for k in a.kernel_shape]
+        coords = [index[0], cin]
+        conds = []
+        for i, t in enumerate(loops):
+            c = ix.add(ix.sub(ix.mul(index[2 + i], a.strides[i]), a.pads[i]), ix.mul(ix.var(t), a.dilations[i]))
+            coords.append(c)
+            conds.append(w.bound_check(c, src.shape[2 + i]))
+        g = w.guard(guard, *conds)
+        x = w.value_at(src, tuple(coords), g)
+        k = w.value_at(wt, (index[1], ix.const(0)) + tuple(ix.var(t) for t in loops), guard)
+        w.line(f"{acc} += {x} * {k}")
+    if bias is not None:
+        return f"({acc} + {w.value_at(bias, (index[1],), guard)})"
+    return acc

@@ -41,8 +41,13 @@ def kind_of(node: Node) -> Kind:
     if cat is Category.CONTRACTION:
         return Kind.GEMM
     if cat is Category.CONV and node.op.value == "Conv":
-        return Kind.CONV
+        return Kind.POINTWISE if is_depthwise(node) else Kind.CONV
     return Kind.SPECIAL
+
+
+def is_depthwise(node: Node) -> bool:
+    """A Conv whose every group sees one input channel: lowered as a window op, not a GEMM."""
+    return node.op.value == "Conv" and node.inputs[1].shape[1] == 1 and node.attrs.group > 1
 
 
 def is_alias(node: Node) -> bool:

@@ -39,7 +39,9 @@ def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Seque
 
 def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
     ms, ns, ks = static_size(m, 64), static_size(n, 64), static_size(k, 64)
-    interp = {"BM": min(max(next_pow2(ms), 16), 256), "BN": min(max(next_pow2(ns), 16), 256),
+    # the interpreter pays per program and per loop step, not per element: big tiles
+    ibn = min(max(next_pow2(ns), 16), 512)
+    interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 17) // ibn)), "BN": ibn,
               "BK": min(max(next_pow2(ks), 16), 256), "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
     cuda = {"BM": 16 if ms <= 16 else 32 if ms <= 32 else 64 if ms <= 64 else 128,
             "BN": 32 if ns <= 32 else 64 if ns <= 64 else 128,
