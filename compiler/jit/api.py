@@ -27,8 +27,7 @@ import numpy as np
 
 from ..ir import Graph, Sym
 from .arguments import BoundCall, bind_call, substitute
-from .device_run import DeviceRunner
-from .dlpack import Exported, to_framework
+from .dlpack import KDL_CUDA, Exported, to_framework
 from .errors import JitError, user_location
 from .outputs import OutputTree, record_outputs
 from .raising import raise_idioms
@@ -67,7 +66,6 @@ class _Entry:
     graph: Graph
     compiled: Any
     tree: OutputTree
-    runner: DeviceRunner | None = None
 
 
 def jit(fn: Callable | None = None, *, static_argnames: Iterable[str] | str = (), dynamic=False,
@@ -241,38 +239,23 @@ class JitFunction:
     def _run(self, entry: _Entry, call: BoundCall):
         model = entry.compiled
         on_device = [a for a in call.arrays if a.device is not None]
+        if on_device and model.target != "cuda":
+            raise JitError(f"argument {on_device[0].name!r} is a CUDA tensor, but {self.fn.__name__} runs on "
+                           f"the {model.target} target", where=user_location(),
+                           hint="pass numpy arrays, or use target='cuda' (or 'auto') on a machine with a GPU")
+        feeds = {a.name: (a.source if a.device is not None else a.host) for a in call.arrays}
         if on_device:
-            if model.target != "cuda":
-                raise JitError(f"argument {on_device[0].name!r} is a CUDA tensor, but {self.fn.__name__} runs on "
-                               f"the {model.target} target", where=user_location(),
-                               hint="pass numpy arrays, or use target='cuda' on a machine with a GPU")
-            return self._run_on_device(entry, call)
-        outs = model.run({a.name: a.host for a in call.arrays})
+            # device arrays are used in place; results stay on the device and go back to the
+            # inputs' framework through DLPack (no host copy either way)
+            outs = model.run(feeds, outputs="device")
+            results = [to_framework(call.foreign, Exported(t.ptr, t.shape, t.dtype, KDL_CUDA, 0, owner=t))
+                       for t in (outs[n] for n in model.output_names)]
+            return entry.tree.build(results)
+        outs = model.run(feeds)
         results = [outs[n] for n in model.output_names]
         results = [r[()] if r.ndim == 0 else r for r in results]
         if call.foreign is not None:      # CPU DLPack tensors in: the same kind of tensors out
-            results = [to_framework(call.foreign, np.ascontiguousarray(r)) for r in results]
-        return entry.tree.build(results)
-
-    def _run_on_device(self, entry: _Entry, call: BoundCall):
-        model = entry.compiled
-        if entry.runner is None:
-            entry.runner = DeviceRunner(model, model.device)
-        dev = model.device
-        tensors, shapes = {}, {}
-        for a in call.arrays:
-            if a.device is not None:
-                if a.device.device_id != 0:
-                    raise JitError(f"argument {a.name!r} is on CUDA device {a.device.device_id}; Cortado runs on "
-                                   "device 0", where=user_location())
-                from runtime.devices.cuda import DeviceTensor
-
-                tensors[a.name] = DeviceTensor(a.device.ptr, a.dtype, a.shape, owner=a.device)
-            else:
-                tensors[a.name] = dev.from_host(a.host)
-            shapes[a.name] = a.shape
-        outs = entry.runner.run(tensors, shapes)
-        results = [to_framework(call.foreign, Exported(o.ptr, o.shape, o.dtype, 2, 0, o)) for o in outs]
+            results = [to_framework(call.foreign, Exported.from_numpy(np.ascontiguousarray(r))) for r in results]
         return entry.tree.build(results)
 
 

@@ -1,12 +1,11 @@
 """DLPack in and out, without torch, cupy or jax in Cortado itself.
 
-A CUDA tensor from any framework arrives through its ``__dlpack__`` capsule: we read the data
-pointer, shape, strides and dtype out of the ``DLManagedTensor`` with ctypes and keep the
-capsule alive (unconsumed) for as long as the kernels use the memory, so the producer frees it
-through its own destructor afterwards. Results go back the same way in reverse: ``Exported``
-wraps a device buffer in a capsule whose deleter releases our reference, and the framework the
-inputs came from imports it with its own ``from_dlpack`` — so a torch CUDA tensor in gives a
-torch CUDA tensor out, on the same device, with no host copy.
+A tensor from any framework describes itself through its ``__dlpack__`` capsule: we read the
+shape, dtype and strides out of the ``DLManagedTensor`` with ctypes (the trace needs them
+before anything runs; the runtime then uses CUDA tensors in place). Results go back the other
+way: ``Exported`` wraps a buffer in a capsule whose deleter releases our reference, and the
+framework the inputs came from imports it with its own ``from_dlpack`` — so a torch CUDA
+tensor in gives a torch CUDA tensor out, on the same device, with no host copy.
 
 The struct layouts are DLPack's (v0.8, the unversioned ``"dltensor"`` capsule every framework
 accepts). The same code reads and writes CPU capsules, which is how the suite checks it on
@@ -191,6 +190,10 @@ class Exported:
         managed.manager_ctx = ctx
         managed.deleter = _delete
         return _api.PyCapsule_New(ctypes.addressof(managed), b"dltensor", _capsule_destructor)
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray) -> "Exported":
+        return cls(array.ctypes.data, array.shape, array.dtype, KDL_CPU, 0, owner=array)
 
     @staticmethod
     def live_count() -> int:
