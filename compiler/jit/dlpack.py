@@ -116,7 +116,9 @@ class DeviceArray:
             capsule = x.__dlpack__(stream=1)     # 1: the legacy default stream our launches use
         except TypeError:
             capsule = x.__dlpack__()
-        return cls.from_capsule(capsule, owner=x)
+        arr = cls.from_capsule(capsule, owner=x)
+        arr.device_type, arr.device_id = int(device_type), int(device_id)   # the object's own word
+        return arr
 
     @classmethod
     def from_capsule(cls, capsule, owner=None) -> "DeviceArray":

@@ -81,7 +81,11 @@ _DIRECT_EXPONENTS = (0.0, 0.5, 1.0, 2.0, 3.0, -1.0)
 def _power(t: Trace, x: Value, y: Value) -> Value:
     """x ** y. A scalar float exponent gets a direct form: a few multiplies for a small integer,
     exp(y * log(x)) otherwise (NaN for negative x, 0 / inf at x == 0, as numpy gives), so
-    ``x ** 4`` and ``x ** 1.5`` need no general power routine in the kernel."""
+    ``x ** 4`` and ``x ** 1.5`` need no general power routine in the kernel; a positive scalar
+    base is exp(y * log(c)). Only tensor ** tensor uses the general Pow."""
+    base = float(x.const.reshape(())) if x.is_constant and x.const.size == 1 and _is_float(x) else None
+    if base is not None and base > 0 and np.isfinite(base) and not y.is_constant:   # c ** y = exp(y log c)
+        return t.apply(Op.EXP, [t.apply(Op.MUL, [y, _c(t, math.log(base), x)])])
     c = float(y.const.reshape(())) if y.is_constant and y.const.size == 1 and _is_float(x) else None
     if c is None or c in _DIRECT_EXPONENTS or not np.isfinite(c):
         return t.apply(Op.POW, [x, y])

@@ -184,7 +184,7 @@ def numpy_scalars(x):
 @case(lambda g: (r(g, 3, 4, 5),))
 def reductions(x):
     return (x.sum(axis=0), x.mean(axis=(0, 2), keepdims=True), x.max(-1), np.min(x), np.sum(x, axis=1),
-            np.amax(x, axis=(1, 2)), x.prod(axis=-1) if False else x.min(axis=1, keepdims=True))
+            np.amax(x, axis=(1, 2)), x.min(axis=1, keepdims=True), x.prod(axis=-1), np.sum(x, dtype=np.float64))
 
 
 @case(lambda g: (r(g, 6, 9),))
@@ -265,6 +265,6 @@ def static_control_flow(x, w, b, n_layers, act):
 
 
 @case(lambda g: (r(g, 4, 8), r(g, 8)))
-def nested_jit_and_containers(x, v):
+def dict_and_list_results(x, v):
     parts = {"norm": np.sqrt((x * x).sum(-1)), "proj": x @ v}
     return parts, [x * 2, None, 3]
