@@ -224,6 +224,9 @@ class JitFunction:
         tracers = []
         for s, a in zip(spec, call.arrays):
             shape = ((Sym(s),) + tuple(a.shape[1:])) if isinstance(s, str) else tuple(a.shape)
+            if not shape:     # the runtime passes 0-d arrays as shape (1,): reshape inside the graph
+                tracers.append(Tracer(t, t.reshape(t.add_input(a.name, (1,), a.dtype), ())))
+                continue
             tracers.append(Tracer(t, t.add_input(a.name, shape, a.dtype)))
         args, kwargs = substitute(self._sig, call, tracers)
         result = self.fn(*args, **kwargs)
@@ -243,7 +246,8 @@ class JitFunction:
             raise JitError(f"argument {on_device[0].name!r} is a CUDA tensor, but {self.fn.__name__} runs on "
                            f"the {model.target} target", where=user_location(),
                            hint="pass numpy arrays, or use target='cuda' (or 'auto') on a machine with a GPU")
-        feeds = {a.name: (a.source if a.device is not None else a.host) for a in call.arrays}
+        feeds = {a.name: (a.source if a.device is not None else a.host.reshape(1) if a.host.ndim == 0 else a.host)
+                 for a in call.arrays}
         if on_device:
             # device arrays are used in place; results stay on the device and go back to the
             # inputs' framework through DLPack (no host copy either way)

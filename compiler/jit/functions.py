@@ -15,10 +15,11 @@ from typing import Callable
 import numpy as np
 
 from ..ir import DType, Op
+from ..ops import get_op
 from . import linalg, shapeops
 from .indexing import take
 from .shapeops import norm_axes, norm_axis
-from .symbolic import Specialize, symbols_of
+from .symbolic import Specialize, symbols_of, unwrap
 from .trace import Trace
 from .ufuncs import UFUNCS, apply_ufunc, lift, operand_dtype
 
@@ -119,7 +120,7 @@ def where(t: Trace, condition, x=None, y=None):
     c = c if c.dtype is DType.BOOL else t.cast(c, np.bool_)
     xv, yv = lift(t, x, dt), lift(t, y, dt)
     t.broadcast_shape(c.shape, xv.shape, yv.shape)
-    return t.tracer(t.apply(Op.WHERE, [c, xv, yv]))
+    return t.tracer(t.numpy_shaped(t.apply(Op.WHERE, [c, xv, yv]), (condition, x, y)))
 
 
 def clip(t: Trace, a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue, max=np._NoValue, **kw):
@@ -137,16 +138,17 @@ def clip(t: Trace, a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np.
     scalar = [b is None or np.ndim(b) == 0 and not hasattr(b, "_trace") for b in (lo, hi)]
     if all(scalar):
         bounds = [None if b is None else lift(t, b, dt) for b in (lo, hi)]
+        if v.type.rank == 0:      # scalar constants are stored as (1,); Clip wants them no wider than x
+            bounds = [None if b is None else t.reshape(b, ()) for b in bounds]
         while bounds and bounds[-1] is None:
             bounds.pop()
-        return t.tracer(t.apply(Op.CLIP, [v] + bounds))
+        return t.tracer(t.numpy_shaped(t.apply(Op.CLIP, [v] + bounds), (a,)))
     y = v
     if lo is not None:
         y = t.apply(Op.MAX, [y, lift(t, lo, dt)])
     if hi is not None:
         y = t.apply(Op.MIN, [y, lift(t, hi, dt)])
-    t.broadcast_shape(v.shape, y.shape)
-    return t.tracer(y)
+    return t.tracer(t.numpy_shaped(y, [b for b in (a, lo, hi) if b is not None]))
 
 
 def _round(t: Trace, a, decimals=0, out=None):
@@ -177,10 +179,21 @@ def _full_like(fill):
         dt = np.dtype(dtype) if dtype is not None else v.dtype.numpy
         target = tuple(v.shape) if shape is None else tuple(shape if isinstance(shape, (tuple, list)) else (shape,))
         c = t.scalar(value, dt)
-        if all(isinstance(d, int) for d in target):
+        target = tuple(unwrap(d) for d in target)
+        if not target:
+            return t.tracer(t.reshape(c, ()))
+        if all(isinstance(d, int) for d in target) and not _registered(Op.EXPAND):
             return t.tracer(t.constant(np.full(target, value, dtype=dt)))
-        return t.tracer(t.broadcast_to(c, target))
+        return t.tracer(t.apply(Op.EXPAND, [c], shape=target))
     return fn
+
+
+def _registered(op: Op) -> bool:
+    try:
+        get_op(op)
+        return True
+    except KeyError:
+        return False
 
 
 def _isclose(t: Trace, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):

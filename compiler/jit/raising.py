@@ -70,7 +70,8 @@ def _scalar(v: Value | None):
 
 
 def _row_stat(v: Value, op: Op):
-    """(x, axes, nodes) when ``v`` is ``op(x)`` over ``axes`` kept as size-1 dims."""
+    """(x, axes, nodes) when ``v`` is ``op(x)`` over ``axes`` kept as size-1 dims (keepdims, a
+    reshape that puts them back, or a reduction of everything to a scalar)."""
     nodes = []
     r = _prod(v, Op.RESHAPE)
     if r is not None:
@@ -81,8 +82,8 @@ def _row_stat(v: Value, op: Op):
         return None
     x, axes = n.inputs[0], tuple(n.attrs.axes)
     kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-    if r is None and not n.attrs.keepdims:
-        return None
+    if r is None and not n.attrs.keepdims and n.outputs[0].type.rank != 0:
+        return None     # (a full reduction to a scalar broadcasts like the keepdims form)
     if r is not None and tuple(r.outputs[0].shape) != kept:
         return None
     return x, axes, nodes + [n]

@@ -130,7 +130,7 @@ class Trace:
         shape = tuple(shape)
         if tuple(v.shape) == shape:
             return v
-        if v.is_constant and all(isinstance(d, int) for d in shape):
+        if v.is_constant and shape and all(isinstance(d, int) for d in shape):   # (0-d stays a node)
             return self.constant(v.const.reshape(shape))
         if prod(shape) != v.type.numel:
             syms = symbols_of(tuple(v.shape) + shape)
@@ -163,6 +163,14 @@ class Trace:
                 result = b
             out.append(result)
         return tuple(out)
+
+    def numpy_shaped(self, v: Value, operands) -> Value:
+        """``v`` with the broadcast shape numpy gives for ``operands``. Scalar constants are stored
+        with shape (1,) (``Graph.add_constant`` keeps ndim >= 1), so an op whose other operands
+        are all 0-d would come out as (1,) instead of numpy's 0-d; this reshapes it back."""
+        shapes = [tuple(o._value.shape) if hasattr(o, "_value") else np.shape(o) for o in operands]
+        want = self.broadcast_shape(*shapes)
+        return v if tuple(v.shape) == want else self.reshape(v, want)
 
     def broadcast_to(self, v: Value, shape: Sequence[Dim]) -> Value:
         shape = tuple(shape)

@@ -250,7 +250,7 @@ def apply_ufunc(t: Trace, ufunc, operands, dtype=None):
     shape = t.broadcast_shape(*(v.shape for v in values))
     del shape   # checked here so that symbolic dims specialize before the op sees them
     out = builder(t, *values)
-    return t.tracer(t.cast(out, loop[-1]))
+    return t.tracer(t.numpy_shaped(t.cast(out, loop[-1]), operands))
 
 
 def _in_place(t: Trace, ufunc, method, inputs, out, kwargs):

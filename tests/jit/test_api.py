@@ -232,3 +232,12 @@ def test_iterating_a_traced_array_unrolls():
     with skip_if_op_missing():
         got = compiler.jit(fn, target="interpreter")(y)
     assert_same(got, fn(y), (y,))
+
+
+def test_zero_dimensional_inputs_and_results():
+    def fn(x, u):
+        return x * u, np.dot(x, x) * 2.0 + u, np.where(u > 0, u, 1.0), np.clip(u, 0, 1)
+    x, u = rand(7), np.array(2.5, np.float32)
+    got = compiler.jit(fn, target="interpreter")(x, u)
+    assert_same(got, fn(x, u), (x,))
+    assert np.ndim(got[1]) == 0 and np.ndim(got[3]) == 0

@@ -33,7 +33,9 @@ def test_cuda_tensors_round_trip():
     xs = [rng.standard_normal(s).astype(np.float32) for s in ((8, 16), (16, 32), (32,))]
     if lib.__name__ == "torch":
         dev = [lib.from_numpy(a).cuda() for a in xs]
-        to_host = lambda t: t.cpu().numpy()
+
+        def to_host(t):
+            return t.cpu().numpy()
     else:
         dev = [lib.asarray(a) for a in xs]
         to_host = lib.asnumpy
