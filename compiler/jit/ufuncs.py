@@ -284,7 +284,9 @@ def dispatch_ufunc(t: Trace, ufunc, method: str, inputs, kwargs):
         if kwargs.get("where", True) is not True:
             t.unsupported("where= is not traced", hint="use np.where(mask, ufunc(x), fallback)")
         dtype = kwargs.get("dtype")
-        extra = set(kwargs) - {"out", "where", "dtype", "casting", "order", "subok"}
+        allowed = {"out", "where", "dtype", "casting", "order", "subok"} | (
+            {"axis", "keepdims"} if method in ("reduce", "accumulate") else set())
+        extra = set(kwargs) - allowed
         if extra:
             t.unsupported(f"keyword(s) {', '.join(sorted(extra))} are not traced")
         if ufunc is np.matmul and method == "__call__":

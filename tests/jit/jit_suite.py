@@ -268,3 +268,16 @@ def static_control_flow(x, w, b, n_layers, act):
 def dict_and_list_results(x, v):
     parts = {"norm": np.sqrt((x * x).sum(-1)), "proj": x @ v}
     return parts, [x * 2, None, 3]
+
+
+@case(lambda g: (r(g, 4, 6),))
+def more_movement(x):
+    return (np.flip(x, axis=1), np.tile(x, (2, 1)), np.pad(x, ((1, 0), (0, 2))), np.pad(x, 1, mode="edge"),
+            np.tril(x), np.triu(x, k=1), np.atleast_3d(x[0]), np.broadcast_arrays(x[:1], x)[0])
+
+
+@case(lambda g: (r(g, 4, 6), r(g, 6)))
+def norms_and_truth(x, v):
+    return (np.linalg.norm(v), np.linalg.norm(x, axis=-1, keepdims=True), (x > 0).all(axis=0),
+            np.any(x > 1.5, axis=1), (x > -5).all(), np.round(x, 2), np.add.reduce(x, axis=1),
+            np.maximum.reduce(x), np.multiply.outer(v, v[:3]))
