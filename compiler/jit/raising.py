@@ -239,12 +239,15 @@ def _layer_norm(graph: Graph, last: Node) -> bool:
     end, scale, bias = last, None, None
     norm_shape = tuple(x.shape[axes[0]:])
     users = last.outputs[0].users
-    if len(users) == 1 and users[0].op is Op.MUL and not last.outputs[0].is_graph_output:
+    same = tuple(x.shape)       # an affine step that broadcasts x to a larger shape stays outside
+    if len(users) == 1 and users[0].op is Op.MUL and not last.outputs[0].is_graph_output \
+            and tuple(users[0].outputs[0].shape) == same:
         g = _other(users[0], last.outputs[0])
         if _affine_param(g, norm_shape, x) is not None:
             end, scale = users[0], _affine_param(g, norm_shape, x)
     users = end.outputs[0].users
-    if len(users) == 1 and users[0].op is Op.ADD and not end.outputs[0].is_graph_output:
+    if len(users) == 1 and users[0].op is Op.ADD and not end.outputs[0].is_graph_output \
+            and tuple(users[0].outputs[0].shape) == same:
         b = _other(users[0], end.outputs[0])
         if _affine_param(b, norm_shape, x) is not None:
             end, bias = users[0], _affine_param(b, norm_shape, x)
