@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..ir import Graph, Sym
+from runtime.devices import resolve_target
 from .arguments import BoundCall, bind_call, substitute
 from .dlpack import KDL_CUDA, Exported, to_framework
 from .errors import JitError, user_location
@@ -108,6 +109,7 @@ class JitFunction:
         if _holds_tracer(args) or _holds_tracer(kwargs.values()):
             return self.fn(*args, **kwargs)      # called inside another trace: inline it
         call = bind_call(self._sig, args, kwargs, self.static_argnames)
+        self._check_devices(call)
         entry = self._entry(call)
         return self._run(entry, call)
 
@@ -239,13 +241,24 @@ class JitFunction:
         return t.graph, tree
 
     # -- running --------------------------------------------------------------------------------
+    def _check_devices(self, call: BoundCall) -> None:
+        """CUDA tensors need the cuda target (checked before anything is compiled)."""
+        on_device = [a for a in call.arrays if a.device is not None]
+        if not on_device:
+            return
+        target = resolve_target(self.target)[0] if self.target != "interpreter" else "interpreter"
+        if target != "cuda":
+            raise JitError(f"argument {on_device[0].name!r} is a CUDA tensor, but {self.fn.__name__} runs on "
+                           f"the {target} target", where=user_location(),
+                           hint="pass numpy arrays, or use target='cuda' (or 'auto') on a machine with a GPU")
+        for a in on_device:
+            if a.device.device_id != 0:
+                raise JitError(f"argument {a.name!r} is on CUDA device {a.device.device_id}; Cortado runs on "
+                               "device 0", where=user_location(), hint="move it to device 0 (cuda:0)")
+
     def _run(self, entry: _Entry, call: BoundCall):
         model = entry.compiled
         on_device = [a for a in call.arrays if a.device is not None]
-        if on_device and model.target != "cuda":
-            raise JitError(f"argument {on_device[0].name!r} is a CUDA tensor, but {self.fn.__name__} runs on "
-                           f"the {model.target} target", where=user_location(),
-                           hint="pass numpy arrays, or use target='cuda' (or 'auto') on a machine with a GPU")
         feeds = {a.name: (a.source if a.device is not None else a.host.reshape(1) if a.host.ndim == 0 else a.host)
                  for a in call.arrays}
         if on_device:

@@ -203,9 +203,10 @@ def lift(t: Trace, x, dtype=None) -> Value:
         t.unsupported("a list or tuple holding traced arrays is not an array",
                       hint="combine them with np.stack or np.concatenate")
     arr = np.asarray(x)
-    if dtype is None and not isinstance(x, (np.ndarray, np.generic)):
-        dtype = np.result_type(x) if not isinstance(x, (bool, int, float)) else arr.dtype
-    return t.constant(arr if dtype is None else arr.astype(np.dtype(dtype)))
+    if dtype is not None:
+        with np.errstate(all="ignore"):
+            arr = arr.astype(np.dtype(dtype))
+    return t.constant(arr)
 
 
 def _has_tracer(x) -> bool:
