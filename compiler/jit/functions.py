@@ -125,6 +125,9 @@ def where(t: Trace, condition, x=None, y=None):
 
 def clip(t: Trace, a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue, max=np._NoValue, **kw):
     _no(t, out=out)
+    if kw:
+        t.unsupported(f"keyword(s) {', '.join(sorted(kw))} are not traced")
+
     def pick(*options):
         return next((o for o in options if o is not None and o is not np._NoValue), None)
 
@@ -258,7 +261,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     np.flip: shapeops.flip, np.tile: shapeops.tile, np.pad: shapeops.pad,
     np.tril: shapeops.trilu(False), np.triu: shapeops.trilu(True),
     np.where: where, np.clip: clip, np.round: _round, np.around: _round, np.astype: _astype,
-    np.take: take, np.copy: lambda t, a, *args, **kw: a,
+    np.take: take, np.copy: lambda t, a, *args, **kw: t.tracer(lift(t, a)),
     np.zeros_like: _full_like(0), np.ones_like: _full_like(1), np.full_like: _full_like(None),
     np.empty_like: _full_like(0),
     np.isclose: _isclose, np.linalg.norm: _norm,
@@ -303,7 +306,7 @@ METHODS: dict[str, Callable] = {
     "all": _reduction("all"), "any": _reduction("any"),
     "argmax": _arg(Op.ARG_MAX), "argmin": _arg(Op.ARG_MIN), "cumsum": cumsum,
     "clip": lambda t, x, lo=None, hi=None, out=None, **kw: clip(t, x, lo, hi, out=out, **kw),
-    "round": _round, "dot": linalg.dot,
+    "round": _round, "dot": linalg.dot, "copy": lambda t, x, order="C": t.tracer(lift(t, x)),
 }
 
 

@@ -147,7 +147,7 @@ class Tracer(NDArrayOperatorsMixin):
         return self._call("astype", dtype, casting=casting)
 
     def copy(self, order="C"):
-        return self
+        return self._call("copy", order=order)     # a new array object: in-place ops on it stay local
 
     def sum(self, axis=None, dtype=None, out=None, keepdims=False, **kw):
         return self._call("sum", axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)

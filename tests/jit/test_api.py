@@ -143,6 +143,16 @@ def test_in_place_operators_update_every_name():
     np.testing.assert_array_equal(got[0], got[1])
 
 
+def test_copies_are_separate_arrays():
+    def fn(x):
+        y = x.copy()
+        z = np.copy(x)
+        y += 1
+        z *= 3
+        return x, y, z
+    assert_same(compiler.jit(fn, target="interpreter")(X), fn(X), (X,))
+
+
 def test_in_place_keeps_the_dtype():
     def fn(i, x):
         i += x            # same_kind casting refuses float into int, as numpy does
