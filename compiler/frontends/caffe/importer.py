@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 
 from ...ir import Graph, Op, Sym, TensorType, Value
 from ...ir.dims import Dim, sanitize_symbol
-from ...ops import verify
+from ...ops import apply, verify
 from runtime.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError, WeightsError
 
 from . import layers_data, layers_math, layers_nn, layers_shape  # noqa: F401  (register converters)
@@ -211,8 +211,7 @@ class _Builder:
             if not isinstance(v, Value):
                 continue
             if id(v) in used or v.is_graph_input or v.is_constant:
-                v = self.graph.add_node(Op.IDENTITY, [v], [v.type], name=f"{name}/output",
-                                        output_names=[name]).outputs[0]
+                v = apply(self.graph, Op.IDENTITY, [v], name=f"{name}/output", output_names=[name]).outputs[0]
             used.add(id(v))
             self.graph.add_output(v, name)
 
