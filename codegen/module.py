@@ -72,8 +72,8 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
         for p in ks.params:
             if p.kind == "ptr":
                 args.append({"value": p.ref.name})
-            elif p.kind == "sym":
-                args.append({"sym": p.ref})
+            else:
+                args.append({"size": _dim_json(p.ref)})
         steps.append({"kernel": info.name, "grid": list(ks.grid), "args": args, "configs": configs,
                       "nodes": [n.name for n in g.nodes]})
         per_launch.append({"kernel": info.name, "kind": ks.kind, "nodes": [n.name for n in g.nodes],
@@ -97,8 +97,13 @@ def _module_source(model_name: str, graph: Graph, kernels: list[KernelInfo], hel
     for k in kernels:
         src = k.source.body.replace("def NAME(", f"def {k.name}(", 1)
         users = ", ".join(n.name for n in k.source.nodes)
-        more = f" (+{len(k.launches) - 1} more launches)" if len(k.launches) > 1 else ""
-        parts.append(f"# {k.kind} kernel for {users}{more}\n{src.rstrip()}")
+        shapes = "; ".join(str(v.type) for v in k.source.outputs)
+        more = f"; +{len(k.launches) - 1} more launch(es)" if len(k.launches) > 1 else ""
+        sizes = ", ".join(f"{p.name}={p.ref}" for p in k.source.params if p.kind == "size")
+        header = f"# {k.kind} kernel: {users} -> {shapes}, moves {k.source.bytes_moved} bytes{more}"
+        if sizes:
+            header += f"\n#   sizes here: {sizes}"
+        parts.append(f"{header}\n{src.rstrip()}")
     return "\n\n\n".join(parts) + "\n"
 
 
@@ -132,5 +137,5 @@ def _signature(ks: KernelSource) -> dict:
         if p.kind == "ptr":
             sig[p.name] = "*" + p.dtype.triton
         else:
-            sig[p.name] = "i32"
+            sig[p.name] = "i64" if isinstance(p.ref, int) and p.ref >= 2**31 else "i32"
     return sig

@@ -33,8 +33,8 @@ Index = tuple  # tuple of index expressions, one per axis of the value
 @dataclass
 class Param:
     name: str
-    kind: str          # "ptr" | "sym" | "constexpr"
-    ref: object        # Value for ptr, symbol name for sym, config key for constexpr
+    kind: str          # "ptr" | "size"
+    ref: object        # Value for ptr; the Dim (int or symbolic) a size argument carries
     dtype: DType | None = None
 
 
@@ -72,9 +72,7 @@ def has_lowering(op) -> bool:
     return op in _LOWERINGS
 
 
-_LOCAL = re.compile(r"^(x|i|g|k|acc|cnt|r)\d*$")
-_RESERVED = {"pid", "offs", "mask", "tl", "triton", "rm", "rn", "rk", "rows", "cols", "pid_m", "pid_n", "pid_b",
-             "a", "b", "float", "range", "min", "max"}
+_LOCAL = re.compile(r"^(x|i|g|k|t|y|acc|cnt|r)\d*$")
 
 
 def _ident(name: str) -> str:
@@ -89,7 +87,7 @@ class KernelWriter:
         self.nodes = list(nodes)
         self._inside = {id(n) for n in self.nodes}
         self._ptr: dict[int, str] = {}
-        self._sym: dict[str, str] = {}
+        self._sizes: dict[object, str] = {}
         self._names: set[str] = set()
         self._scopes: list[dict] = [{}]
         self._counters: dict[str, int] = {}
@@ -134,19 +132,24 @@ class KernelWriter:
             self.params.append(Param(name, "ptr", value, value.dtype))
         return self._ptr[key]
 
-    def sym(self, symbol: str) -> str:
-        """An int argument carrying a symbolic size (a dynamic batch) at run time."""
-        if symbol not in self._sym:
-            reserved = _LOCAL.match(symbol) or symbol in _RESERVED
-            name = self._claim(f"sym_{symbol}" if reserved else symbol)
-            self._sym[symbol] = name
-            self.params.append(Param(name, "sym", symbol))
-        return self._sym[symbol]
+    def dim(self, d: Dim, hint: str | None = None) -> str:
+        """A size from a shape, as a kernel argument (``n``, ``M``, ``s3``).
 
-    def dim(self, d: Dim) -> str:
-        if isinstance(d, int):
+        Sizes are arguments rather than literals so that kernels of the same structure share
+        one compiled binary across layers and batch sizes; 0 and 1 stay literal because they
+        change the structure (a broadcast, an empty term)."""
+        if isinstance(d, int) and d in (0, 1):
             return str(d)
-        return d.render(self.sym)
+        found = self._sizes.get(d)
+        if found is not None:
+            return found
+        base = hint or f"s{len(self._sizes)}"
+        if _LOCAL.match(base) and hint is None:
+            base = f"s{len(self._sizes)}"
+        name = self._claim(base)
+        self._sizes[d] = name
+        self.params.append(Param(name, "size", d))
+        return name
 
     # -- scoped caches -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -179,7 +182,7 @@ class KernelWriter:
 
     # -- index expressions ---------------------------------------------------------------
     def _name_of(self, e):
-        if e[0] == "dimtext":
+        if e[0] == "sizetext":
             return self.dim(e[1])
         return self._lookup(("ix", e))
 
@@ -188,7 +191,7 @@ class KernelWriter:
         e = ix.as_expr(e)
         if e[0] in ("const", "var"):
             return ix.render(e, self._name_of)
-        if e[0] == "dim":
+        if e[0] == "size":
             return self.dim(e[1])
         found = self._lookup(("ix", e))
         if found is not None:
@@ -321,6 +324,8 @@ class KernelWriter:
 
     # -- assembling --------------------------------------------------------------------------
     def signature(self, constexprs: Sequence[str]) -> str:
+        """Pointers first, then sizes, then constexprs (reorders ``params`` to match)."""
+        self.params.sort(key=lambda p: p.kind != "ptr")
         names = [p.name for p in self.params] + [f"{c}: tl.constexpr" for c in constexprs]
         return ", ".join(names)
 

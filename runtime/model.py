@@ -113,7 +113,7 @@ class CompiledModel:
             genv = dict(env)
             genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})
             grid = tuple(max(1, sizes.evaluate(g, genv)) for g in step["grid"])
-            args = [resolve(a["value"]) if "value" in a else env[a["sym"]] for a in step["args"]]
+            args = [resolve(a["value"]) if "value" in a else sizes.evaluate(a["size"], env) for a in step["args"]]
             constexprs = {k: v for k, v in cfg.items() if k not in ("num_warps", "num_stages")}
             dev.launch(getattr(self._module, step["kernel"]), grid, args, constexprs,
                        cfg.get("num_warps", 4), cfg.get("num_stages", 1))

@@ -81,26 +81,30 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     # K-loop indexes: A tile is [BM, BK] (rows m, cols k); B tile is [BK, BN] (rows k, cols n)
     ka, kb = ix.var("rk[None, :]"), ix.var("rk[:, None]")
     w.line("acc = tl.full((BM, BN), 0.0, tl.float32)")
-    w.line(f"for k0 in range(0, {w.dim(K)}, BK):")
+    w.line(f"for k0 in range(0, {w.dim(K, 'K')}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")
         if len(a_shape) == 1:
             a_idx = (ka,)
-            a_guard = w.guard(f"rk[None, :] < {w.dim(K)}")
+            a_guard = w.guard(f"rk[None, :] < {w.dim(K, 'K')}")
         else:
             a_idx = operand_index(a_shape, M_IDX, ka, ta)
-            a_guard = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rk[None, :] < {w.dim(K)})")
+            a_guard = w.guard(f"(rm[:, None] < {w.dim(M, 'M')}) & (rk[None, :] < {w.dim(K, 'K')})")
         if len(b_shape) == 1:
             b_idx = (kb,)
-            b_guard = w.guard(f"rk[:, None] < {w.dim(K)}")
+            b_guard = w.guard(f"rk[:, None] < {w.dim(K, 'K')}")
         else:
             b_idx = operand_index(b_shape, kb, N_IDX, tb)
-            b_guard = w.guard(f"(rk[:, None] < {w.dim(K)}) & (rn[None, :] < {w.dim(N)})")
+            b_guard = w.guard(f"(rk[:, None] < {w.dim(K, 'K')}) & (rn[None, :] < {w.dim(N, 'N')})")
         a_tile = dot_operand(w, a_val, a_idx, a_guard)
         b_tile = dot_operand(w, b_val, b_idx, b_guard)
+        if len(a_shape) == 1:       # a vector operand: the same row for every m
+            a_tile = w.assign("x", f"tl.broadcast_to({a_tile}, (BM, BK))")
+        if len(b_shape) == 1:
+            b_tile = w.assign("x", f"tl.broadcast_to({b_tile}, (BK, BN))")
         w.line(f"acc = tl.dot({a_tile}, {b_tile}, acc, input_precision=PRECISION)")
 
-    w.mask = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rn[None, :] < {w.dim(N)})")
+    w.mask = w.guard(f"(rm[:, None] < {w.dim(M, 'M')}) & (rn[None, :] < {w.dim(N, 'N')})")
     out_index = tuple(bc) + ((M_IDX,) if len(a_shape) >= 2 else ()) + ((N_IDX,) if len(b_shape) >= 2 else ())
     acc = "acc"
     if is_gemm:

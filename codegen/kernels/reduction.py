@@ -146,7 +146,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     w.axes = {"rows": 0, "cols": 1}
     w.line("pid = tl.program_id(0)")
     w.line("rows = pid * BR + tl.arange(0, BR)[:, None]")
-    w.line(f"row_mask = rows < {w.dim(ROWS)}")
+    w.line(f"row_mask = rows < {w.dim(ROWS, 'n_rows')}")
     rc = ix.unravel(ix.var("rows"), tuple(shape[a] for a in kept))
 
     def x_index(cols_var: str):
@@ -162,7 +162,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     cached_x = None
     if persistent:
         w.line("cols = tl.arange(0, BC)[None, :]")
-        w.mask = w.guard(f"row_mask & (cols < {R})")
+        w.mask = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
         cached_x = w.value_at(x, x_index("cols"))
 
     for stat_pass in spec.passes:
@@ -175,10 +175,10 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
                 t = w.assign("t", st.term(cached_x, stats))
                 w.line(f"{accs[st.name]} = tl.where({w.mask}, {st.combine(accs[st.name], t)}, {accs[st.name]})")
         else:
-            w.line(f"for c0 in range(0, {w.dim(R)}, BC):")
+            w.line(f"for c0 in range(0, {w.dim(R, 'n_cols')}, BC):")
             with w.scope():
                 w.line("cols = c0 + tl.arange(0, BC)[None, :]")
-                m = w.guard(f"row_mask & (cols < {w.dim(R)})")
+                m = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
                 saved, w.mask = w.mask, m
                 xv = w.value_at(x, x_index("cols"))
                 for st in stat_pass:
@@ -198,10 +198,10 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
         if persistent:
             write(cached_x)
         else:
-            w.line(f"for c0 in range(0, {w.dim(R)}, BC):")
+            w.line(f"for c0 in range(0, {w.dim(R, 'n_cols')}, BC):")
             with w.scope():
                 w.line("cols = c0 + tl.arange(0, BC)[None, :]")
-                w.mask = w.guard(f"row_mask & (cols < {w.dim(R)})")
+                w.mask = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
                 write(w.value_at(x, x_index("cols")))
     else:
         w.mask = "row_mask"
