@@ -73,3 +73,14 @@ def test_output_path_errors(tmp_path):
     with pytest.raises(ModelLoadError, match="does not exist"):
         save_onnx(model, tmp_path / "missing" / "m.onnx")
     assert save_onnx(model, tmp_path / "m.onnx").read_bytes() == model.SerializeToString()
+
+
+def test_symbolic_batch_survives_conversion(shared_dir):
+    model = convert_caffe(shared_dir / LENET, weights=shared_dir / LENET_WEIGHTS, input_shapes={"data": ("N", 1, 28, 28)})
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+    graph = import_caffe(shared_dir / LENET, weights=shared_dir / LENET_WEIGHTS, input_shapes={"data": ("N", 1, 28, 28)},
+                         quiet=True)
+    for n in (1, 4):
+        x = np.random.default_rng(n).random((n, 1, 28, 28)).astype(np.float32)
+        np.testing.assert_allclose(run_onnxruntime(model, {"data": x})[0], evaluate(graph, {"data": x})["prob"],
+                                   rtol=1e-4, atol=1e-6)

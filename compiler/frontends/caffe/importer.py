@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ...ir import Graph, Op, Sym, TensorType, Value
-from ...ir.dims import Dim, sanitize_symbol
+from ...ir.dims import sanitize_symbol
 from ...ops import apply, verify
 from runtime.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError, WeightsError
 
 from . import layers_data, layers_math, layers_nn, layers_shape  # noqa: F401  (register converters)
 from .context import LayerContext, UnsupportedHere, WeightSource
-from .net import InputDef, LayerDef, NetDef, default_stages, parse_net, select_layers
+from .net import LayerDef, NetDef, default_stages, parse_net, select_layers
 from .registry import fields_for, lookup
 from .textformat import parse_text
 from .weights import load_caffemodel

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .caffe_schema import ENUMS, MESSAGES
+from .caffe_schema_legacy import LEGACY_MESSAGES
 from .textformat import Ident, Message
 
 __all__ = ["FieldDef", "MessageType", "Problem", "Record", "SCHEMA", "bind", "enum_values"]
@@ -109,7 +110,7 @@ def _parse_messages(text: str) -> dict[str, MessageType]:
     return out
 
 
-SCHEMA: dict[str, MessageType] = _parse_messages(MESSAGES)
+SCHEMA: dict[str, MessageType] = _parse_messages(MESSAGES + LEGACY_MESSAGES)
 
 
 def _check_schema() -> None:
