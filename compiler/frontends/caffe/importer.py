@@ -187,10 +187,9 @@ class _Builder:
                 self.unsupported.append((layer.type, layer.name, f"line {layer.line}: {e}"))
                 self.poisoned.update(layer.tops)
                 continue
-            except CortadoError as e:
-                if layer.name in e.message:
-                    raise
-                raise type(e)(f"{layer.where}: {e.message}", where=e.where or self.net.source, hint=e.hint) from None
+            except CortadoError as e:   # name the layer (and the file) in every error it causes
+                msg = e.message if e.message.startswith(layer.where) else f"{layer.where}: {e.message}"
+                raise type(e)(msg, where=e.where or self.net.source, hint=e.hint) from None
             self.weights.check_counts(layer)
             outs = list(outs)
             if len(outs) != len(layer.tops):

@@ -369,3 +369,70 @@ def test_math_constants(caffe_net):
     got = caffe_net.run(input_layer("data", x.shape) + layer("Power", "power_param { power: 3 scale: 0 shift: 2 }"),
                         {"data": x})["out"]
     assert got.tolist() == [[8.0, 8.0]] and math.isfinite(got.sum())
+
+
+# -- layers that need IR ops added alongside this frontend (Slice, ArgMax) ----------------------
+def needs_ops(*ops):
+    from compiler.ops import get_op
+
+    missing = []
+    for op in ops:
+        try:
+            get_op(op)
+        except KeyError:
+            missing.append(op)
+    return pytest.mark.skipif(bool(missing), reason=f"IR op(s) {', '.join(map(str, missing))} not registered yet")
+
+
+@needs_ops("Slice")
+@pytest.mark.parametrize("params, axis, bounds", [
+    ("slice_param { axis: 1 slice_point: 1 slice_point: 4 }", 1, [0, 1, 4, 6]),
+    ("slice_param { axis: -1 }", 3, [0, 2, 4, 6]),
+    ("slice_param { slice_dim: 2 slice_point: 5 slice_point: 5 }", 2, None),
+])
+def test_slice(caffe_net, rand, params, axis, bounds):
+    x = rand(2, 6, 6, 6)
+    text = input_layer("data", x.shape) + layer("Slice", params, tops=("a", "b", "c"))
+    if bounds is None:
+        from compiler.errors import ModelFormatError
+
+        with pytest.raises(ModelFormatError, match="must increase strictly"):
+            caffe_net.graph(text)
+        return
+    out = caffe_net.run(text, {"data": x})
+    for name, lo, hi in zip("abc", bounds, bounds[1:]):
+        np.testing.assert_array_equal(out[name], np.take(x, range(lo, hi), axis=axis))
+
+
+@needs_ops("Slice")
+@pytest.mark.parametrize("params, ref_shape, index", [
+    ("", (1, 5, 3, 4), np.s_[:, :, 0:3, 0:4]),
+    ("crop_param { axis: 2 offset: 1 }", (1, 5, 3, 4), np.s_[:, :, 1:4, 1:5]),
+    ("crop_param { axis: 1 offset: 2 offset: 0 offset: 3 }", (1, 2, 3, 4), np.s_[:, 2:4, 0:3, 3:7]),
+    ("crop_param { axis: -1 offset: 2 }", (1, 5, 6, 4), np.s_[..., 2:6]),
+])
+def test_crop(caffe_net, rand, params, ref_shape, index):
+    x = rand(1, 5, 6, 7)
+    text = input_layer("data", x.shape) + input_layer("ref", ref_shape) + layer("Crop", params, bottoms=("data", "ref"))
+    got = caffe_net.run(text, {"data": x, "ref": np.zeros(ref_shape, np.float32)})["out"]
+    np.testing.assert_array_equal(got, x[index])
+
+
+@needs_ops("ArgMax", "ReduceMax")
+@pytest.mark.parametrize("params", ["", "argmax_param { out_max_val: true }", "argmax_param { axis: 1 }",
+                                    "argmax_param { axis: -1 out_max_val: true }"])
+def test_argmax(caffe_net, rand, params):
+    x = rand(2, 3, 4)
+    x[0, 1, 2] = x[0, 2, 3] = x.max() + 1          # a tie: Caffe reports the higher index
+    got = caffe_net.run(input_layer("data", x.shape) + layer("ArgMax", params), {"data": x})["out"]
+    if "axis" not in params:
+        flat = x.reshape(2, -1)
+        idx = flat.shape[1] - 1 - flat[:, ::-1].argmax(axis=1)
+        expected = idx.reshape(2, 1, 1).astype(np.float32)
+        if "out_max_val" in params:
+            expected = np.stack([idx, flat.max(axis=1)], axis=1).reshape(2, 2, 1)
+    elif "out_max_val" in params:
+        expected = x.max(axis=-1, keepdims=True)
+    else:
+        expected = (2 - x[:, ::-1].argmax(axis=1))[:, None].astype(np.float32)
+    np.testing.assert_array_equal(got, expected)
