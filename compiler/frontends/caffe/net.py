@@ -134,9 +134,9 @@ def _fold_v0_padding(layers: list[LayerDef], inputs: Sequence[str], problems: li
                 continue
             pad = src.params.layer.pad
             if layer.type == "Convolution":
-                layer.params.convolution_param.set("pad", [pad])
+                layer.params.ensure("convolution_param").set("pad", [pad])
             else:
-                layer.params.pooling_param.set("pad", pad)
+                layer.params.ensure("pooling_param").set("pad", pad)
             layer.bottoms[j] = src.bottoms[0]
         for t in layer.tops:
             last_top[t] = layer

@@ -178,6 +178,15 @@ class Record:
         f = self._field(name)
         self._values[name] = list(value) if f.repeated else value
 
+    def ensure(self, name: str) -> "Record":
+        """The sub-message ``name``, created (and kept) if absent, for code that fills it in."""
+        f = self._field(name)
+        if not f.is_message or f.repeated:
+            raise AttributeError(f"{self._type.name}.{name} is not a singular message field")
+        if name not in self._values:
+            self._values[name] = Record(f.type)
+        return self._values[name]
+
     def append(self, name: str, value) -> None:
         self._values.setdefault(name, []).append(value)
 

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from .schema import SCHEMA, Record
+from .schema import Record
 
 __all__ = ["V1_TYPE_NAMES", "V0_TYPE_NAMES", "upgrade_v0_params"]
 
@@ -92,9 +92,7 @@ def upgrade_v0_params(v0: Record, v0_type: str, problems: list[tuple[int, int, s
             continue
         value = getattr(v0, name)
         if name in _V0_TRANSFORM:
-            if not layer.has("transform_param"):
-                layer.set("transform_param", Record.new("TransformationParameter"))
-            layer.transform_param.set(_V0_TRANSFORM[name], value)
+            layer.ensure("transform_param").set(_V0_TRANSFORM[name], value)
             continue
         target = _V0_FIELDS.get(name, {}).get(v0_type)
         if target is None:
@@ -105,12 +103,5 @@ def upgrade_v0_params(v0: Record, v0_type: str, problems: list[tuple[int, int, s
         if not field:   # the whole message moves
             layer.set(param, value)
             continue
-        if not layer.has(param):
-            layer.set(param, Record.new(_param_type(param)))
-        sub = getattr(layer, param)
-        sub.set(field, [value] if repeated else value)
+        layer.ensure(param).set(field, [value] if repeated else value)
     return layer
-
-
-def _param_type(field: str) -> str:
-    return SCHEMA["LayerParameter"].fields[field].type

@@ -170,6 +170,7 @@ layer { name: "d" type: "AbsVal" bottom: "data" top: "d" include { max_level: 0 
     assert ops(stages=[], level=1) == ["Relu"]
 
 
+@pytest.mark.filterwarnings("ignore:.*seeded random weights")
 def test_stage_is_chosen_automatically_when_the_phase_needs_one(shared_dir):
     g = import_caffe(shared_dir / "models/caffe/mnist__mnist_autoencoder.prototxt", random_weights=True,
                      input_shapes={"data": (1, 1, 28, 28)}, quiet=True)
