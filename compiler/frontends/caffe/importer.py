@@ -116,6 +116,7 @@ class _Builder:
         self.poisoned: set[str] = set()
         self.unsupported: list[tuple[str, str, str]] = []
         self.missing_shapes: list[_Pending] = []
+        self.dropped: dict[str, LayerDef] = {}    # tops of training-only layers
 
     # -- blobs ------------------------------------------------------------------------------
     def declare_input(self, name: str, shape: tuple | None, origin: str) -> None:
@@ -128,6 +129,10 @@ class _Builder:
         if name in self.poisoned:
             return None
         v = self.values.get(name)
+        if v is None and name in self.dropped:
+            d = self.dropped[name]
+            raise ModelFormatError(f"{layer.where} reads blob {name!r}, the output of {d.where}, which only "
+                                   "exists in training and is dropped for inference", where=self.net.source)
         if v is None:
             hint = None
             if name in excluded:
@@ -148,6 +153,8 @@ class _Builder:
 
     def write(self, name: str, value: Value) -> None:
         self.values[name] = value
+        self.poisoned.discard(name)
+        self.dropped.pop(name, None)
         self.read_since_write[name] = False
         if name in self.write_order:
             self.write_order.remove(name)
@@ -165,6 +172,9 @@ class _Builder:
                 continue
             if spec.kind == "drop":
                 spec.fn(LayerContext(self.graph, layer, self.weights, self.notes, layer.tops), layer, [])
+                for t in layer.tops:
+                    self.values.pop(t, None)
+                    self.dropped[t] = layer
                 if layer.type in ("Silence", "HDF5Output"):
                     for b in layer.bottoms:
                         self.read_since_write[b] = True

@@ -247,3 +247,11 @@ layer { name: "mute" type: "Silence" bottom: "b" }
     assert g.output_names == ["p", "q"]     # pass-through tops get their own Identity nodes
     out = evaluate(g, {"data": np.arange(4, dtype=np.float32).reshape(1, 4)})
     assert out["p"].tolist() == out["q"].tolist() == [[0, 1, 2, 3]]
+
+
+def test_reading_the_output_of_a_dropped_loss_layer_is_an_error(caffe_net):
+    proto, _ = caffe_net.write(input_layer("data", (1, 4)) + input_layer("label", (1,)) + '''
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "data" bottom: "label" top: "loss" }
+layer { name: "show" type: "Power" bottom: "loss" top: "shown" }''')
+    with pytest.raises(ModelFormatError, match="reads blob 'loss', the output of layer 'loss' .* dropped for inference"):
+        import_caffe(proto, quiet=True)
