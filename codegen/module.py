@@ -54,10 +54,11 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     steps: list[dict] = []
     per_launch: list[dict] = []
     helpers: set[str] = set()
+    layouts = memory.layouts()
     for g in groups:
-        if g.kind is Kind.ALIAS:
+        if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
-        ks = gen.generate_kernel(g)
+        ks = gen.generate_kernel(g, layouts)
         key = hashlib.sha256(ks.body.encode()).hexdigest()[:16]
         info = kernels.get(key)
         if info is None:
@@ -122,6 +123,7 @@ def _plan(graph: Graph, memory: MemoryPlan, steps: list[dict], kernels: list[Ker
         "buffers": [{"id": b.id, "nbytes": _dim_json(b.nbytes)} for b in memory.buffers],
         "placement": dict(memory.placement),
         "alias_of": dict(memory.alias_of),
+        "slices": {name: {"root": s.root, "offset": _dim_json(s.offset)} for name, s in memory.slices.items()},
         "in_output": dict(memory.in_output),
         "copies": [list(c) for c in memory.copies],
         "kernels": [{"name": k.name, "kind": k.kind, "params": [p.name for p in k.source.params],

@@ -15,6 +15,7 @@ so that identical kernels in one model are generated once and launched many time
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -72,6 +73,11 @@ def has_lowering(op) -> bool:
     return op in _LOWERINGS
 
 
+# value name -> element strides for values stored as strided boxes of another buffer (the
+# inputs of a placed Concat). Set by ``generate.generate_kernel`` around one kernel's
+# generation and read once, when a writer is created.
+LAYOUTS: contextvars.ContextVar[dict] = contextvars.ContextVar("LAYOUTS", default={})
+
 _LOCAL = re.compile(r"^(x|i|g|k|t|y|acc|cnt|r)\d*$")
 
 
@@ -100,6 +106,7 @@ class KernelWriter:
         # tile variables -> the tile axis they vary along, and the shape stores must cover
         self.axes: dict[str, int] = {"offs": 0}
         self.store_shape = tile
+        self.layouts: dict[str, tuple] = LAYOUTS.get()
 
     # -- names and parameters ----------------------------------------------------------------
     def fresh(self, prefix: str) -> str:
@@ -202,8 +209,12 @@ class KernelWriter:
         text = ix.render(e, self._name_of)
         return self._remember(("ix", e), self.assign("i", text))
 
+    def linear(self, value: Value, index: Index):
+        """The element offset of ``index`` in ``value``'s buffer (strided for placed slices)."""
+        return ix.ravel(index, value.shape, self.layouts.get(value.name))
+
     def offset(self, value: Value, index: Index) -> str:
-        return self.idx(ix.ravel(index, value.shape))
+        return self.idx(self.linear(value, index))
 
     def bound_check(self, coord, size: Dim, lower: bool = True, upper: bool = True) -> str | None:
         parts = []
@@ -284,7 +295,7 @@ class KernelWriter:
         p = self.ptr(value, role)
         if value not in self.stores:
             self.stores.append(value)
-        linear = ix.ravel(index, value.shape)
+        linear = self.linear(value, index)
         off = self.idx(linear)
         cd = exprs.compute_dtype(value.dtype)
         if cd != value.dtype.triton_lang:
@@ -336,7 +347,8 @@ def broadcast_index(index: Index, out_shape: Sequence[Dim], in_shape: Sequence[D
     out = []
     for k in range(ri):
         d = in_shape[k]
-        out.append(ix.const(0) if d == 1 else index[r - ri + k])
+        broadcast = d == 1 and out_shape[r - ri + k] != 1
+        out.append(ix.const(0) if broadcast else index[r - ri + k])
     return tuple(out)
 
 

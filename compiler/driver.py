@@ -63,7 +63,7 @@ def compile(model, *, weights=None, random_weights: bool = False,
     say("partitioning into kernels")
     groups = partition(graph, fuse=opt_level >= 2)
     memory = plan_memory(graph, groups, reuse=opt_level >= 1)
-    say(f"generating {sum(1 for g in groups if g.kind.value != 'alias')} kernels")
+    say(f"generating {sum(1 for g in groups if g.kind.value not in ('alias', 'placed'))} kernels")
     module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32)
     elapsed = time.perf_counter() - t0
     launches = module.per_launch

@@ -99,6 +99,9 @@ class CompiledModel:
                 t = self._weights[name]
             elif name in self.plan["in_output"]:
                 t = out_tensors[self.plan["in_output"][name]]
+            elif name in self.plan["slices"]:
+                s = self.plan["slices"][name]
+                t = dev.offset_view(resolve(s["root"]), sizes.evaluate(s["offset"], env))
             elif name in self.plan["alias_of"]:
                 base = resolve(self.plan["alias_of"][name])
                 t = dev.reshape(base, shape)

@@ -24,7 +24,8 @@ M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
 def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
     """A tile of ``value`` ready for ``tl.dot``: half types stay half for the tensor cores."""
     if w.is_inside(value):
-        x = w.value_at(value, index, guard)
+        # a fused prologue: out-of-bounds lanes (padding, ragged edges) must be 0 after it
+        x = w.assign("x", f"tl.where({guard}, {w.value_at(value, index, guard)}, 0.0)")
         return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
     return w.assign("x", w.load(value, index, guard, raw=True))
 

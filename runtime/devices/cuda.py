@@ -83,6 +83,10 @@ class CudaDevice:
     def reshape(self, t: DeviceTensor, shape) -> DeviceTensor:
         return DeviceTensor(t.ptr, t.dtype, shape, t.owner)
 
+    def offset_view(self, t: DeviceTensor, offset: int) -> DeviceTensor:
+        n = int(np.prod(t.shape, dtype=np.int64)) - offset
+        return DeviceTensor(t.ptr + offset * t.dtype.itemsize, t.dtype, (n,), t.owner)
+
     def empty(self, dtype: str, shape) -> DeviceTensor:
         dt = numpy_dtype(dtype)
         n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize

@@ -77,6 +77,10 @@ class InterpreterDevice:
     def reshape(self, t: HostTensor, shape) -> HostTensor:
         return HostTensor(t.array.reshape(shape))
 
+    def offset_view(self, t: HostTensor, offset: int) -> HostTensor:
+        """The buffer from element ``offset`` on (kernels index it with their own strides)."""
+        return HostTensor(t.array.reshape(-1)[offset:])
+
     def to_host(self, t: HostTensor) -> np.ndarray:
         return t.array
 
