@@ -38,9 +38,30 @@ _PLAIN = {
     Op.TRANSPOSE, Op.CONCAT, Op.CLIP,
 }
 
-# the first opset where the op exists in the form the IR uses (when newer than BASE_OPSET)
-_MIN_OPSET = {Op.GELU: 20, Op.MISH: 18, Op.BITWISE_NOT: 18, Op.BITWISE_AND: 18, Op.BITWISE_OR: 18,
-              Op.BITWISE_XOR: 18}
+# ops added to the IR after this table was written: plain once they exist
+_PLAIN |= {Op(n) for n in ("ArgMax", "ArgMin", "Hardmax", "LayerNormalization", "InstanceNormalization",
+                           "GroupNormalization", "LpNormalization", "MeanVarianceNormalization", "Gather",
+                           "GatherElements", "GatherND", "Shape", "Size", "DepthToSpace", "BitCast")
+           if n in Op._value2member_map_}
+
+# the first opset that has the op in the form the IR uses, when newer than BASE_OPSET: a
+# version, or a function of the node (some attribute values arrived later than the op)
+_OPSET_RULES: dict[Op, Callable[[Node], int]] = {}
+
+
+def min_opset(op: Op, rule: int | Callable[[Node], int]) -> None:
+    _OPSET_RULES[op] = rule if callable(rule) else (lambda node, v=rule: v)
+
+
+for _op, _v in ((Op.GELU, 20), (Op.MISH, 18), (Op.BITWISE_NOT, 18), (Op.BITWISE_AND, 18), (Op.BITWISE_OR, 18),
+                (Op.BITWISE_XOR, 18)):
+    min_opset(_op, _v)
+min_opset(Op.AVERAGE_POOL, lambda n: 19 if any(d != 1 for d in n.attrs.dilations) else BASE_OPSET)
+min_opset(Op.LP_POOL, lambda n: 18 if any(d != 1 for d in n.attrs.dilations) or n.attrs.ceil_mode else BASE_OPSET)
+
+
+def needed_opset(graph: Graph) -> int:
+    return max([BASE_OPSET] + [_OPSET_RULES[n.op](n) for n in graph.nodes if n.op in _OPSET_RULES])
 
 
 class _Ctx:
@@ -183,6 +204,8 @@ def _constant_of_shape(ctx, node, ins, outs):
 
 
 def exportable_ops() -> list[Op]:
+    from . import onnx_export_ops  # noqa: F401  (registers the shape-input emitters)
+
     return sorted(_PLAIN | set(_EMITTERS), key=lambda o: o.value)
 
 
@@ -219,9 +242,9 @@ def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cort
     """An ONNX model computing what ``graph`` computes (inputs, outputs and names kept)."""
     from compiler import __version__
 
-    needed = max([BASE_OPSET] + [_MIN_OPSET.get(n.op, BASE_OPSET) for n in graph.nodes])
-    if any(n.op is Op.AVERAGE_POOL and any(d != 1 for d in n.attrs.dilations) for n in graph.nodes):
-        needed = max(needed, 19)
+    from . import onnx_export_ops  # noqa: F401  (registers the shape-input emitters)
+
+    needed = needed_opset(graph)
     if opset is not None and opset < needed:
         raise UnsupportedOpError([("opset", str(opset), f"the graph needs opset {needed} or newer")])
     opset = opset or needed

@@ -119,21 +119,24 @@ class LayerContext:
         self.weights = weights
         self.notes = notes
         self.top_names = list(top_names)
-        self._count = 0
 
     # -- building ---------------------------------------------------------------------------
     def op(self, op: Op | str, inputs: Sequence[Value | None], *, top: int | None = None, **attrs) -> Value:
         """Add one IR node (types inferred) and return its first output. ``top=i`` marks the
         value that becomes the layer's i-th top, so it carries the top's name."""
-        self._count += 1
+        base = f"{self.layer.name}/{Op(op).value.lower()}"
+        outputs = get_op(op).outputs
+        names = [base] if len(outputs) == 1 else [f"{base}_{o.lower()}" for o in outputs]
         if top is not None:
-            names = [self.top_names[top]]
-        else:
-            names = [f"{self.layer.name}/{Op(op).value.lower()}"]
+            names[0] = self.top_names[top]
         node = apply(self.graph, op, list(inputs), name=f"{self.layer.name}/{Op(op).value.lower()}",
                      output_names=names, **attrs)
         node.meta.update(caffe_layer=self.layer.name, caffe_type=self.layer.type, line=self.layer.line)
         return node.outputs[0]
+
+    def ops(self, op: Op | str, inputs: Sequence[Value | None], **attrs) -> tuple[Value, ...]:
+        """Like ``op`` for an op with several outputs (TopK): all of them."""
+        return self.op(op, inputs, **attrs).producer.outputs
 
     def const(self, array, name: str = "const") -> Value:
         return self.graph.add_constant(np.asarray(array, dtype=np.float32), name=f"{self.layer.name}/{name}")

@@ -17,8 +17,12 @@ from .registry import caffe_layer
 
 
 def slice_axis(ctx, x, axis: int, start: int, end: int, top: int | None = None):
+    """x[..., start:end, ...] on one axis (the IR's Slice bounds cover every axis)."""
     ctx.require(Op.SLICE)
-    return ctx.op(Op.SLICE, [x], top=top, starts=(start,), ends=(end,), axes=(axis,), steps=(1,))
+    rank = x.type.rank
+    starts = tuple(start if i == axis else 0 for i in range(rank))
+    ends = tuple(end if i == axis else x.shape[i] for i in range(rank))
+    return ctx.op(Op.SLICE, [x], top=top, starts=starts, ends=ends, steps=(1,) * rank)
 
 
 @caffe_layer("Concat")
@@ -42,7 +46,7 @@ def _slice(ctx, layer, inputs):
     if points:
         if len(points) != n - 1:
             raise ctx.error(f"{len(points)} slice_point(s) for {n} tops; give one fewer than the tops")
-        if points != sorted(points) or points[0] <= 0 or points[-1] >= size:
+        if any(b <= a for a, b in zip(points, points[1:])) or points[0] <= 0 or points[-1] >= size:
             raise ctx.error(f"slice_point {points} must increase strictly inside (0, {size})")
     else:
         if size % n:
@@ -161,21 +165,29 @@ def _crop(ctx, layer, inputs):
 def _argmax(ctx, layer, inputs):
     p = layer.param("argmax_param")
     x = inputs[0]
-    if p.top_k != 1:
-        raise ctx.unsupported(f"top_k={p.top_k}: only top_k 1 is supported")
-    ctx.require(Op.ARG_MAX, Op.REDUCE_MAX)
-    if p.has("axis"):
-        axis = ctx.axis(p.axis, x.type.rank)
-        if p.out_max_val:
-            return [ctx.op(Op.REDUCE_MAX, [x], top=0, axes=(axis,), keepdims=1)]
+    k = p.top_k
+    flat = not p.has("axis")
+    if flat:   # per sample, over everything else
+        n = x.shape[0]
+        x = ctx.op(Op.RESHAPE, [x], shape=(n, prod(x.shape[1:])))
+    axis = 1 if flat else ctx.axis(p.axis, x.type.rank)
+    if not isinstance(x.shape[axis], int) or not 1 <= k <= x.shape[axis]:
+        raise ctx.error(f"top_k {k} must be between 1 and the size of the axis ({x.shape[axis]})")
+    if k == 1:
+        ctx.require(Op.ARG_MAX, Op.REDUCE_MAX)
         idx = ctx.op(Op.ARG_MAX, [x], axis=axis, keepdims=1, select_last_index=1)
+        val = ctx.op(Op.REDUCE_MAX, [x], axes=(axis,), keepdims=1) if p.out_max_val else None
+    else:      # ties: TopK keeps the lower index first, Caffe the higher
+        ctx.require(Op.TOP_K)
+        val, idx = ctx.ops(Op.TOP_K, [x], k=k, axis=axis, largest=1, sorted=1)
+    if not flat:
+        if p.out_max_val:
+            return [ctx.op(Op.IDENTITY, [val], top=0)]
         return [ctx.op(Op.CAST, [idx], top=0, to=DType.FLOAT32)]
-    n = x.shape[0]
-    flat = ctx.op(Op.RESHAPE, [x], shape=(n, prod(x.shape[1:])))
-    idx = ctx.op(Op.CAST, [ctx.op(Op.ARG_MAX, [flat], axis=1, keepdims=1, select_last_index=1)], to=DType.FLOAT32)
+    idx = ctx.op(Op.CAST, [idx], to=DType.FLOAT32)
     if p.out_max_val:
-        idx = ctx.op(Op.CONCAT, [idx, ctx.op(Op.REDUCE_MAX, [flat], axes=(1,), keepdims=1)], axis=1)
-    return [ctx.op(Op.RESHAPE, [idx], top=0, shape=(n, 2 if p.out_max_val else 1, 1))]
+        idx = ctx.op(Op.CONCAT, [idx, val], axis=1)
+    return [ctx.op(Op.RESHAPE, [idx], top=0, shape=(x.shape[0], 2 if p.out_max_val else 1, k))]
 
 
 @caffe_layer("Tile")

@@ -436,3 +436,31 @@ def test_argmax(caffe_net, rand, params):
     else:
         expected = (2 - x[:, ::-1].argmax(axis=1))[:, None].astype(np.float32)
     np.testing.assert_array_equal(got, expected)
+
+
+@needs_ops("TopK")
+@pytest.mark.parametrize("params", ["argmax_param { top_k: 3 }", "argmax_param { top_k: 2 out_max_val: true }",
+                                    "argmax_param { top_k: 2 axis: 1 }", "argmax_param { top_k: 3 axis: 2 out_max_val: true }"])
+def test_argmax_top_k(caffe_net, params):
+    x = np.random.default_rng(5).permutation(24).astype(np.float32).reshape(2, 3, 4)   # no ties
+    got = caffe_net.run(input_layer("data", x.shape) + layer("ArgMax", params), {"data": x})["out"]
+    k = int(params.split("top_k: ")[1].split()[0])
+    if "axis" not in params:
+        flat = x.reshape(2, -1)
+        order = np.argsort(-flat, axis=1)[:, :k]
+        expected = order[:, None, :].astype(np.float32)
+        if "out_max_val" in params:
+            expected = np.stack([order, np.take_along_axis(flat, order, axis=1)], axis=1)
+    else:
+        axis = int(params.split("axis: ")[1].split()[0])
+        order = np.take(np.argsort(-x, axis=axis), range(k), axis=axis)
+        expected = np.take_along_axis(x, order, axis=axis) if "out_max_val" in params else order.astype(np.float32)
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_ops("Tile")
+def test_tile(caffe_net, rand):
+    x = rand(2, 3, 4)
+    got = caffe_net.run(input_layer("data", x.shape) + layer("Tile", "tile_param { axis: 1 tiles: 3 }"),
+                        {"data": x})["out"]
+    np.testing.assert_array_equal(got, np.tile(x, (1, 3, 1)))
