@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from compiler.exporters import export_onnx
-from compiler.ir import DType, Graph, Op, Sym, TensorType
+from compiler.ir import DType, Graph, Sym, TensorType
 from compiler.ops import apply, evaluate, get_op
 from compiler.testing.reference import assert_close, run_onnxruntime
 
