@@ -75,12 +75,7 @@ class _Ctx:
         return "" if v is None else self.names[id(v)]
 
     def fresh(self, hint: str) -> str:
-        name, i = hint, 0
-        while name in self.taken:
-            i += 1
-            name = f"{hint}_{i}"
-        self.taken.add(name)
-        return name
+        return _fresh(hint, self.taken)
 
     def ints(self, values, hint: str) -> str:
         """An int64 initializer holding ``values``; returns its name."""
@@ -214,27 +209,50 @@ def _onnx_type(v: Value, name: str) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, v.dtype.onnx_code, dims)
 
 
-def _names(graph: Graph) -> tuple[dict[int, str], set[str], list[tuple[Value, str]]]:
-    """ONNX names for every value; graph outputs take their public names where free."""
-    names: dict[int, str] = {}
-    for v in graph.values():
-        names[id(v)] = v.name
+def _fresh(hint: str, taken: set[str]) -> str:
+    name, i = hint, 0
+    while name in taken:
+        i += 1
+        name = f"{hint}_{i}"
+    taken.add(name)
+    return name
+
+
+def _names(graph: Graph):
+    """ONNX names for every value, the graph outputs' names, and the outputs that need an
+    Identity node to carry their name.
+
+    An output keeps its public name: its value is renamed when it is a node output nobody
+    else claims, an internal value already holding the name gives it up, and only a clash
+    with a graph input (whose name is fixed) makes the output ``name_1``."""
+    names: dict[int, str] = {id(v): v.name for v in graph.values()}
+    by_name = {v.name: v for v in graph.values()}
     taken = set(names.values())
-    renames: list[tuple[Value, str]] = []   # outputs that need an Identity to get their name
+    out_names: list[str] = []
+    renames: list[tuple[Value, str]] = []
     claimed: set[int] = set()
     for v, public in zip(graph.outputs, graph.output_names):
         if names[id(v)] == public and id(v) not in claimed:
             claimed.add(id(v))
+            out_names.append(public)
             continue
-        owner = next((u for u in graph.values() if names[id(u)] == public), None)
-        if owner is None and id(v) not in claimed and not v.is_graph_input and not v.is_constant:
+        owner = by_name.get(public)
+        if owner is not None and owner is not v and names[id(owner)] == public:
+            if owner.is_graph_input:
+                public = _fresh(public, taken)
+            else:
+                names[id(owner)] = _fresh(f"{public}_value", taken)
+                by_name[names[id(owner)]] = owner
+        if id(v) not in claimed and not v.is_graph_input and not v.is_constant:
             taken.discard(names[id(v)])
             names[id(v)] = public
-            taken.add(public)
             claimed.add(id(v))
         else:
             renames.append((v, public))
-    return names, taken, renames
+        taken.add(public)
+        by_name[public] = v
+        out_names.append(public)
+    return names, taken, out_names, renames
 
 
 def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cortado",
@@ -248,7 +266,7 @@ def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cort
     if opset is not None and opset < needed:
         raise UnsupportedOpError([("opset", str(opset), f"the graph needs opset {needed} or newer")])
     opset = opset or needed
-    names, taken, renames = _names(graph)
+    names, taken, out_names, renames = _names(graph)
     ctx = _Ctx(opset, names, taken)
     problems: list[tuple[str, str, str]] = []
     nodes: list[onnx.NodeProto] = []
@@ -268,7 +286,7 @@ def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cort
         nodes.append(helper.make_node("Identity", [ctx.name(v)], [public], name=ctx.fresh(f"{public}/output")))
     inits = [numpy_helper.from_array(np.asarray(v.const), ctx.name(v)) for v in graph.constants.values()]
     inputs = [_onnx_type(v, ctx.name(v)) for v in graph.inputs]
-    outputs = [_onnx_type(v, public) for v, public in zip(graph.outputs, graph.output_names)]
+    outputs = [_onnx_type(v, public) for v, public in zip(graph.outputs, out_names)]
     g = helper.make_graph(nodes, graph.name or "graph", inputs, outputs, initializer=inits + ctx.initializers,
                           doc_string=doc)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name=producer,

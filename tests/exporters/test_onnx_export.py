@@ -199,3 +199,21 @@ def test_ops_without_an_exporter_are_reported_together(monkeypatch):
     assert [(op, name.split("_")[0]) for op, name, _ in e.value.items] == [("Relu", "r1"), ("Tanh", "t1"),
                                                                            ("Relu", "r2")]
     assert "no ONNX exporter" in e.value.items[0][2]
+
+
+def test_output_names_that_clash_with_other_values():
+    """An internal value holding an output's name gives it up; a graph input keeps its name
+    and the output becomes name_1 (ONNX names are unique)."""
+    g = Graph("clash")
+    x = g.add_input("x", TensorType((2,), "float32"))
+    r = apply(g, Op.RELU, [x], output_names=["y"]).outputs[0]
+    t = apply(g, Op.TANH, [r], output_names=["t"]).outputs[0]
+    g.add_output(t, "y")        # the Relu's value is called "y" internally
+    g.add_output(r, "x")        # the graph input is called "x"
+    model = export_onnx(g)
+    onnx.checker.check_model(model, full_check=True)
+    assert [o.name for o in model.graph.output] == ["y", "x_1"]
+    feeds = {"x": np.array([-1.0, 2.0], np.float32)}
+    y, r_out = run_onnxruntime(model, feeds)
+    np.testing.assert_allclose(y, np.tanh([0.0, 2.0]), rtol=1e-6)
+    assert r_out.tolist() == [0.0, 2.0]
