@@ -464,3 +464,12 @@ def test_tile(caffe_net, rand):
     got = caffe_net.run(input_layer("data", x.shape) + layer("Tile", "tile_param { axis: 1 tiles: 3 }"),
                         {"data": x})["out"]
     np.testing.assert_array_equal(got, np.tile(x, (1, 3, 1)))
+
+
+def test_parameter_layer_outputs_its_blob(caffe_net, rand):
+    p = rand(2, 3)
+    text = input_layer("data", (2, 3)) + layer("Parameter", "parameter_param { shape { dim: 2 dim: 3 } }", bottoms=(),
+                                               tops=("p",), name="P") \
+        + layer("Eltwise", "eltwise_param { operation: PROD }", bottoms=("data", "p"))
+    x = rand(2, 3)
+    np.testing.assert_allclose(caffe_net.run(text, {"data": x}, {"P": [p]})["out"], x * p, rtol=1e-6)
