@@ -53,15 +53,9 @@ def test_every_shared_net_compiles(shared_dir, name):
     assert "def " in m.source and "@triton.jit" in m.source
 
 
-# codegen lowers Pow with a constant exponent (other than 0, +-1, 0.5, 2, 3) to the prelude's
-# _pow(x, <float literal>), which the Triton interpreter rejects (bitwise_and on the exponent's
-# integer test); cifar10_full's LRN WITHIN_CHANNEL raises to the power -0.75.
-POW_CONST_BUG = pytest.mark.xfail(strict=True, reason="codegen: Pow with a constant exponent fails in the interpreter")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mnist__lenet", "cifar10__cifar10_quick",
-                                  pytest.param("cifar10__cifar10_full", marks=POW_CONST_BUG),
+                                  "cifar10__cifar10_full",
                                   "bvlc_reference_caffenet__deploy", "bvlc_alexnet__deploy", "bvlc_googlenet__deploy"])
 def test_net_runs_and_matches_onnxruntime_on_the_converted_model(shared_dir, name):
     path = _path(shared_dir, name)
