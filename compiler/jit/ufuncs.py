@@ -75,32 +75,32 @@ def _remainder(t: Trace, a: Value, b: Value) -> Value:
     return _where(t, flip, t.apply(Op.ADD, [mod, b]), mod)
 
 
-_DIRECT_EXPONENTS = (0.0, 0.5, 1.0, 2.0, 3.0, -1.0)
+_DIRECT_EXPONENTS = (0.0, 0.5, 1.0, 2.0, 3.0, -1.0)   # codegen writes these as products / sqrt
+
+
+def _scalar_of(v: Value):
+    return float(v.const.reshape(())) if v.is_constant and v.const.size == 1 else None
 
 
 def _power(t: Trace, x: Value, y: Value) -> Value:
-    """x ** y. A scalar float exponent gets a direct form: a few multiplies for a small integer,
-    exp(y * log(x)) otherwise (NaN for negative x, 0 / inf at x == 0, as numpy gives), so
-    ``x ** 4`` and ``x ** 1.5`` need no general power routine in the kernel; a positive scalar
-    base is exp(y * log(c)). Only tensor ** tensor uses the general Pow."""
-    base = float(x.const.reshape(())) if x.is_constant and x.const.size == 1 and _is_float(x) else None
-    if base is not None and base > 0 and np.isfinite(base) and not y.is_constant:   # c ** y = exp(y log c)
+    """x ** y. A small integer exponent (``x ** 4``, ``x ** -2``) becomes a few multiplies, exact
+    where exp2(y * log2|x|) would round; a positive scalar base is exp(y * log(c)). Everything
+    else is the IR's Pow."""
+    if not _is_float(x):
+        return t.apply(Op.POW, [x, y])
+    base, c = _scalar_of(x), _scalar_of(y)
+    if base is not None and c is None and base > 0 and np.isfinite(base):
         return t.apply(Op.EXP, [t.apply(Op.MUL, [y, _c(t, math.log(base), x)])])
-    c = float(y.const.reshape(())) if y.is_constant and y.const.size == 1 and _is_float(x) else None
-    if c is None or c in _DIRECT_EXPONENTS or not np.isfinite(c):
+    if c is None or c in _DIRECT_EXPONENTS or not np.isfinite(c) or c != int(c) or abs(c) > 16:
         return t.apply(Op.POW, [x, y])
-    if c == int(c) and abs(c) <= 16:
-        n, result, base = int(abs(c)), None, x
-        while n:
-            if n & 1:
-                result = base if result is None else t.apply(Op.MUL, [result, base])
-            n >>= 1
-            if n:
-                base = t.apply(Op.MUL, [base, base])
-        return result if c > 0 else t.apply(Op.RECIPROCAL, [result])
-    if c == int(c):
-        return t.apply(Op.POW, [x, y])
-    return t.apply(Op.EXP, [t.apply(Op.MUL, [t.apply(Op.LOG, [x]), y])])
+    n, result, square = int(abs(c)), None, x
+    while n:
+        if n & 1:
+            result = square if result is None else t.apply(Op.MUL, [result, square])
+        n >>= 1
+        if n:
+            square = t.apply(Op.MUL, [square, square])
+    return result if c > 0 else t.apply(Op.RECIPROCAL, [result])
 
 
 def _trunc(t, x):
