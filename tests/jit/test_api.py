@@ -248,12 +248,6 @@ def test_zero_dimensional_inputs_and_results():
     def fn(x, u):
         return x * u, np.dot(x, x) * 2.0 + u, np.where(u > 0, u, 1.0), np.clip(u, 0, 1)
     x, u = rand(7), np.array(2.5, np.float32)
-    try:
-        got = compiler.jit(fn, target="interpreter")(x, u)
-    except Exception as e:       # a code generation limit, not a tracing one: say so, visibly
-        if "Mask argument cannot be block type" not in str(e):
-            raise
-        pytest.xfail("codegen loads a broadcast one-element input through a scalar pointer with a block "
-                     "mask, which Triton's interpreter refuses")
+    got = compiler.jit(fn, target="interpreter")(x, u)
     assert_same(got, fn(x, u), (x,))
     assert np.ndim(got[1]) == 0 and np.ndim(got[3]) == 0
