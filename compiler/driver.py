@@ -15,34 +15,62 @@ from runtime.errors import CortadoError, ModelLoadError
 from runtime.model import CompiledModel
 
 from .ir import Graph, clone_graph
+from .limits import check_graph
+from .limits import max_elements as max_elements_limit
 
 ProgressFn = Callable[[str], None]
 
 
 def load_graph(model, *, weights=None, random_weights: bool = False,
-               input_shapes: Mapping[str, Sequence] | None = None, quiet: bool = False) -> Graph:
-    """Any supported model source as an IR graph (the caller's Graph is copied, never changed)."""
+               input_shapes: Mapping[str, Sequence] | None = None, quiet: bool = False,
+               max_elements: int | None = None) -> Graph:
+    """Any supported model source as an IR graph (the caller's Graph is copied, never changed).
+
+    Every value is checked against ``max_elements`` (see ``compiler.limits``): a model whose
+    tensors would be absurdly large is refused before anything of that size is allocated."""
+    limit = max_elements_limit(max_elements)
     if isinstance(model, Graph):
-        return clone_graph(model)
-    if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-        if path.suffix.lower() in (".prototxt", ".pbtxt") or str(path).endswith(".prototxt"):
-            from .frontends.caffe import import_caffe
+        graph = clone_graph(model)
+        where = None
+    elif isinstance(model, (str, os.PathLike)) and _is_caffe(Path(model)):
+        from .frontends.caffe import import_caffe
 
-            return import_caffe(path, weights=weights, random_weights=random_weights,
-                                input_shapes=input_shapes, quiet=quiet)
-        if weights is not None:
-            raise ModelLoadError(f"weights= is for Caffe models; {path.name} is read as ONNX")
-    from .frontends.onnx import import_onnx
+        graph = import_caffe(Path(model), weights=weights, random_weights=random_weights,
+                             input_shapes=input_shapes, quiet=quiet, max_elements=limit)
+        where = str(model)
+    else:
+        if isinstance(model, (str, os.PathLike)) and weights is not None:
+            raise ModelLoadError(f"weights= is for Caffe models; {Path(model).name} is read as ONNX")
+        if not isinstance(model, (str, os.PathLike, bytes, bytearray)) and not _is_model_proto(model):
+            raise ModelLoadError(f"cannot compile a {type(model).__name__}: give a path to an .onnx or .prototxt "
+                                 "file, ONNX bytes, an onnx.ModelProto or a compiler.ir.Graph")
+        from .frontends.onnx import import_onnx
 
-    return import_onnx(model, input_shapes=input_shapes)
+        graph = import_onnx(model, input_shapes=input_shapes)
+        where = str(model) if isinstance(model, (str, os.PathLike)) else None
+    check_graph(graph, limit, where=where)
+    graph.meta["max_elements"] = limit
+    return graph
+
+
+def _is_caffe(path: Path) -> bool:
+    return path.suffix.lower() in (".prototxt", ".pbtxt")
+
+
+def _is_model_proto(model) -> bool:
+    return type(model).__name__ == "ModelProto" and hasattr(model, "SerializeToString")
 
 
 def compile(model, *, weights=None, random_weights: bool = False,
             input_shapes: Mapping[str, Sequence] | None = None, target: str = "auto", dtype: str = "float32",
             opt_level: int = 2, allow_tf32: bool = True, name: str | None = None,
-            progress: ProgressFn | None = None, debug: bool = False) -> CompiledModel:
-    """Compile an ONNX model (path, bytes or ModelProto), a Caffe prototxt, or an IR Graph."""
+            progress: ProgressFn | None = None, debug: bool = False,
+            max_elements: int | None = None) -> CompiledModel:
+    """Compile an ONNX model (path, bytes or ModelProto), a Caffe prototxt, or an IR Graph.
+
+    ``max_elements`` bounds every tensor (default ``$CORTADO_MAX_ELEMENTS``, else 2**31-1):
+    a larger one is a ``ResourceLimitError`` at compile time, and again at run time when a
+    batch dim makes a value too large."""
     from codegen import build_module
     from passes.fusion import partition
     from passes.memory import plan_memory
@@ -54,8 +82,9 @@ def compile(model, *, weights=None, random_weights: bool = False,
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     say("importing model")
+    limit = max_elements_limit(max_elements)
     graph = load_graph(model, weights=weights, random_weights=random_weights, input_shapes=input_shapes,
-                       quiet=progress is None)
+                       quiet=progress is None, max_elements=limit)
     t_import = time.perf_counter() - t0
     nodes_in = len(graph)
     say(f"optimizing {nodes_in} nodes at O{opt_level}")
@@ -84,7 +113,8 @@ def compile(model, *, weights=None, random_weights: bool = False,
     }
     constants = {n: v.const for n, v in graph.constants.items()}
     say("loading kernels")
-    model = CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph)
+    model = CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph,
+                          max_elements=limit if max_elements is not None else None)
     if opt_level >= 3:
         if model.target == "cuda":
             from .autotune import autotune

@@ -16,9 +16,10 @@ import numpy as np
 from . import sizes
 from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
-from .errors import InputError, ResourceLimitError
+from .errors import CortadoError, InputError
+from .limits import INDEX_LIMIT, check_elements, max_elements
 
-MAX_ELEMENTS = 2**31 - 1   # kernels index with 32-bit offsets
+MAX_ELEMENTS = INDEX_LIMIT   # kernels index with 32-bit offsets
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Launch:
 class CompiledModel:
     def __init__(self, plan: dict, source: str, constants: Mapping[str, np.ndarray], *, target: str = "auto",
                  stats: dict | None = None, graph: Any = None, cubins: Mapping | None = None,
-                 cubin_index: Sequence[dict] | None = None):
+                 cubin_index: Sequence[dict] | None = None, max_elements: int | None = None):
         self.plan = plan
         self.source = source
         self.constants = dict(constants)
@@ -55,6 +56,7 @@ class CompiledModel:
         self.cubin_index = list(cubin_index or [])
         self._use_graph = False
         self._graph = None
+        self.max_elements = max_elements   # None: $CORTADO_MAX_ELEMENTS or the 32-bit bound, read per run
 
     # -- signature ----------------------------------------------------------------------------
     @property
@@ -217,12 +219,7 @@ class CompiledModel:
             if info is not None:
                 shape, dtype = info[0], info[1]        # a device array: used in place
             else:
-                if not isinstance(a, np.ndarray):
-                    if hasattr(a, "__array__") or isinstance(a, (list, tuple, int, float)):
-                        a = np.asarray(a)
-                    else:
-                        raise InputError(f"input {name!r} must be a numpy array, got {type(a).__name__}")
-                a = np.asarray(a, order="C")
+                a = _host_array(name, a)
                 shape, dtype = a.shape, a.dtype
             want = numpy_dtype(spec["dtype"])
             if dtype != want:
@@ -242,13 +239,18 @@ class CompiledModel:
             if any(s == 0 for s in shape):
                 raise InputError(f"input {name!r} has an empty dim {tuple(shape)}; Cortado needs non-empty tensors")
             arrays[name] = a
+        # every size is checked before anything is allocated or copied (a broadcast view of
+        # 10^12 elements costs nothing until it is made contiguous)
+        limit = max_elements(self.max_elements)
         for name, info in self.plan["values"].items():
-            n = 1
-            for d in info["shape"]:
-                n *= sizes.evaluate(d, env) if not isinstance(d, int) else d
-            if n > MAX_ELEMENTS:
-                raise ResourceLimitError(f"value {name!r} would hold {n} elements; kernels are limited to "
-                                         f"{MAX_ELEMENTS} (32-bit offsets)", hint="use a smaller batch")
+            try:
+                shape = self._shape(info["shape"], env)
+            except CortadoError as e:
+                raise InputError(f"the inputs do not determine the size of value {name!r}: {e.message}") from None
+            check_elements(shape, f"value {name!r}", limit)
+        for name, a in arrays.items():
+            if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
+                arrays[name] = np.ascontiguousarray(a)
         return arrays, env
 
     # -- saving -------------------------------------------------------------------------------
@@ -257,6 +259,18 @@ class CompiledModel:
         from .artifact import save_artifact
 
         return save_artifact(self, path)
+
+
+def _host_array(name: str, a) -> np.ndarray:
+    """``a`` as a numpy array without copying it (nested lists and scalars are converted)."""
+    if isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (str, bytes)) or not (hasattr(a, "__array__") or isinstance(a, (list, tuple, int, float, bool))):
+        raise InputError(f"input {name!r} must be a numpy array, got {type(a).__name__}")
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"input {name!r} cannot be read as an array ({e})") from None
 
 
 def _fmt_shape(dims) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from ..ir import Op, TensorType
 from ..ir.graph import Graph, Node, Value
 from runtime.errors import ModelFormatError, ShapeError
+from runtime.limits import check_elements
 
 __all__ = ["Category", "OpDef", "NoAttrs", "register_op", "get_op", "all_ops", "make_attrs",
            "infer_types", "run_reference", "apply"]
@@ -152,7 +153,14 @@ def run_reference(node: Node, arrays: Sequence[np.ndarray | None]) -> list[np.nd
 
 def apply(graph: Graph, op: Op | str, inputs: Sequence[Value | None], *, name: str = "",
           before: Node | None = None, output_names: Sequence[str] | None = None, **attrs) -> Node:
-    """Add a node with inferred output types. The usual way passes and frontends build IR."""
+    """Add a node with inferred output types. The usual way passes and frontends build IR.
+
+    A graph whose ``meta["max_elements"]`` is set (frontends set it from the compile's limit)
+    refuses a node whose output would exceed it, before anything computes or allocates it."""
     a = make_attrs(op, **attrs)
     types = infer_types(op, a, [None if v is None else v.type for v in inputs])
+    limit = graph.meta.get("max_elements")
+    if limit is not None:
+        for i, t in enumerate(types):
+            check_elements(t.shape, f"the output of {Op(op).value}" + (f" #{i}" if len(types) > 1 else ""), limit)
     return graph.add_node(op, inputs, types, a, name=name, before=before, output_names=output_names)

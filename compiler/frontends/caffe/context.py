@@ -17,6 +17,7 @@ import numpy as np
 from ...ir import Graph, Op, Value
 from ...ops import apply, get_op
 from runtime.errors import ModelFormatError, WeightsError
+from runtime.limits import INDEX_LIMIT, check_elements
 
 from .net import LayerDef
 from .textformat import Message
@@ -55,8 +56,10 @@ def _random(init: str, shape: tuple[int, ...], rng: np.random.Generator, fan_in:
 class WeightSource:
     """Blobs by layer name from a weights file, or seeded random blobs, with checks."""
 
-    def __init__(self, blobs: dict[str, list[Blob]] | None, *, random: bool, seed: int, where: str):
+    def __init__(self, blobs: dict[str, list[Blob]] | None, *, random: bool, seed: int, where: str,
+                 max_elements: int = INDEX_LIMIT):
         self.blobs = blobs
+        self.max_elements = max_elements
         self.random = random
         self.seed = seed
         self.where = where
@@ -71,6 +74,10 @@ class WeightSource:
         shape = tuple(int(d) for d in shape)
         self.requested[layer.name] = max(self.requested.get(layer.name, 0), index + 1)
         label = f"blob {index}{f' ({what})' if what else ''} of {layer.where}"
+        blob = f"blob {index}{f' ({what})' if what else ''}"   # the importer prefixes the layer
+        if any(d < 0 for d in shape):
+            raise ModelFormatError(f"{blob} would have the negative shape {shape}")
+        check_elements(shape, blob, self.max_elements)   # before drawing or allocating it
         if self.blobs is not None and not self.random:
             blobs = self.blobs.get(layer.name)
             if blobs is None:

@@ -29,6 +29,8 @@ from .net import LayerDef, NetDef, default_stages, parse_net, select_layers
 from .registry import fields_for, lookup
 from .textformat import parse_text
 from .weights import load_caffemodel
+from ...limits import check_elements
+from ...limits import max_elements as max_elements_limit
 
 __all__ = ["import_caffe", "load_net"]
 
@@ -104,8 +106,10 @@ def _resolve_shape(name: str, declared: tuple | None, overrides: dict, origin: s
 
 
 class _Builder:
-    def __init__(self, net: NetDef, graph: Graph, weights: WeightSource, overrides: dict, notes: list[str]):
+    def __init__(self, net: NetDef, graph: Graph, weights: WeightSource, overrides: dict, notes: list[str],
+                 max_elements: int):
         self.net = net
+        self.max_elements = max_elements
         self.graph = graph
         self.weights = weights
         self.overrides = overrides
@@ -122,6 +126,8 @@ class _Builder:
     def declare_input(self, name: str, shape: tuple | None, origin: str) -> None:
         resolved, missing = _resolve_shape(name, shape, self.overrides, origin)
         self.overrides.pop(name, None)
+        if resolved is not None:
+            check_elements(resolved, f"input {name!r} ({origin})", self.max_elements, where=self.net.source)
         self.values[name] = _Pending(name, resolved, origin, missing)
         self.read_since_write[name] = True      # an unread input is not an output
 
@@ -237,7 +243,7 @@ def _excluded_producers(net: NetDef, kept: Sequence[LayerDef]) -> dict[str, Laye
 
 def import_caffe(path, *, weights=None, random_weights: bool | int = False,
                  input_shapes: Mapping[str, Sequence] | None = None, quiet: bool = False, phase: str = "TEST",
-                 stages: Sequence[str] | None = None, level: int = 0) -> Graph:
+                 stages: Sequence[str] | None = None, level: int = 0, max_elements: int | None = None) -> Graph:
     """A Caffe net as an IR graph.
 
     ``weights``: a binary ``.caffemodel`` (blobs matched to layers by name). Without it a net
@@ -246,8 +252,10 @@ def import_caffe(path, *, weights=None, random_weights: bool | int = False,
     overrides input shapes by blob name (strings make symbolic dims). ``phase``, ``stages`` and
     ``level`` select layers by their include/exclude rules, as Caffe's NetState does.
     Notices (dropped layers, random weights, chosen stage) go to ``graph.meta["notices"]``
-    and, unless ``quiet``, to stderr.
+    and, unless ``quiet``, to stderr. ``max_elements`` bounds every blob, input and weight
+    (see ``compiler.limits``); it is checked before a blob is read or drawn.
     """
+    limit = max_elements_limit(max_elements)
     p = Path(os.fspath(path))
     source = str(p)
     if phase not in ("TEST", "TRAIN"):
@@ -275,12 +283,14 @@ def import_caffe(path, *, weights=None, random_weights: bool | int = False,
             raise WeightsError("pass either weights= or random_weights=, not both")
         blobs = load_caffemodel(weights)
     seed = 0 if random_weights is True or not random_weights else int(random_weights)
-    wsrc = WeightSource(blobs, random=bool(random_weights), seed=seed, where=str(weights) if weights else source)
+    wsrc = WeightSource(blobs, random=bool(random_weights), seed=seed, where=str(weights) if weights else source,
+                        max_elements=limit)
 
     graph = Graph(net.name or p.stem)
-    graph.meta.update(source="caffe", format=net.format, phase=phase, stages=list(stages), path=source)
+    graph.meta.update(source="caffe", format=net.format, phase=phase, stages=list(stages), path=source,
+                      max_elements=limit)
     overrides = dict(input_shapes or {})
-    b = _Builder(net, graph, wsrc, overrides, notes)
+    b = _Builder(net, graph, wsrc, overrides, notes, limit)
     for inp in net.inputs:
         b.declare_input(inp.name, inp.shape, f"net input (line {inp.line})")
     b.run(kept, _excluded_producers(net, kept))
