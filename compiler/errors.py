@@ -1,7 +1,7 @@
 """User-facing errors (``CortadoError`` and its kinds); defined in ``runtime.errors``."""
 
 from runtime.errors import (ArtifactError, CortadoError, InputError, ModelFormatError, ModelLoadError,
-                            ResourceLimitError, ShapeError, TargetError, UnsupportedOpError, WeightsError)
+                            OutputError, ResourceLimitError, ShapeError, TargetError, UnsupportedOpError, WeightsError)
 
 __all__ = ["ArtifactError", "CortadoError", "InputError", "ModelFormatError", "ModelLoadError",
-           "ResourceLimitError", "ShapeError", "TargetError", "UnsupportedOpError", "WeightsError"]
+           "OutputError", "ResourceLimitError", "ShapeError", "TargetError", "UnsupportedOpError", "WeightsError"]

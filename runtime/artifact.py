@@ -85,11 +85,15 @@ def save_artifact(model, path) -> str:
         "stats": {k: v for k, v in model.stats.items() if isinstance(v, (int, float, str))},
     }
     files[MANIFEST] = json.dumps(manifest, indent=1, default=str).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".zip":
-        _write_zip(path, files)
-    else:
-        _write_dir(path, files)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".zip":
+            _write_zip(path, files)
+        else:
+            _write_dir(path, files)
+    except OSError as e:
+        raise ArtifactError(f"cannot write the artifact {path}: {e.strerror or e}",
+                            hint="check that the folder exists, is a folder, and is writable") from None
     return str(path)
 
 
@@ -163,8 +167,21 @@ def _read_files(path: Path) -> dict[str, bytes]:
 
 
 def read_artifact(path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
-    """Verified (manifest, kernel source, constants, cubins) of an artifact."""
+    """Verified (manifest, kernel source, constants, cubins) of an artifact: its hashes, and the
+    structure of its plan against its weights and kernels (``plan_check``). Every error names
+    the artifact."""
     path = Path(os.fspath(path))
+    try:
+        return _read_verified(path)
+    except ArtifactError as e:
+        if e.where is None and str(path) not in e.message:
+            raise ArtifactError(e.message, where=str(path), hint=e.hint) from None
+        raise
+
+
+def _read_verified(path: Path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
+    from .plan_check import check_plan
+
     files = _read_files(path)
     try:
         manifest = json.loads(files[MANIFEST])
@@ -195,12 +212,17 @@ def read_artifact(path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
     missing = [n for n in plan.get("constants", []) if n not in constants]
     if missing:
         raise ArtifactError(f"{path}: weights file lacks {', '.join(missing[:5])}")
+    try:
+        source = files[KERNELS].decode()
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{path}: kernels.py is not UTF-8 Python source") from None
+    check_plan(plan, constants, source)
     cubins = {}
     for name, data in files.items():
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "cubins":
             cubins[(parts[1], parts[2])] = data
-    return manifest, files[KERNELS].decode(), constants, cubins
+    return manifest, source, constants, cubins
 
 
 def _load_weights(data: bytes, dtypes: dict, path: Path) -> dict[str, np.ndarray]:

@@ -64,5 +64,9 @@ class ResourceLimitError(CortadoError):
     """A tensor or model exceeds a configured size limit."""
 
 
+class OutputError(CortadoError):
+    """A file or folder Cortado was asked to write (outputs, an exported model) cannot be written."""
+
+
 class TargetError(CortadoError):
     """The requested target (cuda, interpreter) cannot be used on this machine."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-from .errors import CortadoError, ResourceLimitError
+from .errors import ResourceLimitError
 
 INDEX_LIMIT = 2**31 - 1      # kernels index with 32-bit offsets
 ENV_VAR = "CORTADO_MAX_ELEMENTS"
@@ -25,7 +25,7 @@ __all__ = ["ENV_VAR", "INDEX_LIMIT", "check_elements", "element_count", "max_ele
 
 def _parse(value, origin: str) -> int:
     if isinstance(value, bool):
-        raise CortadoError(f"{origin} must be a positive integer, got {value!r}")
+        raise ResourceLimitError(f"{origin} must be a positive integer, got {value!r}")
     if isinstance(value, str):
         text = value.strip().replace("_", "")
         try:
@@ -36,14 +36,14 @@ def _parse(value, origin: str) -> int:
             except ValueError:
                 as_float = None
             if as_float is None or not as_float.is_integer():
-                raise CortadoError(f"{origin} must be a positive integer such as 100000000, got {value!r}") from None
+                raise ResourceLimitError(f"{origin} must be a positive integer such as 100000000, got {value!r}") from None
             number = int(as_float)
     elif isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, float)):
         number = int(value)
     else:
-        raise CortadoError(f"{origin} must be a positive integer, got {type(value).__name__} {value!r}")
+        raise ResourceLimitError(f"{origin} must be a positive integer, got {type(value).__name__} {value!r}")
     if number <= 0:
-        raise CortadoError(f"{origin} must be a positive integer, got {number}")
+        raise ResourceLimitError(f"{origin} must be a positive integer, got {number}")
     return number
 
 

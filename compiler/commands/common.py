@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.errors import CortadoError, InputError
+from runtime.errors import InputError, ShapeError
 
 
 def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
     name, sep, dims = text.rpartition("=")
     if not sep or not name or not dims:
-        raise CortadoError(f"{flag} expects NAME=DIMS such as data=1x3x224x224, got {text!r}")
+        raise ShapeError(f"{flag} expects NAME=DIMS such as data=1x3x224x224, got {text!r}")
     out = []
     for d in dims.lower().replace(",", "x").split("x"):
         d = d.strip()
@@ -21,7 +21,7 @@ def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
         elif d.isidentifier():
             out.append(d)
         else:
-            raise CortadoError(f"{flag} {text!r}: dim {d!r} is not a positive integer or a name like N")
+            raise ShapeError(f"{flag} {text!r}: dim {d!r} is not a positive integer or a name like N")
     return name, tuple(out)
 
 
@@ -68,19 +68,42 @@ def load_input(spec: str, model) -> tuple[str, np.ndarray]:
     """NAME=FILE.npy (read without pickle) or NAME=random."""
     name, sep, src = spec.partition("=")
     if not sep:
-        raise CortadoError(f"--input expects NAME=FILE.npy or NAME=random, got {spec!r}")
+        raise InputError(f"--input expects NAME=FILE.npy or NAME=random, got {spec!r}")
     if src == "random":
         info = next((i for i in model.inputs if i["name"] == name), None)
         if info is None:
             raise InputError(f"the model has no input {name!r}", hint=f"inputs: {', '.join(model.input_names)}")
         return name, random_input(info)
-    path = Path(src)
+    return name, read_npy(Path(src), name)
+
+
+def read_npy(path: Path, name: str) -> np.ndarray:
+    """A .npy file as an array: never unpickled, and its header (shape, dtype) checked against
+    the file's size and the element limit before any data is read or allocated."""
+    from numpy.lib import format as npy
+
+    from runtime.limits import check_elements, max_elements
+
+    where = f"--input {name}"
     if not path.is_file():
-        raise CortadoError(f"input file not found: {path}")
+        raise InputError(f"input file not found: {path}", where=where)
+    hint = "save inputs with numpy.save"
     try:
-        return name, np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise CortadoError(f"{path} is not a readable .npy array ({e})", hint="save inputs with numpy.save") from None
+        with open(path, "rb") as f:
+            version = npy.read_magic(f)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f"unknown .npy version {version}")
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+            if dtype.hasobject:
+                raise ValueError("it holds Python objects, which are never unpickled")
+            check_elements(shape, f"the array in {path}", max_elements(), where=where)
+            needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if path.stat().st_size - f.tell() < needed:
+                raise ValueError(f"the file is truncated: its header promises {needed} bytes of data")
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, MemoryError) as e:
+        raise InputError(f"{path} is not a readable .npy array ({e})", where=where, hint=hint) from None
 
 
 def feeds_for(model, specs) -> dict:

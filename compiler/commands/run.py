@@ -56,16 +56,26 @@ def _run(args, progress) -> int:
             if flat.size and arr.dtype.kind in "fiu" else ""
         print(f"  {name}: {arr.dtype}{list(arr.shape)} {stats} {head}")
     if args.save_outputs:
-        from runtime.loader import write_atomic
+        save_outputs(Path(args.save_outputs), outputs)
+    return 0
 
-        out = Path(args.save_outputs)
+
+def save_outputs(out: Path, outputs) -> None:
+    """Each output as OUT/NAME.npy, each file written atomically (whole or not at all)."""
+    from runtime.errors import OutputError
+    from runtime.loader import write_atomic
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--save-outputs {out} is a file, not a folder", hint="give a folder name")
+    try:
         out.mkdir(parents=True, exist_ok=True)
         for name, arr in outputs.items():
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
             write_atomic(out / (_safe_filename(name) + ".npy"), buf.getvalue())
-        print(f"  saved {len(outputs)} output(s) to {out}")
-    return 0
+    except OSError as e:
+        raise OutputError(f"cannot write outputs to {out}: {e.strerror or e}") from None
+    print(f"  saved {len(outputs)} output(s) to {out}")
 
 
 def _safe_filename(name: str) -> str:

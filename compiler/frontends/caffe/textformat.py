@@ -15,9 +15,11 @@ against its own schema and name the exact line of a mistake. Syntax errors raise
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
+import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
@@ -274,8 +276,33 @@ def _unclosed(text: str) -> tuple[int, int] | None:
     return stack[-1] if stack else None
 
 
+MAX_DEPTH = 100    # protobuf's own text parser refuses deeper nesting too
+
+_OPAQUE = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*')
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse messages nested deeper than ``MAX_DEPTH`` before parsing: building the tree is
+    recursive, and a file of 100,000 '{' must be an error, not a crash."""
+    if text.count("{") + text.count("<") <= MAX_DEPTH:
+        return
+    blanked = _OPAQUE.sub(lambda m: " " * len(m.group()), text)     # strings and comments keep their length
+    codes = np.frombuffer(blanked.encode("utf-32-le"), dtype=np.uint32)
+    step = (np.isin(codes, (ord("{"), ord("<"))).astype(np.int32)
+            - np.isin(codes, (ord("}"), ord(">"))).astype(np.int32))
+    depth = np.cumsum(step)
+    deep = np.flatnonzero(depth > MAX_DEPTH)
+    if deep.size:
+        at = int(deep[0])
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise ModelFormatError(f"messages are nested more than {MAX_DEPTH} levels deep",
+                               where=f"{source}:{line}:{column}", hint="is this file really a Caffe net?")
+
+
 def parse_text(text: str, source: str = "<text>") -> Message:
     """Parse protobuf text format; errors name ``source:line:column`` and what was expected."""
+    _check_depth(text, source)
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as e:

@@ -1,0 +1,176 @@
+"""Structural checks of an artifact's launch plan, kernels and weights, before anything runs.
+
+Content hashes prove an artifact is the one that was saved, not that it is well formed: a
+hand-edited and resealed manifest could name a kernel that does not exist, or declare a weight
+larger than the one stored, and a kernel would then read past the end of a buffer. So loading
+checks what the runtime relies on — every key it reads and its type, every value a launch
+names, every size expression, and that each stored weight has exactly the shape and dtype the
+plan declares — and refuses with an ``ArtifactError`` naming the first problem.
+
+The kernel source is only parsed here (``ast``), never executed.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Mapping
+
+import numpy as np
+
+from .dtypes import NUMPY_DTYPES, dtype_name
+from .errors import ArtifactError, CortadoError
+from .sizes import _compile as compile_size
+
+__all__ = ["check_plan", "kernel_names"]
+
+
+class _Bad(Exception):
+    pass
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise _Bad(what)
+
+
+def _dict(plan: Mapping, key: str, where: str = "plan") -> Any:
+    _need(isinstance(plan, Mapping) and key in plan, f"{where} has no {key!r}")
+    return plan[key]
+
+
+def _str_list(v, where: str) -> list:
+    _need(isinstance(v, list) and all(isinstance(x, str) for x in v), f"{where} is not a list of names")
+    return v
+
+
+def _size(d, where: str) -> None:
+    if isinstance(d, bool) or not isinstance(d, (int, str)):
+        raise _Bad(f"{where} is {d!r}, not a size")
+    if isinstance(d, int):
+        _need(d >= 0, f"{where} is negative ({d})")
+        return
+    try:
+        compile_size(d)
+    except CortadoError as e:
+        raise _Bad(f"{where}: {e.message}") from None
+
+
+def _shape(shape, where: str) -> None:
+    _need(isinstance(shape, list), f"{where} is not a list of dims")
+    for i, d in enumerate(shape):
+        _size(d, f"{where}[{i}]")
+
+
+def _dtype(name, where: str) -> None:
+    _need(isinstance(name, str) and name in NUMPY_DTYPES,
+          f"{where} is {name!r}, not an element type ({', '.join(NUMPY_DTYPES)})")
+
+
+def _tensor_specs(specs, where: str, keys=("name",)) -> None:
+    _need(isinstance(specs, list), f"{where} is not a list")
+    for i, s in enumerate(specs):
+        at = f"{where}[{i}]"
+        _need(isinstance(s, Mapping), f"{at} is not an object")
+        for k in keys:
+            _need(isinstance(s.get(k), str), f"{at} has no {k!r} name")
+        _shape(_dict(s, "shape", at), f"{at}.shape")
+        _dtype(_dict(s, "dtype", at), f"{at}.dtype")
+
+
+def kernel_names(source: str) -> set[str]:
+    """Names of the top-level functions of a kernel module (parsed, not run)."""
+    try:
+        tree = ast.parse(source, filename="kernels.py")
+    except (SyntaxError, ValueError) as e:
+        raise ArtifactError(f"kernels.py is not valid Python ({e})") from None
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]) -> None:
+    _need(isinstance(plan, Mapping), "the plan is not an object")
+    _str_list(_dict(plan, "symbols"), "plan.symbols")
+    _tensor_specs(_dict(plan, "inputs"), "plan.inputs")
+    _tensor_specs(_dict(plan, "outputs"), "plan.outputs", keys=("name", "output"))
+    values = _dict(plan, "values")
+    _need(isinstance(values, Mapping), "plan.values is not an object")
+    for name, info in values.items():
+        _shape(_dict(info, "shape", f"value {name!r}"), f"value {name!r} shape")
+        _dtype(_dict(info, "dtype", f"value {name!r}"), f"value {name!r} dtype")
+    for spec in plan["inputs"] + plan["outputs"]:
+        _need(spec["name"] in values, f"{spec['name']!r} is in the signature but not in plan.values")
+    buffers = _dict(plan, "buffers")
+    _need(isinstance(buffers, list), "plan.buffers is not a list")
+    for i, b in enumerate(buffers):
+        _size(_dict(b, "nbytes", f"plan.buffers[{i}]"), f"plan.buffers[{i}].nbytes")
+    placement = _dict(plan, "placement")
+    _need(isinstance(placement, Mapping), "plan.placement is not an object")
+    for name, b in placement.items():
+        _need(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < len(buffers),
+              f"value {name!r} is placed in buffer {b!r}, which does not exist")
+    alias_of, slices, in_output = (_dict(plan, k) for k in ("alias_of", "slices", "in_output"))
+    _need(all(isinstance(m, Mapping) for m in (alias_of, slices, in_output)),
+          "plan.alias_of, plan.slices and plan.in_output must be objects")
+    for name, root in alias_of.items():
+        _need(root in values, f"value {name!r} aliases {root!r}, which is not in plan.values")
+    for name, sl in slices.items():
+        _need(_dict(sl, "root", f"slice {name!r}") in values, f"slice {name!r} has an unknown root")
+        _size(_dict(sl, "offset", f"slice {name!r}"), f"slice {name!r} offset")
+    for name, pos in in_output.items():
+        _need(isinstance(pos, int) and 0 <= pos < len(plan["outputs"]), f"value {name!r} is written to output "
+              f"#{pos!r}, which does not exist")
+    copies = _dict(plan, "copies")
+    _need(isinstance(copies, list) and all(isinstance(c, list) and len(c) == 2 and c[0] in values
+                                           and isinstance(c[1], int) and 0 <= c[1] < len(plan["outputs"])
+                                           for c in copies), "plan.copies is malformed")
+    names = _str_list(_dict(plan, "constants"), "plan.constants")
+    stored = set(names) | {i["name"] for i in plan["inputs"]} | set(in_output) | set(slices) | set(alias_of) \
+        | set(placement)
+    kernels = _dict(plan, "kernels")
+    _need(isinstance(kernels, list) and all(isinstance(k, Mapping) and isinstance(k.get("name"), str)
+                                            for k in kernels), "plan.kernels is malformed")
+    for k in kernels:
+        _need(k["name"] in defined, f"kernel {k['name']!r} is not defined in kernels.py")
+    steps = _dict(plan, "steps")
+    _need(isinstance(steps, list), "plan.steps is not a list")
+    for i, step in enumerate(steps):
+        at = f"plan.steps[{i}]"
+        kernel = _dict(step, "kernel", at)
+        _need(isinstance(kernel, str) and kernel in defined, f"{at} launches {kernel!r}, which kernels.py does not "
+              "define")
+        grid = _dict(step, "grid", at)
+        _need(isinstance(grid, list) and 1 <= len(grid) <= 3, f"{at}.grid is not 1 to 3 sizes")
+        for j, g in enumerate(grid):
+            _size(g, f"{at}.grid[{j}]")
+        args = _dict(step, "args", at)
+        _need(isinstance(args, list), f"{at}.args is not a list")
+        for j, a in enumerate(args):
+            _need(isinstance(a, Mapping) and ("value" in a or "size" in a), f"{at}.args[{j}] is malformed")
+            if "value" in a:
+                _need(a["value"] in values and a["value"] in stored, f"{at}.args[{j}] reads {a['value']!r}, which "
+                      "has no storage in the plan")
+            else:
+                _size(a["size"], f"{at}.args[{j}].size")
+        configs = _dict(step, "configs", at)
+        _need(isinstance(configs, Mapping) and all(isinstance(c, Mapping) for c in configs.values()),
+              f"{at}.configs is malformed")
+    for name in names:
+        _need(name in values, f"constant {name!r} is not in plan.values")
+        a, info = constants[name], values[name]
+        declared = tuple(info["shape"])
+        _need(tuple(a.shape) == declared and dtype_name(a.dtype) == info["dtype"],
+              f"weight {name!r} is stored as {dtype_name(a.dtype)}{tuple(a.shape)} but the plan declares "
+              f"{info['dtype']}{declared}")
+
+
+def check_plan(plan: Mapping, constants: Mapping[str, np.ndarray], source: str) -> None:
+    """Raise ``ArtifactError`` naming the first way ``plan`` (with its weights and kernel
+    source) is not something the runtime can execute safely."""
+    defined = kernel_names(source)
+    try:
+        _check(plan, constants, defined)
+    except _Bad as e:
+        raise ArtifactError(f"the launch plan is malformed: {e}", hint="re-save the artifact from the compiler") \
+            from None
+    except (TypeError, KeyError, AttributeError) as e:
+        raise ArtifactError(f"the launch plan is malformed ({type(e).__name__}: {e})",
+                            hint="re-save the artifact from the compiler") from None
