@@ -84,6 +84,8 @@ def save_artifact(model, path) -> str:
         "plan_sha256": _sha256(_canonical(model.plan)),
         "stats": {k: v for k, v in model.stats.items() if isinstance(v, (int, float, str))},
     }
+    manifest = json.loads(json.dumps(manifest, default=str))      # what loading will see
+    manifest["manifest_sha256"] = _manifest_digest(manifest)
     files[MANIFEST] = json.dumps(manifest, indent=1, default=str).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,12 @@ def save_artifact(model, path) -> str:
         raise ArtifactError(f"cannot write the artifact {path}: {e.strerror or e}",
                             hint="check that the folder exists, is a folder, and is writable") from None
     return str(path)
+
+
+def _manifest_digest(manifest: dict) -> str:
+    """The hash of the manifest's own content (all but this hash), so that no field of it can
+    change unnoticed either."""
+    return _sha256(_canonical({k: v for k, v in manifest.items() if k != "manifest_sha256"}))
 
 
 def _write_dir(path: Path, files: dict[str, bytes]) -> None:
@@ -195,6 +203,9 @@ def _read_verified(path: Path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
     if manifest.get("version") != VERSION:
         raise ArtifactError(f"{path} has artifact format version {manifest.get('version')!r}; this runtime reads "
                             f"version {VERSION}", hint="recompile the model with this version of Cortado")
+    if manifest.get("manifest_sha256") != _manifest_digest(manifest):
+        raise ArtifactError(f"{path}: {MANIFEST} does not match its recorded hash; the artifact was modified or "
+                            "damaged", hint="re-save it from the compiler")
     hashes = manifest.get("hashes")
     if not isinstance(hashes, dict) or KERNELS not in hashes or WEIGHTS not in hashes:
         raise ArtifactError(f"{path}: manifest has no content hashes")

@@ -27,19 +27,29 @@ def manifest(path: Path) -> dict:
     return json.loads((path / "manifest.json").read_text())
 
 
-def write_manifest(path: Path, m: dict) -> None:
+def write_manifest(path: Path, m: dict, *, seal: bool = False) -> None:
+    """Write the manifest; with ``seal``, with a manifest hash that matches its new content."""
+    if seal:
+        m["manifest_sha256"] = sha(canonical({k: v for k, v in m.items() if k != "manifest_sha256"}))
     (path / "manifest.json").write_text(json.dumps(m))
 
 
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
 def reseal(path: Path, edit_manifest=None) -> None:
-    """Recompute every content hash (after files were edited), optionally editing the manifest."""
+    """Recompute every hash (after files were edited), optionally editing the manifest first."""
     m = manifest(path)
     if edit_manifest:
         edit_manifest(m)
-    m["hashes"] = {name: hashlib.sha256((path / name).read_bytes()).hexdigest() for name in m["hashes"]}
-    canonical = json.dumps(m["plan"], sort_keys=True, separators=(",", ":")).encode()
-    m["plan_sha256"] = hashlib.sha256(canonical).hexdigest()
-    write_manifest(path, m)
+    m["hashes"] = {name: sha((path / name).read_bytes()) for name in m["hashes"]}
+    m["plan_sha256"] = sha(canonical(m["plan"]))
+    write_manifest(path, m, seal=True)
 
 
 def flip_byte(file: Path, at: int) -> None:
@@ -73,7 +83,7 @@ def manifest_not_object(path):
 def hashes_missing(path):
     m = manifest(path)
     del m["hashes"]
-    write_manifest(path, m)
+    write_manifest(path, m, seal=True)
 
 
 def version_unknown(path):
@@ -85,6 +95,18 @@ def version_unknown(path):
 def plan_tampered(path):
     m = manifest(path)
     m["plan"]["steps"][0]["grid"] = ["1"]
+    write_manifest(path, m)
+
+
+def plan_tampered_manifest_resealed(path):
+    m = manifest(path)
+    m["plan"]["steps"][0]["grid"] = ["1"]
+    write_manifest(path, m, seal=True)
+
+
+def stats_edited(path):
+    m = manifest(path)
+    m["stats"]["kernels"] = 0
     write_manifest(path, m)
 
 
@@ -176,7 +198,10 @@ CASES = [
     damaged("artifact_manifest_not_object", manifest_not_object, ArtifactError, r"manifest is not an object"),
     damaged("artifact_hashes_missing", hashes_missing, ArtifactError, r"no content hashes"),
     damaged("artifact_version_unknown", version_unknown, ArtifactError, r"format version 99"),
-    damaged("artifact_plan_tampered", plan_tampered, ArtifactError, r"launch plan does not match its recorded hash"),
+    damaged("artifact_plan_tampered", plan_tampered, ArtifactError, r"manifest\.json does not match its recorded hash"),
+    damaged("artifact_plan_tampered_manifest_resealed", plan_tampered_manifest_resealed, ArtifactError,
+            r"launch plan does not match its recorded hash"),
+    damaged("artifact_stats_edited", stats_edited, ArtifactError, r"manifest\.json does not match its recorded hash"),
     damaged("artifact_weights_missing", weights_missing, ArtifactError, r"weights\.safetensors is missing"),
     damaged("artifact_symlink_outside", symlink_outside, ArtifactError, r"kernels\.py links outside the artifact"),
     damaged("artifact_zip_truncated", zip_truncated, ArtifactError, r"not a readable artifact", zipped=True),

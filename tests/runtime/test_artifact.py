@@ -65,7 +65,7 @@ def test_tampered_plan_refused(tmp_path, model):
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["plan"]["steps"][0]["grid"] = ["1"]
     (path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="launch plan does not match"):
+    with pytest.raises(ArtifactError, match="manifest.json does not match its recorded hash"):
         runtime.load(path)
 
 
