@@ -13,6 +13,7 @@ Kernels are Python source executed on load: load only artifacts you trust, as yo
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -105,33 +106,72 @@ def _manifest_digest(manifest: dict) -> str:
     return _sha256(_canonical({k: v for k, v in manifest.items() if k != "manifest_sha256"}))
 
 
+def _is_artifact(path: Path) -> bool:
+    if path.is_dir():
+        return (path / MANIFEST).is_file()
+    try:
+        with zipfile.ZipFile(path) as z:
+            return MANIFEST in z.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def _refuse_foreign(path: Path) -> None:
+    if (path.exists() or path.is_symlink()) and (path.is_symlink() or not _is_artifact(path)):
+        raise ArtifactError(f"{path} exists and is not a Cortado artifact; refusing to replace it",
+                            hint="choose another output name, or remove it first")
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    with open(target, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _write_dir(path: Path, files: dict[str, bytes]) -> None:
+    """Write into a hidden temporary folder beside ``path``, then rename it into place.
+
+    An existing artifact at ``path`` is moved aside first and removed after. Several processes
+    saving the same path at once each end with one complete artifact there (the last rename
+    wins); readers may briefly find no artifact, never a partial one."""
+    _refuse_foreign(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         for name, data in files.items():
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        if path.exists():
-            if not path.is_dir() or not (path / MANIFEST).exists():
-                raise ArtifactError(f"{path} exists and is not a Cortado artifact; refusing to replace it")
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
+            _write_file(target, data)
+        for attempt in range(50):
+            try:
+                os.replace(tmp, path)            # succeeds when nothing (or an empty folder) is there
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+            _refuse_foreign(path)
+            old = path.with_name(f".{path.name}.old-{os.getpid()}-{attempt}")
+            try:
+                os.replace(path, old)
+            except FileNotFoundError:
+                continue                         # another writer moved it first
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        raise ArtifactError(f"could not replace {path}: other processes keep writing it")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
 def _write_zip(path: Path, files: dict[str, bytes]) -> None:
+    _refuse_foreign(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, data in files.items():
-                z.writestr(name, data)
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+                for name, data in files.items():
+                    z.writestr(name, data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

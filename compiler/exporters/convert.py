@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import onnx
 
-from runtime.errors import ModelLoadError, ResourceLimitError
+from runtime.errors import OutputError, ResourceLimitError
 
 from .onnx_export import export_onnx
 
@@ -28,25 +28,30 @@ def save_onnx(model: onnx.ModelProto, output) -> Path:
     """Write ``model`` to ``output`` atomically; returns the path."""
     out = Path(os.fspath(output))
     if out.is_dir():
-        raise ModelLoadError(f"output {out} is a folder; give a file name such as {out / 'model.onnx'}")
-    if not out.parent.exists():
-        raise ModelLoadError(f"the folder of output {out} does not exist")
+        raise OutputError(f"output {out} is a folder; give a file name such as {out / 'model.onnx'}")
+    if not out.parent.is_dir():
+        raise OutputError(f"the folder of output {out} does not exist")
     size = model.ByteSize()
     if size > _PROTOBUF_LIMIT:
         raise ResourceLimitError(f"the ONNX model is {size} bytes, over the 2 GiB limit of a single protobuf file")
     data = model.SerializeToString()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {out}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {out}: {e.strerror or e}") from None
         raise
     return out
 

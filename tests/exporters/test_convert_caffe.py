@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from compiler.errors import ModelLoadError, WeightsError
+from compiler.errors import ModelLoadError, OutputError, WeightsError
 from compiler.exporters import convert_caffe, save_onnx
 from compiler.exporters import convert as convert_module
 from compiler.frontends.caffe import import_caffe
@@ -60,7 +60,7 @@ def test_an_interrupted_write_leaves_neither_partial_nor_temporary_files(tmp_pat
         raise OSError("disk full")
 
     monkeypatch.setattr(convert_module.os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         save_onnx(model, out)
     assert out.read_bytes() == b"previous"
     assert os.listdir(tmp_path) == ["m.onnx"]
@@ -68,9 +68,9 @@ def test_an_interrupted_write_leaves_neither_partial_nor_temporary_files(tmp_pat
 
 def test_output_path_errors(tmp_path):
     model = onnx.helper.make_model(onnx.helper.make_graph([], "g", [], []))
-    with pytest.raises(ModelLoadError, match="is a folder"):
+    with pytest.raises(OutputError, match="is a folder"):
         save_onnx(model, tmp_path)
-    with pytest.raises(ModelLoadError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         save_onnx(model, tmp_path / "missing" / "m.onnx")
     assert save_onnx(model, tmp_path / "m.onnx").read_bytes() == model.SerializeToString()
 

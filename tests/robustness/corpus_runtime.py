@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import ArtifactError, InputError, ModelLoadError, OutputError, ResourceLimitError
+from compiler.errors import ArtifactError, InputError, OutputError, ResourceLimitError
 from robust_cases import Bad, Case, compile_argv, fresh_artifact, run_argv, tiny_model, tiny_onnx, write_model
 from corpus_caffe import NET
 
@@ -206,7 +206,7 @@ CASES = [
     Case("compile_output_is_file", compile_output_is_file, ArtifactError,
          r"not a Cortado artifact; refusing to replace it", r"out\.cortado"),
     Case("run_save_outputs_is_file", save_outputs_is_file, OutputError, r"is a file, not a folder", r"outs"),
-    Case("convert_output_is_folder", convert_output_is_folder, ModelLoadError, r"is a folder", r"out\.onnx"),
-    Case("convert_output_folder_missing", convert_output_folder_missing, ModelLoadError, r"does not exist",
+    Case("convert_output_is_folder", convert_output_is_folder, OutputError, r"is a folder", r"out\.onnx"),
+    Case("convert_output_folder_missing", convert_output_folder_missing, OutputError, r"does not exist",
          r"nowhere"),
 ]
