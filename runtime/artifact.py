@@ -18,7 +18,9 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -117,9 +119,24 @@ def _is_artifact(path: Path) -> bool:
 
 
 def _refuse_foreign(path: Path) -> None:
-    if (path.exists() or path.is_symlink()) and (path.is_symlink() or not _is_artifact(path)):
-        raise ArtifactError(f"{path} exists and is not a Cortado artifact; refusing to replace it",
-                            hint="choose another output name, or remove it first")
+    """Refuse to replace anything at ``path`` but an artifact (a link counts as foreign). Another
+    saver may be swapping an artifact there right now: only a thing that stays put while it is
+    looked at is judged."""
+    for _ in range(5):
+        try:
+            before = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISLNK(before.st_mode) and _is_artifact(path):
+            return
+        try:
+            after = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino):
+            break
+    raise ArtifactError(f"{path} exists and is not a Cortado artifact; refusing to replace it",
+                        hint="choose another output name, or remove it first")
 
 
 def _write_file(target: Path, data: bytes) -> None:
@@ -150,6 +167,9 @@ def _write_dir(path: Path, files: dict[str, bytes]) -> None:
                 if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
             _refuse_foreign(path)
+            if _exchange(tmp, path):             # atomic swap: readers see the old or the new one
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
             old = path.with_name(f".{path.name}.old-{os.getpid()}-{attempt}")
             try:
                 os.replace(path, old)
@@ -160,6 +180,24 @@ def _write_dir(path: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where the system
+    or file system cannot, or ``b`` vanished meanwhile."""
+    try:
+        import ctypes
+
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOENT, errno.EPERM, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _write_zip(path: Path, files: dict[str, bytes]) -> None:
@@ -220,11 +258,46 @@ def read_artifact(path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
     the artifact."""
     path = Path(os.fspath(path))
     try:
-        return _read_verified(path)
+        return _read_consistent(path)
     except ArtifactError as e:
         if e.where is None and str(path) not in e.message:
             raise ArtifactError(e.message, where=str(path), hint=e.hint) from None
         raise
+
+
+def _identity(path: Path):
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+def _save_in_progress(path: Path) -> bool:
+    """A saver's hidden temporary beside ``path`` (it is about to appear)."""
+    return any(path.parent.glob(f".{path.name}.*"))
+
+
+def _read_consistent(path: Path, attempts: int = 8):
+    """Read and verify, again if another process replaced the artifact meanwhile: a saver
+    renames a whole new folder into place, so a reader that raced it may have seen files of
+    both (its hashes then disagree) or a folder that vanished. A stable failure is reported."""
+    for attempt in range(attempts):
+        before = _identity(path)
+        try:
+            result = _read_verified(path)
+        except (ArtifactError, OSError) as e:
+            if attempt + 1 < attempts and before is not None and _identity(path) != before:
+                continue
+            if attempt + 1 < attempts and before is None and _save_in_progress(path):
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            if isinstance(e, OSError):
+                raise ArtifactError(f"cannot read the artifact: {e.strerror or e}") from None
+            raise
+        if before is not None and _identity(path) == before:
+            return result
+    raise ArtifactError("the artifact keeps changing while it is read (another process is saving it)")
 
 
 def _read_verified(path: Path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
