@@ -15,7 +15,7 @@ import numpy as np
 from . import sizes
 from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
-from .errors import InputError, ResourceLimitError
+from .errors import ArtifactError, InputError, ResourceLimitError
 
 MAX_ELEMENTS = 2**31 - 1   # kernels index with 32-bit offsets
 
@@ -73,9 +73,19 @@ class CompiledModel:
         values = [outs[n] for n in self.output_names]
         return values[0] if len(values) == 1 else tuple(values)
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Run on ``inputs`` (name -> array); returns output name -> numpy array."""
+    def run(self, inputs: Mapping[str, Any], *, keep=None) -> dict[str, np.ndarray]:
+        """Run on ``inputs`` (name -> array); returns output name -> numpy array.
+
+        ``keep`` (True for every value a kernel writes, or an iterable of value names) also
+        returns those intermediate values, by value name, as in ``compiler.ops.evaluate(...,
+        keep=True)``: an output name wins over a value of the same name. Each kept value is
+        copied to the host right after the kernel that writes it, because the memory plan
+        reuses its buffer later in the run. It is a debugging aid (``cortado debug-numerics``):
+        every copy synchronizes the device.
+        """
         arrays, env = self._check_inputs(inputs)
+        wanted = self._kept_names(keep)
+        kept: dict[str, np.ndarray] = {}
         dev = self.device
         if self._module is None:
             self._module = dev.load_kernels(self.source)
@@ -120,10 +130,57 @@ class CompiledModel:
             constexprs = {k: v for k, v in cfg.items() if k not in ("num_warps", "num_stages")}
             dev.launch(getattr(self._module, step["kernel"]), grid, args, constexprs,
                        cfg.get("num_warps", 4), cfg.get("num_stages", 1))
+            for name in step.get("outputs", ()):
+                if name in wanted:
+                    kept[name] = self._snapshot(name, resolve(name), env)
         for src, pos in self.plan["copies"]:
             dev.copy(out_tensors[pos], resolve(src))
         dev.synchronize()
-        return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], out_tensors)}
+        outs = {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], out_tensors)}
+        if keep is None or keep is False:
+            return outs
+        kept.update(outs)
+        return kept
+
+    def _kept_names(self, keep) -> set[str]:
+        """The value names ``run(keep=...)`` copies out, checked against what kernels write."""
+        if keep is None or keep is False:
+            return set()
+        steps = self.plan["steps"]
+        if steps and any("outputs" not in s for s in steps):
+            raise ArtifactError("this launch plan does not record which values each kernel writes "
+                                "(it predates run(keep=...))", hint="compile the model again")
+        written = {name for s in steps for name in s["outputs"]}
+        if keep is True:
+            return written
+        if isinstance(keep, str):
+            keep = [keep]
+        names = set(keep)
+        unknown = sorted(names - written)
+        if unknown:
+            raise InputError(f"keep= names values no kernel writes: {', '.join(map(repr, unknown))}",
+                             hint="inputs, weights and free reshapes are not kernel outputs")
+        return names
+
+    def _snapshot(self, name: str, t, env: Mapping[str, int]) -> np.ndarray:
+        """A host copy of the value ``name`` held in device tensor ``t``."""
+        dev = self.device
+        dev.synchronize()
+        host = dev.to_host(t)
+        info = self.plan["values"][name]
+        shape = self._shape(info["shape"], env)
+        s = self.plan["slices"].get(name)
+        if s is None:
+            return np.array(host, copy=True).reshape(shape)
+        # a box of a placed concat's buffer: the root's row-major strides, from the offset on
+        root_shape = self._shape(self.plan["values"][s["root"]]["shape"], env)
+        strides, acc = [], host.itemsize
+        for d in reversed(root_shape):
+            strides.append(acc)
+            acc *= d
+        flat = host.reshape(-1)
+        box = np.lib.stride_tricks.as_strided(flat, shape=shape, strides=tuple(reversed(strides)), writeable=False)
+        return np.array(box, copy=True)
 
     def _shape(self, dims: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(sizes.evaluate(d, env) for d in dims)
