@@ -179,16 +179,17 @@ def _fmt(checks: list[Check]) -> str:
 
 
 def render_text(report: NumericsReport) -> str:
+    kw = max([len(g.kernel) for g in report.groups] + [6])
     lines = [f"debug-numerics {report.model} at O{report.opt_level} on {report.target}, inputs "
              + ", ".join(f"{k}: {dt}{list(s)}" for k, (dt, s) in report.inputs.items()),
-             f"{'#':>3}  {'kernel':<36} {'kind':<9} {'fused alone':<24} {'unfused alone':<24} "
-             f"{'in model':<24} nodes"]
+             f"{'#':>3}  {'kernel':<{kw}}  {'kind':<9}  {'fused alone':<26}  {'unfused alone':<26}  "
+             f"{'in model':<26}  nodes"]
     for g in report.groups:
         nodes = ", ".join(g.nodes)
         if len(nodes) > 60:
             nodes = nodes[:57] + "..."
-        lines.append(f"{g.index:>3}  {g.kernel:<36} {g.kind:<9} {_fmt(g.fused):<24} {_fmt(g.unfused):<24} "
-                     f"{_fmt(g.in_model):<24} {nodes}")
+        lines.append(f"{g.index:>3}  {g.kernel:<{kw}}  {g.kind:<9}  {_fmt(g.fused):<26}  {_fmt(g.unfused):<26}  "
+                     f"{_fmt(g.in_model):<26}  {nodes}")
     bad = report.first_divergence
     if bad is not None:
         lines.append("")
