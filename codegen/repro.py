@@ -275,9 +275,7 @@ def main() -> int:
         if role == "out":
             outputs.append((param, value, dtype, shape, t))
     args += list(SIZES.values())
-    cfg = CONFIGS[family]
-    constexprs = {k: v for k, v in cfg.items() if k not in ("num_warps", "num_stages")}
-    dev.launch(KERNEL, GRIDS[family], args, constexprs, cfg.get("num_warps", 4), cfg.get("num_stages", 1))
+    dev.launch(Launch(0, KERNEL, GRIDS[family], args, CONFIGS[family]))
     dev.synchronize()
     failed = 0
     print(f"{KERNEL_NAME} on {TARGET} ({WHY}), grid {GRIDS[family]}")
@@ -329,6 +327,7 @@ import sys
 import numpy as np
 
 from runtime.devices import get_device, resolve_target
+from runtime.model import Launch
 
 HERE = pathlib.Path(__file__).resolve().parent
 _cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -34,18 +34,17 @@ def run(args) -> int:
     from ..driver import compile as compile_model
     from .common import feeds_for
 
-    progress = Progress(enabled=not args.quiet)
-    feeds = None
-    if args.input:
-        # inputs read from files fix the shapes: compile once to learn the model's inputs
-        probe = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
-                              input_shapes=input_shapes(args.shape), target=args.target, opt_level=0,
-                              progress=progress.step)
-        feeds = feeds_for(probe, args.input)
-    report = check_numerics(args.model, feeds=feeds, opt_level=args.opt_level, target=args.target,
-                            weights=args.weights, random_weights=args.random_weights,
-                            input_shapes=input_shapes(args.shape), rtol=args.rtol, atol=args.atol,
-                            progress=progress.step)
-    progress.done()
+    with Progress(enabled=not args.quiet) as progress:
+        feeds = None
+        if args.input:
+            # inputs read from files fix the shapes: compile once to learn the model's inputs
+            probe = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
+                                  input_shapes=input_shapes(args.shape), target=args.target, opt_level=0,
+                                  progress=progress.step)
+            feeds = feeds_for(probe, args.input)
+        report = check_numerics(args.model, feeds=feeds, opt_level=args.opt_level, target=args.target,
+                                weights=args.weights, random_weights=args.random_weights,
+                                input_shapes=input_shapes(args.shape), rtol=args.rtol, atol=args.atol,
+                                progress=progress.step)
     print(render_text(report))
     return 0 if report.ok else 1

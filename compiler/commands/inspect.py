@@ -29,11 +29,10 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..inspect import build_report, render_html, render_text
 
-    progress = Progress(enabled=not args.quiet)
-    report = build_report(args.model, weights=args.weights, random_weights=args.random_weights,
-                          input_shapes=input_shapes(args.input), dtype=args.dtype, opt_level=args.opt_level,
-                          target="interpreter", progress=progress.step)
-    progress.done()
+    with Progress(enabled=not args.quiet) as progress:
+        report = build_report(args.model, weights=args.weights, random_weights=args.random_weights,
+                              input_shapes=input_shapes(args.input), dtype=args.dtype, opt_level=args.opt_level,
+                              target="interpreter", progress=progress.step)
     print(render_text(report))
     if args.html:
         write_atomic(Path(args.html), render_html(report).encode())
