@@ -93,15 +93,19 @@ class NumericsReport:
 
 
 def check_numerics(model, *, feeds: Mapping[str, np.ndarray] | None = None, opt_level: int = 2,
-                   target: str = "auto", weights=None, random_weights: bool = False, input_shapes=None,
+                   target: str = "auto", dtype: str = "float32", weights=None, random_weights: bool = False,
+                   input_shapes=None,
                    rtol: float | None = None, atol: float | None = None,
                    progress: Callable[[str], None] | None = None, seed: int = 0) -> NumericsReport:
-    """Run every fused kernel of ``model`` against its unfused reference (module docstring)."""
+    """Run every fused kernel of ``model`` against its unfused reference (module docstring).
+
+    ``dtype`` applies to the fused compile; the unfused one compiles its optimized graph, which
+    already holds the chosen precision, at O0."""
     from .driver import compile as compile_model
 
     say = progress or (lambda msg: None)
     fused = compile_model(model, weights=weights, random_weights=random_weights, input_shapes=input_shapes,
-                          target=target, opt_level=opt_level, progress=say)
+                          target=target, dtype=dtype, opt_level=opt_level, progress=say)
     say("compiling the unfused kernels of the same graph")
     unfused = compile_model(fused.graph, target=target, opt_level=0)
     if feeds is None:

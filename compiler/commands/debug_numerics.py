@@ -22,6 +22,7 @@ def register(sub) -> None:
     w.add_argument("--weights", help="Caffe .caffemodel weights")
     w.add_argument("--random-weights", action="store_true", help="seeded random weights (Caffe nets)")
     d.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
+    d.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     d.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3], help="optimization level")
     d.add_argument("--rtol", type=float, help="relative tolerance (default: per dtype)")
     d.add_argument("--atol", type=float, help="absolute tolerance, times the value's largest magnitude")
@@ -43,6 +44,7 @@ def run(args) -> int:
                                   progress=progress.step)
             feeds = feeds_for(probe, args.input)
         report = check_numerics(args.model, feeds=feeds, opt_level=args.opt_level, target=args.target,
+                                dtype=args.dtype,
                                 weights=args.weights, random_weights=args.random_weights,
                                 input_shapes=input_shapes(args.shape), rtol=args.rtol, atol=args.atol,
                                 progress=progress.step)

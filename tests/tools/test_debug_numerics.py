@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import compiler
 import passes.fusion
 from codegen import exprs
 from compiler import ops
@@ -65,6 +66,23 @@ def test_broken_epilogue_is_blamed_on_fusion(rng, monkeypatch):
     assert bad is not None and bad.index == 0 and bad.ops == ["Conv", "Relu"]
     assert not all(c.ok for c in bad.fused) and all(c.ok for c in bad.unfused)
     assert "how this group is fused" in render_text(report)
+
+
+def test_kernels_storing_into_a_concat_buffer_are_checked_in_place(monkeypatch):
+    """Sigmoid's kernel writes a box of the concat's buffer: a wrong value there is found."""
+    g = Graph("cat")
+    x = g.add_input("x", TensorType((2, 3, 4, 4), "float32"))
+    a = ops.apply(g, "Relu", [x]).output
+    b = ops.apply(g, "Sigmoid", [x]).output
+    c = ops.apply(g, "Concat", [a, b], axis=1).output
+    g.add_output(ops.apply(g, "Tanh", [c]).output, "y")
+    assert compiler.compile(g, target="interpreter").plan["slices"], "the concat should be written in place"
+    report = check_numerics(g, target="interpreter")
+    assert report.ok
+    monkeypatch.setitem(exprs._TABLE, Op.SIGMOID, lambda c: f"(1.0 - {c.use('_sigmoid')}({c.args[0]}))")
+    report = check_numerics(g, target="interpreter")
+    bad = report.first_divergence
+    assert bad is not None and bad.ops == ["Sigmoid"] and not all(c.ok for c in bad.fused)
 
 
 def test_wrong_launch_order_is_caught_inside_the_model(rng, monkeypatch):
