@@ -93,19 +93,29 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
 
 
+# where a node came from, as frontends record it in ``node.meta``: stats key -> meta keys
+_ORIGIN = (("layer", ("layer", "caffe_layer")), ("layer_type", ("caffe_type",)),
+           ("prototxt_line", ("prototxt_line", "line")), ("onnx_node", ("onnx_name",)), ("source", ("source",)))
+
+
+def node_origin(node) -> dict:
+    """Name, op and origin of a node: the Caffe layer, its type and the line of its ``layer {``
+    in the prototxt; the ONNX node name; for traced functions the user's ``file:line``."""
+    entry = {"name": node.name, "op": node.op.value}
+    for key, meta_keys in _ORIGIN:
+        for m in meta_keys:
+            if node.meta.get(m) not in (None, ""):
+                entry[key] = node.meta[m]
+                break
+    return entry
+
+
 def launch_stats(kernel: str, ks: KernelSource, group: KernelGroup, cost: Cost) -> dict:
     """One ``stats["per_kernel"]`` entry: what runs, from which nodes, and what it costs.
 
-    ``sources`` adds, per node, the Caffe layer and prototxt line when the frontend recorded
-    them in ``node.meta`` ("layer", "prototxt_line"). Byte and FLOP counts follow
-    ``codegen.cost`` and may be polynomials in the model's symbolic dims."""
-    sources = []
-    for n in group.nodes:
-        entry = {"name": n.name, "op": n.op.value}
-        for key in ("layer", "prototxt_line"):
-            if n.meta.get(key) is not None:
-                entry[key] = n.meta[key]
-        sources.append(entry)
+    ``sources`` is ``node_origin`` of each node (Caffe layers with their prototxt lines). Byte
+    and FLOP counts follow ``codegen.cost`` and may be polynomials in the symbolic dims."""
+    sources = [node_origin(n) for n in group.nodes]
     return {"kernel": kernel, "kind": ks.kind, "group": group.name,
             "nodes": [n.name for n in group.nodes], "ops": [n.op.value for n in group.nodes],
             "sources": sources, "outputs": [v.name for v in ks.outputs],

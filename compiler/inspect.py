@@ -88,6 +88,8 @@ def _node_text(g: dict) -> str:
             text += f", layer {src['layer']}"
         if src.get("prototxt_line") is not None:
             text += f", prototxt line {src['prototxt_line']}"
+        if src.get("source") is not None:
+            text += f", at {src['source']}"
         parts.append(text + ")")
     return ", ".join(parts)
 

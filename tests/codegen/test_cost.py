@@ -116,3 +116,16 @@ def test_per_kernel_entries_name_sources_and_caffe_layers(rng):
     lines = m.stats["why_not_fused"]
     assert len(lines) == len(set(lines)) and set(second["why_not"]) <= set(lines)
     assert "reads" in m.source and "writes" in m.source     # the kernel header shows the split
+
+
+def test_caffe_layers_and_prototxt_lines_reach_the_stats(shared_dir):
+    proto = shared_dir / "models" / "caffe" / "mnist__lenet.prototxt"
+    weights = shared_dir / "models" / "caffe" / "mnist__lenet_iter_10000.caffemodel"
+    m = compiler.compile(str(proto), weights=str(weights), target="interpreter")
+    lines = proto.read_text().splitlines()
+    layers = [s for k in m.stats["per_kernel"] for s in k["sources"]]
+    assert {s["layer"] for s in layers} >= {"conv1", "pool1", "conv2", "ip1", "relu1", "ip2", "prob"}
+    for s in layers:
+        # the recorded line opens the layer's block, whose name follows
+        block = "\n".join(lines[s["prototxt_line"] - 1:s["prototxt_line"] + 2])
+        assert f'name: "{s["layer"]}"' in block, (s, block)
