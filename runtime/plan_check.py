@@ -150,6 +150,9 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
                       "has no storage in the plan")
             else:
                 _size(a["size"], f"{at}.args[{j}].size")
+        if "outputs" in step:         # the values this launch writes (older plans lack it)
+            _need(isinstance(step["outputs"], list) and all(o in values for o in step["outputs"]),
+                  f"{at}.outputs names values that are not in plan.values")
         configs = _dict(step, "configs", at)
         _need(isinstance(configs, Mapping) and all(isinstance(c, Mapping) for c in configs.values()),
               f"{at}.configs is malformed")
