@@ -64,7 +64,7 @@ def random_input(info: dict, rng=None) -> np.ndarray:
     return rng.integers(0, 4, shape).astype(dt)
 
 
-def load_input(spec: str, model) -> tuple[str, np.ndarray]:
+def load_input(spec: str, model, limit: int | None = None) -> tuple[str, np.ndarray]:
     """NAME=FILE.npy (read without pickle) or NAME=random."""
     name, sep, src = spec.partition("=")
     if not sep:
@@ -74,10 +74,15 @@ def load_input(spec: str, model) -> tuple[str, np.ndarray]:
         if info is None:
             raise InputError(f"the model has no input {name!r}", hint=f"inputs: {', '.join(model.input_names)}")
         return name, random_input(info)
-    return name, read_npy(Path(src), name)
+    return name, read_npy(Path(src), name, limit)
 
 
-def read_npy(path: Path, name: str) -> np.ndarray:
+def add_limit_flag(parser) -> None:
+    parser.add_argument("--max-elements", type=int, metavar="N",
+                        help="refuse any tensor of more than N elements (default $CORTADO_MAX_ELEMENTS, else 2**31-1)")
+
+
+def read_npy(path: Path, name: str, limit: int | None = None) -> np.ndarray:
     """A .npy file as an array: never unpickled, and its header (shape, dtype) checked against
     the file's size and the element limit before any data is read or allocated."""
     from numpy.lib import format as npy
@@ -97,7 +102,7 @@ def read_npy(path: Path, name: str) -> np.ndarray:
             shape, _, dtype = read_header(f)
             if dtype.hasobject:
                 raise ValueError("it holds Python objects, which are never unpickled")
-            check_elements(shape, f"the array in {path}", max_elements(), where=where)
+            check_elements(shape, f"the array in {path}", max_elements(limit), where=where)
             needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if path.stat().st_size - f.tell() < needed:
                 raise ValueError(f"the file is truncated: its header promises {needed} bytes of data")
@@ -106,8 +111,8 @@ def read_npy(path: Path, name: str) -> np.ndarray:
         raise InputError(f"{path} is not a readable .npy array ({e})", where=where, hint=hint) from None
 
 
-def feeds_for(model, specs) -> dict:
-    feeds = dict(load_input(s, model) for s in (specs or []))
+def feeds_for(model, specs, limit: int | None = None) -> dict:
+    feeds = dict(load_input(s, model, limit) for s in (specs or []))
     for info in model.inputs:
         feeds.setdefault(info["name"], random_input(info))
     return feeds

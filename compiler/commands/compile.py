@@ -9,7 +9,7 @@ import numpy as np
 from runtime.errors import CortadoError
 
 from ..progress import Progress
-from .common import fmt_bytes, input_shapes, random_input
+from .common import add_limit_flag, fmt_bytes, input_shapes, random_input
 
 REPRO_SEED = 0
 
@@ -28,6 +28,7 @@ def register(sub) -> None:
     c.add_argument("--arch", help="also compile kernels ahead of time, e.g. sm_80,sm_90")
     c.add_argument("--repro", metavar="DIR", help="also write each distinct kernel as a standalone script "
                    "(inputs, launch, numpy reference) into DIR")
+    add_limit_flag(c)
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     c.set_defaults(func=run)
 
@@ -49,7 +50,7 @@ def _run(args, progress) -> int:
         archs = parse_archs(args.arch)   # before the compile: a typo fails fast
     model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
                           input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
-                          opt_level=args.opt_level, progress=progress.step)
+                          opt_level=args.opt_level, progress=progress.step, max_elements=args.max_elements)
     out = args.output or (Path(args.model).stem + ".cortado")
     if archs:
         from codegen.aot import attach_cubins

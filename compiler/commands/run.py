@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import Progress
-from .common import feeds_for, input_shapes, is_artifact
+from .common import add_limit_flag, feeds_for, input_shapes, is_artifact
 
 
 def register(sub) -> None:
@@ -22,6 +22,7 @@ def register(sub) -> None:
     r.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
     r.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
     r.add_argument("--save-outputs", metavar="DIR", help="write each output as DIR/NAME.npy")
+    add_limit_flag(r)
     r.add_argument("-q", "--quiet", action="store_true")
     r.set_defaults(func=run)
 
@@ -37,13 +38,14 @@ def _run(args, progress) -> int:
     if is_artifact(args.model):
         progress.step("loading artifact")
         model = runtime.load(args.model, target=args.target)
+        model.max_elements = args.max_elements
     else:
         from ..driver import compile as compile_model
 
         model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
                               input_shapes=input_shapes(args.shape), target=args.target,
-                              opt_level=args.opt_level, progress=progress.step)
-    feeds = feeds_for(model, args.input)
+                              opt_level=args.opt_level, progress=progress.step, max_elements=args.max_elements)
+    feeds = feeds_for(model, args.input, args.max_elements)
     progress.step(f"running on {model.target}")
     t0 = time.perf_counter()
     outputs = model.run(feeds)

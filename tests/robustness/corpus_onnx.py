@@ -126,6 +126,11 @@ def over_configured_limit(tmp: Path) -> Bad:
     return Bad(compile_api(path, max_elements=100), compile_argv(path), env={"CORTADO_MAX_ELEMENTS": "100"})
 
 
+def over_limit_flag(tmp: Path) -> Bad:
+    path = write_model(tmp, relu_model([2, 64]))
+    return Bad(compile_api(path, max_elements=127), compile_argv(path, "--max-elements", "127"))
+
+
 def invalid_limit_setting(tmp: Path) -> Bad:
     path = write_model(tmp, relu_model([2, 4]))
     return Bad(compile_api(path, max_elements="lots"), compile_argv(path), env={"CORTADO_MAX_ELEMENTS": "lots"})
@@ -287,6 +292,8 @@ CASES = [
     Case("onnx_absurd_input_override", absurd_input_override, ResourceLimitError, r"4,000,000,000,000 elements",
          r"input 'x'"),
     Case("onnx_over_configured_limit", over_configured_limit, ResourceLimitError, r"128 elements.*limit of 100",
+         r"input 'x'"),
+    Case("onnx_over_limit_flag", over_limit_flag, ResourceLimitError, r"128 elements.*limit of 127",
          r"input 'x'"),
     Case("onnx_invalid_limit_setting", invalid_limit_setting, ResourceLimitError, r"must be a positive integer",
          r"max_elements|CORTADO_MAX_ELEMENTS"),
