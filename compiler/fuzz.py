@@ -52,12 +52,17 @@ class Summary:
     models: int = 0              # random models drawn and checked (not counting shrink steps)
     runs: int = 0                # every model checked, shrink steps included
     seconds: float = 0.0
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)   # distinct minimal models
+    repeats: int = 0             # failures that shrank to a model already found
     op_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def crashes(self) -> int:
         return sum(f.kind == "crash" for f in self.findings)
+
+    @property
+    def invalid(self) -> int:
+        return sum(f.kind == "invalid" for f in self.findings)
 
     @property
     def mismatches(self) -> int:
@@ -66,6 +71,10 @@ class Summary:
     def report(self) -> str:
         lines = [f"models run: {self.models} (with shrink steps: {self.runs}) in {self.seconds:.0f}s",
                  f"mismatches: {self.mismatches}", f"crashes: {self.crashes}"]
+        if self.invalid:
+            lines.append(f"invalid models drawn (a bug in the strategy): {self.invalid}")
+        if self.repeats:
+            lines.append(f"failures that shrank to an already reported model: {self.repeats}")
         for f in self.findings:
             lines.append(f"  {f.headline()}" + (f"\n    saved: {f.saved}" if f.saved else ""))
         top = sorted(self.op_counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -178,10 +187,14 @@ def fuzz(*, models: int | None = None, seconds: float | None = None, seed: int =
             pass
         if state["last"] is not None:
             finding = state["last"]            # hypothesis replays the minimal example last
-            if save_dir is not None:
-                finding.saved = save_case(finding.case, finding, Path(save_dir))
-            summary.findings.append(finding)
-            say(f"found: {finding.headline()}")
+            key = finding.case.model.SerializeToString()
+            if any(f.case.model.SerializeToString() == key for f in summary.findings):
+                summary.repeats += 1               # the same minimal model again: one bug, counted once
+            else:
+                if save_dir is not None:
+                    finding.saved = save_case(finding.case, finding, Path(save_dir))
+                summary.findings.append(finding)
+                say(f"found: {finding.headline()}")
         round_no += 1
         summary.seconds = time.perf_counter() - start
         say(f"{summary.models} models, {summary.mismatches} mismatches, {summary.crashes} crashes, "

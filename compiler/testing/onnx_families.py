@@ -261,11 +261,13 @@ def _factor(draw, total: int, rank: int) -> list[int]:
 
 
 def layout(draw, b, x: Val, pool, supported) -> Val | None:
-    op = draw(st.sampled_from(["Transpose", "Reshape", "Concat", "Flatten", "Unsqueeze", "Squeeze", "Slice", "Pad",
-                               "Expand"]), label="layout op")
-    if op not in supported:
-        return None
-    return globals()[f"_{op.lower()}"](draw, b, x, pool)
+    op = draw(st.sampled_from(["Transpose", "Reshape", "Flatten", "Unsqueeze", "Squeeze"]), label="layout op")
+    return globals()[f"_{op.lower()}"](draw, b, x, pool) if op in supported else None
+
+
+def pieces(draw, b, x: Val, pool, supported) -> Val | None:
+    op = draw(st.sampled_from(["Concat", "Slice", "Pad", "Expand"]), label="pieces op")
+    return globals()[f"_{op.lower()}"](draw, b, x, pool) if op in supported else None
 
 
 def _transpose(draw, b, x, pool):
@@ -379,4 +381,4 @@ def _expand(draw, b, x, pool):
 
 
 FAMILIES = {"elementwise": unary, "binary": binary, "matmul": matmul, "conv": conv, "pool": pool, "rows": rows,
-            "layout": layout, "where": compare_where}
+            "layout": layout, "pieces": pieces, "where": compare_where}

@@ -5,9 +5,10 @@ dim ``N``), then a few ops from the families below, each applied to a value draw
 operands (other values or seeded constants) whose shapes fit, and one or two outputs. Every
 shape is computed here, so a model is valid by construction; onnxruntime is the judge of that.
 
-Families: elementwise (unary, binary with broadcasting, compare + Where), contraction (MatMul,
-Gemm), windows (Conv, pooling, BatchNormalization), rows (Softmax, LogSoftmax, Reduce*), and
-layout (Transpose, Reshape, Flatten, Squeeze/Unsqueeze, Concat, Slice). Ops the ONNX frontend
+Families (``onnx_families``): elementwise (unary, binary with broadcasting, compare + Where),
+contraction (MatMul, Gemm), windows (Conv, pooling, BatchNormalization, LRN), rows (Softmax,
+LogSoftmax, Reduce*), layout (Transpose, Reshape, Flatten, Squeeze/Unsqueeze) and pieces
+(Concat, Slice, Pad, Expand). Ops the ONNX frontend
 does not import are never drawn, so the strategy grows with the frontend.
 
 Shrinking works on the draws: fewer ops, lower ranks, smaller dims, earlier family and op
