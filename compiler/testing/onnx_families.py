@@ -241,6 +241,8 @@ def rows(draw, b, x: Val, pool, supported) -> Val | None:
     if x.batch in axes:
         return None
     keep = draw(st.booleans(), label="keepdims")
+    if not keep and len(axes) == x.rank:    # no rank-0 values: several ops (Pad, MatMul) need a dim
+        return None
     shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape)) if keep else \
         tuple(d for a, d in enumerate(x.shape) if a not in axes)
     batch = None if x.batch is None else (x.batch if keep else x.batch - sum(a < x.batch for a in axes))
