@@ -37,6 +37,17 @@ def main(argv=None) -> int:
     except CortadoError as e:
         print(f"cortado {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as e:
+        # the file system refused a path the user gave (missing folder, permissions, disk full):
+        # the user's to fix, so one message naming the path, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"cortado {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print(f"cortado {args.command}: error: out of memory", file=sys.stderr)
+        print("  hint: use smaller input shapes, or refuse large tensors early with --max-elements",
+              file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("cortado: interrupted", file=sys.stderr)
         return 130

@@ -67,8 +67,21 @@ def _dtype_name(dt) -> str:
     return name
 
 
+def check_destination(path) -> None:
+    """Raise ``ArtifactError`` now if an artifact could not be saved at ``path``: something
+    other than an artifact is there, or the nearest existing folder above it is a file."""
+    path = Path(os.fspath(path))
+    _refuse_foreign(path)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ArtifactError(f"cannot write the artifact {path}: {parent} is not a folder")
+
+
 def save_artifact(model, path) -> str:
     path = Path(os.fspath(path))
+    check_destination(path)
     source = model.source.encode()
     weights, dtypes = _weights_bytes(model.constants)
     cubins = {f"cubins/{arch}/{name}": data for (arch, name), data in sorted(model.cubins.items())}
@@ -125,13 +138,13 @@ def _refuse_foreign(path: Path) -> None:
     for _ in range(5):
         try:
             before = os.lstat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         if not stat.S_ISLNK(before.st_mode) and _is_artifact(path):
             return
         try:
             after = os.lstat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         if (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino):
             break

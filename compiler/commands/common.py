@@ -77,6 +77,21 @@ def load_input(spec: str, model, limit: int | None = None) -> tuple[str, np.ndar
     return name, read_npy(Path(src), name, limit)
 
 
+def check_destination(path, flag: str, *, folder: bool = False) -> None:
+    """Fail fast, before a long compile or run, when ``path`` cannot be written: its nearest
+    existing ancestor must be a folder, and a ``folder`` destination must not be a file."""
+    from runtime.errors import OutputError
+
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise OutputError(f"{flag} {p} is a file, not a folder", hint="give a folder name")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {p}: {parent} is not a folder", where=flag)
+
+
 def add_limit_flag(parser) -> None:
     parser.add_argument("--max-elements", type=int, metavar="N",
                         help="refuse any tensor of more than N elements (default $CORTADO_MAX_ELEMENTS, else 2**31-1)")

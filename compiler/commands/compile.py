@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.artifact import check_destination as check_artifact_destination
 from runtime.errors import CortadoError
 
 from ..progress import Progress
-from .common import add_limit_flag, fmt_bytes, input_shapes, random_input
+
+from .common import add_limit_flag, check_destination, fmt_bytes, input_shapes, random_input
 
 REPRO_SEED = 0
 
@@ -48,10 +50,13 @@ def _run(args, progress) -> int:
         from codegen.aot import parse_archs
 
         archs = parse_archs(args.arch)   # before the compile: a typo fails fast
+    out = args.output or (Path(args.model).stem + ".cortado")
+    check_artifact_destination(out)
+    if args.repro:
+        check_destination(args.repro, "--repro", folder=True)
     model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
                           input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
                           opt_level=args.opt_level, progress=progress.step, max_elements=args.max_elements)
-    out = args.output or (Path(args.model).stem + ".cortado")
     if archs:
         from codegen.aot import attach_cubins
 

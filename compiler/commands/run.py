@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import Progress
-from .common import add_limit_flag, feeds_for, input_shapes, is_artifact
+from .common import add_limit_flag, check_destination, feeds_for, input_shapes, is_artifact
 
 
 def register(sub) -> None:
@@ -35,6 +35,8 @@ def run(args) -> int:
 def _run(args, progress) -> int:
     import runtime
 
+    if args.save_outputs:
+        check_destination(args.save_outputs, "--save-outputs", folder=True)
     if is_artifact(args.model):
         progress.step("loading artifact")
         model = runtime.load(args.model, target=args.target)
@@ -67,8 +69,7 @@ def save_outputs(out: Path, outputs) -> None:
     from runtime.errors import OutputError
     from runtime.loader import write_atomic
 
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--save-outputs {out} is a file, not a folder", hint="give a folder name")
+    check_destination(out, "--save-outputs", folder=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, arr in outputs.items():

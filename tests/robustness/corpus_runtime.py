@@ -176,6 +176,24 @@ def convert_output_folder_missing(tmp):
     return Bad(api, ["convert", "net.prototxt", "--random-weights", "-o", "nowhere/out.onnx"])
 
 
+def inspect_html_unwritable(tmp):
+    path = write_model(tmp, tiny_onnx())
+    (tmp / "afile").write_text("not a folder")
+    return Bad(None, ["inspect", path.name, "--html", "afile/report.html"])
+
+
+def repro_unwritable(tmp):
+    path = write_model(tmp, tiny_onnx())
+    (tmp / "afile").write_text("not a folder")
+
+    def api():
+        from codegen.repro import write_repro
+
+        return write_repro(tiny_model(), tmp / "afile" / "repro", {"x": X})
+    return Bad(api, ["compile", path.name, "-o", "out.cortado", "--repro", "afile/repro", "-q",
+                     "--target", "interpreter"])
+
+
 INPUT_X = r"input 'x'"
 
 CASES = [
@@ -206,6 +224,8 @@ CASES = [
     Case("compile_output_is_file", compile_output_is_file, ArtifactError,
          r"not a Cortado artifact; refusing to replace it", r"out\.cortado"),
     Case("run_save_outputs_is_file", save_outputs_is_file, OutputError, r"is a file, not a folder", r"outs"),
+    Case("inspect_html_unwritable", inspect_html_unwritable, OutputError, r"cannot write", r"afile/report\.html"),
+    Case("compile_repro_unwritable", repro_unwritable, OutputError, r"cannot write", r"afile/repro"),
     Case("convert_output_is_folder", convert_output_is_folder, OutputError, r"is a folder", r"out\.onnx"),
     Case("convert_output_folder_missing", convert_output_folder_missing, OutputError, r"does not exist",
          r"nowhere"),
