@@ -37,7 +37,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from compiler.ir import DType, Graph, Node, Op, Value
-from compiler.ops import apply, infer_types
+from compiler.ops import Category, apply, get_op, infer_types
 from runtime.errors import CortadoError, ShapeError
 
 HALF_TYPES = (DType.FLOAT16, DType.BFLOAT16)
@@ -123,10 +123,38 @@ class _Converter:
             out.type = t
 
     def outputs(self, original: list[DType]) -> None:
-        """Cast results back to float32 where the graph returned float32."""
+        """Cast results back to float32 where the graph returned float32.
+
+        The cast goes above trailing views (a Reshape after a Softmax) that feed nothing but
+        the output: there it is an epilogue of the kernel that computes the value, where
+        after the view it would be a kernel of its own."""
         for i, (v, was) in enumerate(zip(self.graph.outputs, original)):
-            if was is DType.FLOAT32 and v.dtype is not DType.FLOAT32:
+            if was is not DType.FLOAT32 or v.dtype is DType.FLOAT32:
+                continue
+            views = self._trailing_views(v)
+            if not views:
                 self.graph.set_output(i, self.convert(v, DType.FLOAT32, None))
+                continue
+            views[-1].replace_input(0, self.convert(views[-1].inputs[0], DType.FLOAT32, views[-1]))
+            for view in reversed(views):
+                (out,) = view.outputs
+                out.type = out.type.with_dtype(DType.FLOAT32)
+
+    def _trailing_views(self, v: Value) -> list[Node]:
+        """The single-input views producing ``v`` whose results feed only the next view (or,
+        for ``v``, only the graph output), nearest first."""
+        chain: list[Node] = []
+        while True:
+            p = v.producer
+            if (p is None or get_op(p.op).category is not Category.VIEW or len(p.inputs) != 1
+                    or p.inputs[0] is None or p.inputs[0].dtype is not v.dtype):
+                return chain
+            if chain and (v.users != [chain[-1]] or v.is_graph_output):
+                return chain
+            if not chain and (v.users or sum(o is v for o in self.graph.outputs) != 1):
+                return chain
+            chain.append(p)
+            v = p.inputs[0]
 
 
 def convert_precision(graph: Graph, config: PrecisionConfig) -> bool:

@@ -177,3 +177,21 @@ def test_random_chains_keep_their_meaning(g, dtype):
     for name in g.output_names:
         np.testing.assert_allclose(after[name], before[name], rtol=8 * 2.0 ** -8 if dtype == "bfloat16" else 8 * 2.0 ** -11,
                                    atol=0.05 if dtype == "bfloat16" else 0.01, err_msg=name)
+
+
+def test_output_cast_goes_above_trailing_views():
+    """Softmax -> Reshape -> output: the float32 cast is the softmax kernel's epilogue and the
+    Reshape stays a free alias, so half compiles into as many kernels as float32."""
+    g = Graph()
+    x = g.add_input("x", TensorType((2, 6), "float32"))
+    s = ops.apply(g, Op.SOFTMAX, [x], axis=-1).output
+    g.add_output(ops.apply(g, Op.RESHAPE, [s], shape=(2, 3, 2)).output, "y")
+    h = clone_graph(g)
+    convert_precision(h, PrecisionConfig("bfloat16"))
+    ops.verify(h)
+    reshape = next(n for n in h.nodes if n.op is Op.RESHAPE)
+    assert reshape.inputs[0].producer.op is Op.CAST and reshape.outputs[0] is h.outputs[0]
+    assert h.outputs[0].dtype is DType.FLOAT32
+    kernels = [compiler.compile(g, target="interpreter", opt_level=2, dtype=d).stats["kernels"]
+               for d in ("float32", "bfloat16")]
+    assert kernels[0] == kernels[1]
