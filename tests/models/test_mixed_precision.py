@@ -58,6 +58,7 @@ def _run_levels(name, dtype, levels=(0, 2)):
     return model, expected, results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet_v2", "bert_encoder"])
 def test_float32_fused_and_unfused_match_onnxruntime(name):
     _, expected, results = _run_levels(name, "float32")
@@ -68,6 +69,7 @@ def test_float32_fused_and_unfused_match_onnxruntime(name):
         assert_close(fused, unfused, what=f"{name} O2 vs O0")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", list(MODELS))
 def test_half_fused_and_unfused_match_onnxruntime(name, dtype):
