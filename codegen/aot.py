@@ -9,6 +9,7 @@ processes: Triton's compiler holds the GIL, so threads would not overlap.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -90,7 +91,10 @@ def _build(job: Job) -> CompiledKernel:
     except Exception as e:   # triton raises many exception types for kernels it rejects
         raise AotError(f"kernel {job.kernel} with {cfg} does not compile for {job.arch}: "
                        f"{type(e).__name__}: {str(e)[:2000]}") from None
-    meta = {"name": k.metadata.name, "num_warps": k.metadata.num_warps, "shared": k.metadata.shared}
+    md = k.metadata
+    meta = {"name": md.name, "num_warps": md.num_warps, "shared": md.shared,
+            "global_scratch_size": getattr(md, "global_scratch_size", 0) or 0,
+            "profile_scratch_size": getattr(md, "profile_scratch_size", 0) or 0}
     return CompiledKernel(job.arch, job.kernel, cfg, k.asm["cubin"], meta)
 
 
@@ -106,3 +110,16 @@ def compile_jobs(jobs: list[Job], *, workers: int | None = None) -> list[Compile
 
 def compile_module(source: str, plan: dict, archs: list[str], *, workers: int | None = None) -> list[CompiledKernel]:
     return compile_jobs(jobs_for(source, plan, archs), workers=workers)
+
+
+def attach_cubins(model, archs: list[str], *, workers: int | None = None) -> int:
+    """Compile every kernel of ``model`` for ``archs`` and store the binaries in it, indexed by
+    (arch, kernel, config) so that ``runtime`` can launch them on a matching GPU with no JIT."""
+    built = compile_module(model.source, model.plan, archs, workers=workers)
+    for k in built:
+        cfg = config_key(k.config)
+        file = f"{k.kernel}.{hashlib.sha1(cfg.encode()).hexdigest()[:10]}.cubin"
+        model.cubins[(k.arch, file)] = k.cubin
+        model.cubin_index.append({"arch": k.arch, "kernel": k.kernel, "config": cfg, "file": file,
+                                  "meta": k.metadata})
+    return len(built)

@@ -68,17 +68,23 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
             kernels[key] = info
         helpers |= ks.helpers
         info.launches.append(len(steps))
-        configs = {t: dict(c) for t, c in ks.configs.items()}
-        if not allow_tf32 and "PRECISION" in configs.get("cuda", {}):
-            configs["cuda"]["PRECISION"] = "ieee"
+        configs = {t: dict(c) for t, c in ks.configs.items() if t in ("interpreter", "cuda")}
+        tune = [dict(c) for c in ks.configs.get("cuda_candidates", [])]
+        if not allow_tf32:
+            for c in [configs.get("cuda", {})] + tune:
+                if "PRECISION" in c:
+                    c["PRECISION"] = "ieee"
         args = []
         for p in ks.params:
             if p.kind == "ptr":
                 args.append({"value": p.ref.name})
             else:
                 args.append({"size": _dim_json(p.ref)})
-        steps.append({"kernel": info.name, "grid": list(ks.grid), "args": args, "configs": configs,
-                      "nodes": [n.name for n in g.nodes]})
+        step = {"kernel": info.name, "grid": list(ks.grid), "args": args, "configs": configs,
+                "nodes": [n.name for n in g.nodes]}
+        if tune:
+            step["tune"] = tune
+        steps.append(step)
         per_launch.append({"kernel": info.name, "kind": ks.kind, "nodes": [n.name for n in g.nodes],
                            "ops": [n.op.value for n in g.nodes], "bytes": ks.bytes_moved, "flops": ks.flops,
                            "why_not": list(g.why_not)})

@@ -107,6 +107,7 @@ class KernelWriter:
         self.axes: dict[str, int] = {"offs": 0}
         self.store_shape = tile
         self.layouts: dict[str, tuple] = LAYOUTS.get()
+        self.zero_outside: dict[str, str | None] = {}   # load variables -> the guard they honour
 
     # -- names and parameters ----------------------------------------------------------------
     def fresh(self, prefix: str) -> str:
@@ -270,9 +271,13 @@ class KernelWriter:
             return found
         if self.is_inside(value):
             text = self._lower(value.producer, value, index, guard)
+            if text.isidentifier():          # a view forwarded its input's variable: no copy
+                return self._remember(key, text)
+            name = self.assign("x", text)
         else:
-            text = self.load(value, index, guard)
-        name = self.assign("x", text)
+            name = self.assign("x", self.load(value, index, guard))
+            # a masked load already reads 0 wherever the guard fails
+            self.zero_outside[name] = guard
         return self._remember(key, name)
 
     def load(self, value: Value, index: Index, guard: str | None = None, role: str | None = None,

@@ -88,7 +88,16 @@ def compile(model, *, weights=None, random_weights: bool = False,
     }
     constants = {n: v.const for n, v in graph.constants.items()}
     say("loading kernels")
-    return CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph)
+    model = CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph)
+    if opt_level >= 3:
+        if model.target == "cuda":
+            from .autotune import autotune
+
+            say("autotuning template kernels on the GPU")
+            stats["autotune"] = autotune(model)
+        else:
+            stats["autotune"] = "skipped: autotuning needs the cuda target"
+    return model
 
 
 def sum_dims(items):

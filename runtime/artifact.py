@@ -78,6 +78,7 @@ def save_artifact(model, path) -> str:
         "kernels": [k["name"] for k in model.plan["kernels"]],
         "targets": ["interpreter", "cuda"] + sorted({arch for arch, _ in model.cubins}),
         "weight_dtypes": dtypes,
+        "cubins": list(model.cubin_index),
         "plan": model.plan,
         "hashes": {name: _sha256(data) for name, data in files.items()},
         "plan_sha256": _sha256(_canonical(model.plan)),
@@ -225,4 +226,5 @@ def load_artifact(path, *, target: str = "auto"):
 
     manifest, source, constants, cubins = read_artifact(path)
     stats = dict(manifest.get("stats", {}))
-    return CompiledModel(manifest["plan"], source, constants, target=target, stats=stats, cubins=cubins)
+    return CompiledModel(manifest["plan"], source, constants, target=target, stats=stats, cubins=cubins,
+                         cubin_index=manifest.get("cubins", []))

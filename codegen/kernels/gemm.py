@@ -24,8 +24,11 @@ M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
 def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
     """A tile of ``value`` ready for ``tl.dot``: half types stay half for the tensor cores."""
     if w.is_inside(value):
-        # a fused prologue: out-of-bounds lanes (padding, ragged edges) must be 0 after it
-        x = w.assign("x", f"tl.where({guard}, {w.value_at(value, index, guard)}, 0.0)")
+        # a fused prologue: out-of-bounds lanes (padding, ragged edges) must be 0 after it;
+        # a plain view of a load already is (the load was masked with the same guard)
+        x = w.value_at(value, index, guard)
+        if w.zero_outside.get(x, "") != guard:
+            x = w.assign("x", f"tl.where({guard}, {x}, 0.0)")
         return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
     return w.assign("x", w.load(value, index, guard, raw=True))
 
@@ -50,7 +53,21 @@ def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
             "PRECISION": "tf32"}
     if cuda["BM"] * cuda["BN"] >= 128 * 128:
         cuda["num_warps"] = 8
-    return {"interpreter": interp, "cuda": cuda}
+    return {"interpreter": interp, "cuda": cuda, "cuda_candidates": tune_candidates(ms, ns, ks, cuda)}
+
+
+def tune_candidates(m: int, n: int, k: int, default: dict) -> list[dict]:
+    """Configs O3 times on the GPU (the default first); tiles larger than the problem are skipped."""
+    out = [default]
+    for bm, bn, bk, warps, stages in [(64, 64, 32, 4, 3), (128, 64, 32, 4, 3), (64, 128, 32, 4, 3),
+                                      (128, 128, 32, 8, 3), (128, 128, 64, 8, 3), (64, 64, 64, 4, 4),
+                                      (32, 64, 32, 4, 4), (16, 64, 64, 4, 3), (128, 256, 64, 8, 3)]:
+        if bm > max(16, 2 * m) or bn > max(32, 2 * n) or bk > max(32, 2 * k):
+            continue
+        cfg = dict(default, BM=bm, BN=bn, BK=bk, num_warps=warps, num_stages=stages)
+        if cfg not in out:
+            out.append(cfg)
+    return out
 
 
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:

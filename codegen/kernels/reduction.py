@@ -70,7 +70,7 @@ class RowSpec:
     x: Value
     axes: tuple[int, ...]
     passes: list[list[Stat]]                     # statistic passes, in order
-    result: Callable[[dict, str, Dim], str]      # (stats, x or None, R) -> output expression
+    result: Callable[[dict, str, str], str]      # (stats, x or None, R as source text) -> output
     normalize: bool                              # output has x's shape (else one value per row)
     params: list = field(default_factory=list)
 
@@ -192,7 +192,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     if spec.normalize:
         def write(xv):
             idx = x_index("cols")
-            w.seed(anchor_out, idx, w.assign("y", spec.result(stats, xv, R)))
+            w.seed(anchor_out, idx, w.assign("y", spec.result(stats, xv, w.dim(R, "n_cols"))))
             for i, out in enumerate(outputs):
                 w.store(out, idx, w.value_at(out, idx), role="out" if len(outputs) == 1 else f"out{i}")
         if persistent:
@@ -207,7 +207,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
         w.mask = "row_mask"
         w.store_shape = "[BR, 1]"
         out_index = ix.unravel(ix.var("rows"), anchor_out.shape)
-        w.seed(anchor_out, out_index, w.assign("y", spec.result(stats, None, R)))
+        w.seed(anchor_out, out_index, w.assign("y", spec.result(stats, None, w.dim(R, "n_cols"))))
         for i, out in enumerate(outputs):
             w.store(out, out_index, w.value_at(out, out_index), role="out" if len(outputs) == 1 else f"out{i}")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from runtime.errors import CortadoError
@@ -33,32 +31,34 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..driver import compile as compile_model
-
     if args.weights and args.random_weights:
         raise CortadoError("give either --weights or --random-weights, not both")
-    progress = Progress(enabled=not args.quiet)
+    with Progress(enabled=not args.quiet) as progress:
+        return _run(args, progress)
+
+
+def _run(args, progress) -> int:
+    from ..driver import compile as compile_model
+
+    archs = None
+    if args.arch:
+        from codegen.aot import parse_archs
+
+        archs = parse_archs(args.arch)   # before the compile: a typo fails fast
     model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
                           input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
                           opt_level=args.opt_level, allow_tf32=args.allow_tf32, progress=progress.step)
     out = args.output or (Path(args.model).stem + ".cortado")
-    if args.arch:
-        from codegen.aot import compile_module, parse_archs
+    if archs:
+        from codegen.aot import attach_cubins
 
-        archs = parse_archs(args.arch)
         progress.step(f"compiling kernels for {', '.join(archs)}")
-        for k in compile_module(model.source, model.plan, archs):
-            model.cubins[(k.arch, f"{k.kernel}.{_config_id(k.config)}.cubin")] = k.cubin
+        attach_cubins(model, archs)
     progress.step("saving artifact")
     model.save(out)
-    progress.done()
     s = model.stats
     print(f"compiled {args.model} -> {out}")
     print(f"  nodes {s['nodes_in']} -> {s['nodes_out']}, kernels {s['kernels']} ({s['unique_kernels']} distinct), "
           f"peak {fmt_bytes(s['peak_bytes'])}, est. HBM traffic {fmt_bytes(s['est_hbm_bytes'])}, "
           f"{s['compile_seconds']:.2f}s")
     return 0
-
-
-def _config_id(cfg: dict) -> str:
-    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]

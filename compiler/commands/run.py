@@ -27,9 +27,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    with Progress(enabled=not args.quiet) as progress:
+        return _run(args, progress)
+
+
+def _run(args, progress) -> int:
     import runtime
 
-    progress = Progress(enabled=not args.quiet)
     if is_artifact(args.model):
         progress.step("loading artifact")
         model = runtime.load(args.model, target=args.target)
@@ -44,7 +48,6 @@ def run(args) -> int:
     t0 = time.perf_counter()
     outputs = model.run(feeds)
     elapsed = time.perf_counter() - t0
-    progress.done()
     print(f"ran on {model.target} ({model.target_reason}) in {elapsed:.3f}s")
     for name, arr in outputs.items():
         flat = arr.reshape(-1)

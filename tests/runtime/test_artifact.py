@@ -116,3 +116,24 @@ def test_save_replaces_artifact_atomically_and_refuses_other_folders(tmp_path, m
         model.save(other)
     assert (other / "cat.jpg").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_artifact_carries_cubins_for_each_architecture(tmp_path):
+    """`cortado compile --arch` stores one binary per (kernel, config, arch) with its metadata."""
+    from pathlib import Path
+
+    tiny = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
+    out = tmp_path / "t.cortado"
+    r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(tiny), "-o", str(out), "-q",
+                        "--target", "interpreter", "--arch", "sm_80,sm_90"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    entries = manifest["cubins"]
+    kernels = {k["name"] for k in manifest["plan"]["kernels"]}
+    assert {e["arch"] for e in entries} == {"sm_80", "sm_90"}
+    assert {e["kernel"] for e in entries} == kernels
+    for e in entries:
+        assert (out / "cubins" / e["arch"] / e["file"]).stat().st_size > 1000
+        assert e["meta"]["name"] == e["kernel"] and e["meta"]["num_warps"] >= 1
+    loaded = runtime.load(out, target="interpreter")     # hashes cover the cubins too
+    assert len(loaded.cubins) == len(entries)
