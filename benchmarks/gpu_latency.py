@@ -4,17 +4,21 @@
                                      [--batches 1,32] [--dtypes float32,float16]
                                      [--warmup 10] [--iters 50] [--no-tf32]
 
-Every backend runs the same ONNX model (seeded random weights) on the same inputs and is
-timed host to host: numpy inputs in, numpy outputs back, synchronized wall clock per call
-after warm-up, median of ``--iters`` calls. That is how ``CompiledModel.run`` is called, so
-the other backends pay the same input upload and output download. Backends:
+Every backend runs the same ONNX model (seeded random weights) on the same inputs. Each call
+is timed with a synchronized wall clock after warm-up; the table shows the median in ms.
+The main columns keep inputs and outputs in GPU memory, so they time the model itself;
+the host→host columns pass numpy arrays in and out, transfers included (the plain
+``CompiledModel.run(numpy)`` call). Backends:
 
 * Cortado, ``target="cuda"``, O2, ``dtype`` as given (float16 keeps float32 inputs and
-  outputs and accumulates in float32). The last column is its max error against
-  onnxruntime's float32 result, as a fraction of the output's scale.
-* onnxruntime with the CUDA execution provider when installed (``onnxruntime-gpu``), else
-  the CPU provider (the column header says which). float16 runs a converted model
-  (``onnxconverter-common``, float32 inputs and outputs kept) when that package is present.
+  outputs and accumulates in float32); device-resident inputs via ``device.from_host`` and
+  ``run(..., outputs="device")``; "+ CUDA graph" replays the whole plan as one graph
+  (``use_cuda_graph()``). The last column is its max error against onnxruntime's float32
+  result (CPU), as a fraction of the output's scale.
+* onnxruntime with the CUDA execution provider when installed (``onnxruntime-gpu``; device
+  mode through I/O binding), else the CPU provider (the column header says which). float16
+  runs a model converted by ``onnxconverter-common`` (float32 inputs and outputs kept) when
+  that package is present.
 * torch eager and ``torch.compile`` on the ONNX model converted by ``onnx2torch``, when
   torch (with CUDA) and onnx2torch are installed; float16 is ``module.half()``. torch is
   imported here only, never by Cortado itself.
@@ -78,12 +82,21 @@ def scale_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float(np.max(np.abs(got - ref))) / scale
 
 
-# -- backends: each returns (callable running the model once, its sync) or raises -------------
+# -- backends -------------------------------------------------------------------------------------
+# Each backend returns {mode: (run once, wait for the device)} plus a function giving its
+# outputs as numpy arrays. Modes: "device" (inputs already in GPU memory, outputs left there)
+# and "host" (numpy in, numpy out, transfers included).
 def cortado_runner(model, feeds, dtype: str, allow_tf32: bool, target: str = "cuda"):
     import compiler
 
     m = compiler.compile(model, target=target, dtype=dtype, opt_level=2, allow_tf32=allow_tf32)
-    return (lambda: m.run(feeds)), (lambda: None), (lambda: [m.run(feeds)[o] for o in m.output_names])
+    dev = m.device
+    on_device = {n: dev.from_host(a) for n, a in feeds.items()} if target == "cuda" else feeds
+    modes = {
+        "device": (lambda: m.run(on_device, outputs="device"), dev.synchronize),
+        "host": (lambda: m.run(feeds), dev.synchronize),
+    }
+    return m, modes, (lambda: [m.run(feeds)[o] for o in m.output_names])
 
 
 def ort_providers(allow_tf32: bool = True) -> tuple[list, str]:
@@ -107,8 +120,23 @@ def ort_runner(model, feeds, dtype: str, allow_tf32: bool):
         raise RuntimeError("n/a")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=ort_providers(allow_tf32)[0])
-    return (lambda: sess.run(None, feeds)), (lambda: None), (lambda: sess.run(None, feeds))
+    providers, label = ort_providers(allow_tf32)
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
+    modes = {"host": (lambda: sess.run(None, feeds), lambda: None)}
+    if label == "CUDA EP":
+        binding = sess.io_binding()
+        resident = [ort.OrtValue.ortvalue_from_numpy(a, "cuda", 0) for a in feeds.values()]
+        for name, value in zip(feeds, resident):
+            binding.bind_ortvalue_input(name, value)
+        for out in sess.get_outputs():
+            binding.bind_output(out.name, "cuda")
+        def run_bound(values=resident):   # keeps the device inputs alive as long as the closure
+            sess.run_with_iobinding(binding)
+
+        modes["device"] = (run_bound, binding.synchronize_outputs)
+    else:
+        modes["device"] = modes["host"]       # the CPU provider has no device memory
+    return sess, modes, (lambda: sess.run(None, feeds))
 
 
 def torch_runner(model, feeds, dtype: str, compiled: bool, allow_tf32: bool):
@@ -125,53 +153,82 @@ def torch_runner(model, feeds, dtype: str, compiled: bool, allow_tf32: bool):
     module = convert(model).eval().to("cuda", dtype=wanted)
     if compiled:
         module = torch.compile(module)
-    names = list(feeds)
+    args = [torch.from_numpy(a).to("cuda").to(wanted) for a in feeds.values()]
 
     @torch.inference_mode()
     def call():
-        args = [torch.from_numpy(feeds[n]).to("cuda", non_blocking=False).to(wanted) for n in names]
-        out = module(*args)
-        outs = out if isinstance(out, (tuple, list)) else [out]
-        return [o.float().cpu().numpy() for o in outs]
+        return module(*args)
 
-    return call, torch.cuda.synchronize, call
+    @torch.inference_mode()
+    def outputs():
+        out = call()
+        return [o.float().cpu().numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+
+    return module, {"device": (call, torch.cuda.synchronize)}, outputs
 
 
 # -- the table -------------------------------------------------------------------------------------
+COLUMNS = (("cortado", "device"), ("cortado graph", "device"), ("onnxruntime", "device"),
+           ("torch eager", "device"), ("torch.compile", "device"), ("cortado", "host"), ("onnxruntime", "host"))
+
+
+def _cell_error(e: Exception) -> str:
+    if type(e).__name__ == "UnsupportedOpError" and hasattr(e, "items"):
+        return "unsupported: " + ", ".join(sorted({op for op, _, _ in e.items}))
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return msg if msg.startswith("n/a") else f"error: {type(e).__name__}: {msg[:80]}"
+
+
 def run_case(name: str, batch: int, dtype: str, args, reference: list[np.ndarray] | None, model, feeds) -> dict:
-    row = {"model": name, "batch": batch, "dtype": dtype}
-    backends = {
-        "cortado": lambda: cortado_runner(model, feeds, dtype, args.allow_tf32, args.target),
-        "onnxruntime": lambda: ort_runner(model, feeds, dtype, args.allow_tf32),
-        "torch eager": lambda: torch_runner(model, feeds, dtype, False, args.allow_tf32),
-        "torch.compile": lambda: torch_runner(model, feeds, dtype, True, args.allow_tf32),
-    }
-    for backend, make in backends.items():
+    row: dict = {"model": name, "batch": batch, "dtype": dtype}
+
+    def time_modes(backend: str, make) -> None:
         try:
-            fn, sync, outputs = make()
-            row[backend] = f"{median_seconds(fn, sync, args.warmup, args.iters) * 1e3:.2f}"
-            if backend == "cortado" and reference is not None:
-                row["cortado error"] = f"{max(scale_error(g, r) for g, r in zip(outputs(), reference)):.1e}"
+            handle, modes, outputs = make()
         except Exception as e:   # a backend failing must not hide the others' numbers
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            if hasattr(e, "items") and type(e).__name__ == "UnsupportedOpError":
-                row[backend] = "unsupported: " + ", ".join(sorted({op for op, _, _ in e.items}))
-            elif msg.startswith("n/a"):
-                row[backend] = msg
-            else:
-                row[backend] = f"error: {type(e).__name__}: {msg[:80]}"
-                if backend == "cortado":
-                    row["cortado failed"] = True
+            for b, mode in COLUMNS:
+                if b == backend:
+                    row[(b, mode)] = _cell_error(e)
+            return handle_failure(backend, e)
+        for mode, (fn, sync) in modes.items():
+            try:
+                row[(backend, mode)] = f"{median_seconds(fn, sync, args.warmup, args.iters) * 1e3:.2f}"
+            except Exception as e:
+                row[(backend, mode)] = _cell_error(e)
+                handle_failure(backend, e)
+        if backend == "cortado":
+            if reference is not None:
+                try:
+                    row["error"] = f"{max(scale_error(g, r) for g, r in zip(outputs(), reference)):.1e}"
+                except Exception as e:
+                    row["error"] = _cell_error(e)
+                    handle_failure(backend, e)
+            try:   # the same model with the whole plan replayed as one CUDA graph
+                handle.use_cuda_graph()
+                fn, sync = modes["device"]
+                row[("cortado graph", "device")] = f"{median_seconds(fn, sync, args.warmup, args.iters) * 1e3:.2f}"
+            except Exception as e:
+                row[("cortado graph", "device")] = _cell_error(e)
+                handle_failure(backend, e)
+
+    def handle_failure(backend: str, e: Exception) -> None:
+        if backend == "cortado" and not _cell_error(e).startswith(("unsupported", "n/a")):
+            row["cortado failed"] = True
+
+    time_modes("cortado", lambda: cortado_runner(model, feeds, dtype, args.allow_tf32, args.target))
+    time_modes("onnxruntime", lambda: ort_runner(model, feeds, dtype, args.allow_tf32))
+    time_modes("torch eager", lambda: torch_runner(model, feeds, dtype, False, args.allow_tf32))
+    time_modes("torch.compile", lambda: torch_runner(model, feeds, dtype, True, args.allow_tf32))
     return row
 
 
 def markdown(rows: list[dict], ort_label: str) -> str:
-    cols = ["model", "batch", "dtype", "cortado", "onnxruntime", "torch eager", "torch.compile", "cortado error"]
-    heads = ["model", "batch", "dtype", "Cortado (ms)", f"onnxruntime {ort_label} (ms)", "torch eager (ms)",
-             "torch.compile (ms)", "Cortado max err / scale"]
+    heads = ["model", "batch", "dtype", "Cortado", "Cortado + CUDA graph", f"onnxruntime {ort_label}",
+             "torch eager", "torch.compile", "Cortado host→host", "onnxruntime host→host", "Cortado max err / scale"]
+    keys = ["model", "batch", "dtype", *COLUMNS, "error"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(" --- " for _ in heads) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+        lines.append("| " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -208,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"timing {name} batch {batch} {dtype} ...", file=sys.stderr, flush=True)
                 rows.append(run_case(name, batch, dtype, args, reference, model, feeds))
     where = device_name() if args.target == "cuda" else "CPU interpreter"
-    print(f"{where}: host-to-host latency, median of {args.iters} calls after {args.warmup} "
-          f"warm-up calls; tf32 {'on' if args.allow_tf32 else 'off'} for float32 dots.\n")
+    print(f"{where}: latency in ms, median of {args.iters} calls after {args.warmup} warm-up calls, "
+          f"inputs and outputs in device memory unless marked host→host (numpy in and out); "
+          f"tf32 {'on' if args.allow_tf32 else 'off'} for float32 dots.\n")
     print(markdown(rows, ort_providers()[1]))
     failed = [f"{r['model']} b{r['batch']} {r['dtype']}" for r in rows if r.get("cortado failed")]
     if failed:

@@ -7,8 +7,9 @@ memory — weights, activations between kernels — which halves the bytes every
 
 Decisions (each is what mainstream mixed-precision inference does):
 
-* **The model boundary stays float32.** Graph inputs keep their float32 type and a ``Cast`` to
-  the half type follows each one; every float32 graph output gets a ``Cast`` back to float32.
+* **The model boundary stays float32.** Graph inputs keep their float32 type and each consumer
+  reads them through a ``Cast`` to the half type; every float32 graph output gets a ``Cast``
+  back to float32.
   A compiled model therefore takes and returns the same arrays whatever ``dtype`` it was
   compiled with (the casts fuse into the first and last kernels at O2, so they cost one
   float32 read of the input and one float32 write of the output).
@@ -83,10 +84,12 @@ class _Converter:
         self._converted: dict[tuple[int, DType], Value] = {}
 
     def convert(self, value: Value, dtype: DType, before: Node | None) -> Value:
-        """``value`` as ``dtype``: a rounded constant, or one shared Cast node."""
+        """``value`` as ``dtype``: a rounded constant, or a Cast node — one per value, except
+        for graph inputs, which get one per consumer: each then fuses into its consumer's
+        kernel (a GEMM operand prologue, say) instead of being written out in half once."""
         if value.dtype is dtype:
             return value
-        key = (id(value), dtype)
+        key = (id(value), dtype, id(before) if value.is_graph_input else None)
         found = self._converted.get(key)
         if found is not None:
             return found

@@ -63,6 +63,10 @@ def _tiny(batch: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+HEADS = ["model", "batch", "dtype", "Cortado", "Cortado + CUDA graph", "onnxruntime CPU EP", "torch eager",
+         "torch.compile", "Cortado host→host", "onnxruntime host→host", "Cortado max err / scale"]
+
+
 def test_gpu_latency_runs_end_to_end_on_the_interpreter(monkeypatch, capsys):
     """The whole script — build, reference, every backend, the table — with a tiny model on
     the CPU interpreter; backends that need a GPU or missing packages say n/a."""
@@ -71,13 +75,16 @@ def test_gpu_latency_runs_end_to_end_on_the_interpreter(monkeypatch, capsys):
                            "--dtypes", "float32,float16", "--warmup", "1", "--iters", "2"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "CPU interpreter: host-to-host latency" in out and "onnxruntime CPU EP (ms)" in out
-    rows = _table_rows(out)
-    assert [(r[1], r[2]) for r in rows] == [("1", "float32"), ("1", "float16"), ("2", "float32"), ("2", "float16")]
+    assert "CPU interpreter: latency in ms" in out and "| onnxruntime CPU EP |" in out
+    rows = [dict(zip(HEADS, r)) for r in _table_rows(out)]
+    assert [(r["batch"], r["dtype"]) for r in rows] == [("1", "float32"), ("1", "float16"), ("2", "float32"),
+                                                        ("2", "float16")]
     for r in rows:
-        assert float(r[3]) > 0, r                                    # Cortado ms
-        assert float(r[7]) <= (1e-5 if r[2] == "float32" else 1e-2), r    # Cortado error vs onnxruntime
-    assert float(rows[0][4]) > 0                                     # onnxruntime float32 ms
+        for col in ("Cortado", "Cortado + CUDA graph", "Cortado host→host"):
+            assert float(r[col]) > 0, (col, r)
+        assert float(r["Cortado max err / scale"]) <= (1e-5 if r["dtype"] == "float32" else 1e-2), r
+        assert r["torch eager"].startswith(("n/a", "error")) or float(r["torch eager"]) > 0
+    assert float(rows[0]["onnxruntime CPU EP"]) > 0 and float(rows[0]["onnxruntime host→host"]) > 0
 
 
 def test_median_seconds_warms_up_then_times_each_call():

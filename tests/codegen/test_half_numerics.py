@@ -70,9 +70,32 @@ def attention_block() -> tuple[Graph, dict]:
     return g, feeds
 
 
+def flash_block() -> tuple[Graph, dict]:
+    """Heads split by Reshape/Transpose, Q·Kᵀ / sqrt(d) + mask -> Softmax -> ·V: one fused
+    attention kernel at O2 (half tiles into both dots, float32 online softmax)."""
+    rng = np.random.default_rng(2)
+    g = Graph("flash_block")
+    x = g.add_input("x", TensorType((2, 19, 32), "float32"))
+    mask = g.add_input("mask", TensorType((2, 1, 1, 19), "float32"))
+
+    def heads(perm):
+        h = ops.apply(g, Op.MATMUL, [x, _const(g, rng, 32, 32, scale=32 ** -0.5)]).output
+        h = ops.apply(g, Op.RESHAPE, [h], shape=(2, 19, 4, 8)).output
+        return ops.apply(g, Op.TRANSPOSE, [h], perm=perm).output
+
+    q, kt, v = heads((0, 2, 1, 3)), heads((0, 2, 3, 1)), heads((0, 2, 1, 3))
+    s = ops.apply(g, Op.DIV, [ops.apply(g, Op.MATMUL, [q, kt]).output, g.add_constant(np.float32(8 ** 0.5))]).output
+    p = ops.apply(g, Op.SOFTMAX, [ops.apply(g, Op.ADD, [s, mask]).output], axis=-1).output
+    ctx = ops.apply(g, Op.TRANSPOSE, [ops.apply(g, Op.MATMUL, [p, v]).output], perm=(0, 2, 1, 3)).output
+    g.add_output(ops.apply(g, Op.RESHAPE, [ctx], shape=(2, 19, 32)).output, "ctx")
+    m = np.zeros((2, 1, 1, 19), np.float32)
+    m[..., 15:] = -10000.0
+    return g, {"x": rng.standard_normal((2, 19, 32)).astype(np.float32), "mask": m}
+
+
 @pytest.mark.parametrize("opt_level", [0, 2])
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-@pytest.mark.parametrize("build", [conv_block, attention_block])
+@pytest.mark.parametrize("build", [conv_block, attention_block, flash_block])
 def test_half_kernels_match_float32_reference(build, dtype, opt_level):
     g, feeds = build()
     expected = ops.evaluate(g, feeds)
@@ -105,19 +128,20 @@ def test_bfloat16_matmul_and_rounding_on_the_interpreter():
 
 
 def test_half_kernels_compile_for_sm80_and_sm90():
-    """Every kernel of both blocks compiled with half storage. GEMM and conv templates (half
-    tiles into tensor-core dots: mma on sm_80, wgmma on sm_90) for each dtype on both
-    architectures; pointwise, window and reduction kernels, whose code does not depend on
-    the architecture's dot instructions, for float16 on sm_80 and bfloat16 on sm_90."""
+    """Every kernel of the blocks compiled with half storage. GEMM and attention templates
+    (half tiles into tensor-core dots: mma on sm_80, wgmma on sm_90) for each dtype on both
+    architectures; the rest for float16 on sm_80 and bfloat16 on sm_90 — the conv template
+    included, whose input-cast prologue takes 6-9 s per compile, so each dtype meets each
+    architecture once."""
     jobs, seen = [], set()
-    for build in (conv_block, attention_block):
+    for build in (conv_block, attention_block, flash_block):
         for dtype, other_arch in (("float16", "sm_80"), ("bfloat16", "sm_90")):
             m = compiler.compile(build()[0], target="interpreter", dtype=dtype, opt_level=2)
             kinds = {k["name"]: k["kind"] for k in m.plan["kernels"]}
             seen |= set(kinds.values())
             jobs += [j for j in jobs_for(m.source, m.plan, ["sm_80", "sm_90"])
-                     if kinds[j.kernel] in ("gemm", "conv") or j.arch == other_arch]
-    assert seen == {"pointwise", "reduction", "gemm", "conv"}
+                     if kinds[j.kernel] in ("gemm", "attention") or j.arch == other_arch]
+    assert seen == {"pointwise", "reduction", "gemm", "conv", "attention"}
     built = compile_jobs(jobs, workers=2)
     assert len(built) == len(jobs) >= 20
     assert all(k.cubin and len(k.cubin) > 1000 for k in built)
