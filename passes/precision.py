@@ -28,8 +28,9 @@ Decisions (each is what mainstream mixed-precision inference does):
   half type instead: the model's float32 is the half type now. A Cast's own input is never
   converted (it reads any type; rounding first would round twice, e.g. before a float->int).
 
-Run it after the graph passes of the opt level (constant and batch-norm folding then happen in
-float32, and their results are rounded once).
+Run it after the graph passes of the opt level: constant and batch-norm folding then happen in
+float32 and their results are rounded once, and common-subexpression elimination cannot merge
+the per-consumer input casts back into one.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class _Converter:
         self.graph = graph
         self.half = config.dtype
         self.kept = config.kept
-        self._converted: dict[tuple[int, DType], Value] = {}
+        self._converted: dict[tuple, Value] = {}   # (value id, dtype, consumer id or None)
 
     def convert(self, value: Value, dtype: DType, before: Node | None) -> Value:
         """``value`` as ``dtype``: a rounded constant, or a Cast node — one per value, except

@@ -195,3 +195,15 @@ def test_output_cast_goes_above_trailing_views():
     kernels = [compiler.compile(g, target="interpreter", opt_level=2, dtype=d).stats["kernels"]
                for d in ("float32", "bfloat16")]
     assert kernels[0] == kernels[1]
+
+
+def test_half_artifact_round_trip(tmp_path):
+    """Half weights travel through safetensors (bfloat16 included) and the loaded model gives
+    the same results with float32 inputs and outputs."""
+    import runtime
+
+    m = compiler.compile(conv_bn_relu(), target="interpreter", dtype="bfloat16", opt_level=2)
+    loaded = runtime.load(m.save(tmp_path / "cbr.cortado"), target="interpreter")
+    assert {str(a.dtype) for a in loaded.constants.values()} == {"bfloat16", "float32"}
+    x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x), m(x))
