@@ -90,3 +90,17 @@ def test_dtype_and_no_tf32_are_recorded_in_the_plan(tmp_path):
     steps = [s["configs"] for s in default["steps"] if "PRECISION" in s["configs"]["cuda"]]
     assert {c["cuda"]["PRECISION"] for c in steps} == {"tf32"}
     assert {c["interpreter"]["PRECISION"] for c in steps} == {"ieee"}
+
+
+def test_convert_caffe_to_onnx(tmp_path, shared_dir):
+    import onnx
+
+    caffe = shared_dir / "models" / "caffe"
+    out = tmp_path / "lenet.onnx"
+    r = cortado("convert", caffe / "mnist__lenet.prototxt", "--weights", caffe / "mnist__lenet_iter_10000.caffemodel",
+                "-o", out)
+    assert r.returncode == 0, r.stderr
+    onnx.checker.check_model(onnx.load(str(out)))
+    r = cortado("convert", caffe / "mnist__lenet.prototxt", "-o", tmp_path / "no.onnx")
+    assert r.returncode == 2 and "no weights were given" in r.stderr
+    assert not (tmp_path / "no.onnx").exists()
