@@ -22,6 +22,7 @@ from . import ops_elementwise, ops_nn, ops_shape  # noqa: F401  (register import
 from .context import ImportContext, UnsupportedHere, node_attrs
 from .loader import load_model
 from .registry import ONNX_OPS
+from .validate import NodeChecker
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -150,6 +151,7 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
 
     nodes = _sorted_nodes(og, set(values), where)
     ctx = ImportContext(g, opset, where)
+    node_checker = NodeChecker(model)
     unsupported: list[tuple[str, str, str]] = []
     poisoned: set[str] = set()
     for node in nodes:
@@ -166,6 +168,7 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
         if any(v in poisoned for v in node.input):
             poisoned.update(node.output)
             continue
+        node_checker.check(node, label, where)
         ctx.node = node
         try:
             ins = [values[v] if v else None for v in node.input]
