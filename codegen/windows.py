@@ -122,7 +122,12 @@ def _depthwise_conv(w, node, value, index, guard):
         g = w.guard(guard, *conds)
         x = w.value_at(src, tuple(coords), g)
         k = w.value_at(wt, (index[1], ix.const(0)) + tuple(ix.var(t) for t in loops), guard)
-        w.line(f"{acc} += {x} * {k}")
+        if g and w.zero_outside.get(x, "") != g:
+            # a fused prologue is computed at padding taps too (a constant term makes it
+            # nonzero there): only a plain masked load is already 0 outside the input
+            w.line(f"{acc} += tl.where({g}, {x} * {k}, 0.0)")
+        else:
+            w.line(f"{acc} += {x} * {k}")
     if bias is not None:
         return f"({acc} + {w.value_at(bias, (index[1],), guard)})"
     return acc

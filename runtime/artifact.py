@@ -29,6 +29,7 @@ import numpy as np
 
 from .dtypes import numpy_dtype
 from .errors import ArtifactError
+from .loader import usual_mode
 
 FORMAT = "cortado-artifact"
 VERSION = 1
@@ -168,6 +169,7 @@ def _write_dir(path: Path, files: dict[str, bytes]) -> None:
     _refuse_foreign(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        usual_mode(tmp, directory=True)
         for name, data in files.items():
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -223,6 +225,7 @@ def _write_zip(path: Path, files: dict[str, bytes]) -> None:
                     z.writestr(name, data)
             f.flush()
             os.fsync(f.fileno())
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

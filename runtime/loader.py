@@ -33,6 +33,21 @@ def cache_dir() -> Path:
     return path
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def usual_mode(path, directory: bool = False) -> None:
+    """Give a file or folder made by ``tempfile`` (private: 0600 / 0700) the mode a plain
+    ``open``/``mkdir`` would have given it, before it is renamed into place."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file and rename, so readers never see half a file. A file
     system error (a missing or read-only folder, a full disk) is an ``OutputError`` naming
@@ -46,6 +61,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):

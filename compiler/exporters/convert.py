@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import onnx
 
 from runtime.errors import OutputError, ResourceLimitError
+from runtime.loader import usual_mode
 
 from .onnx_export import export_onnx
 
@@ -44,6 +45,7 @@ def save_onnx(model: onnx.ModelProto, output) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        usual_mode(tmp)
         os.replace(tmp, out)
     except BaseException as e:
         try:

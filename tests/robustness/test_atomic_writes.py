@@ -145,3 +145,19 @@ def test_killed_saver_never_leaves_a_partial_artifact(tmp_path, suffix):
     runtime.load(path, target="interpreter")          # complete, and its hashes hold
     visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert visible == [path.name]
+
+
+def test_written_files_have_the_usual_permissions(tmp_path):
+    """Atomic writes go through private temporaries; what lands keeps the mode a plain write
+    would give (an artifact shared with a serving account must stay readable)."""
+    import stat
+
+    from runtime.loader import _UMASK, write_atomic
+
+    tiny_model().save(tmp_path / "m.cortado")
+    tiny_model().save(tmp_path / "m.zip")
+    write_atomic(tmp_path / "o.npy", b"x")
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
+    assert mode(tmp_path / "m.cortado") == 0o777 & ~_UMASK
+    assert mode(tmp_path / "m.cortado" / "manifest.json") == 0o666 & ~_UMASK
+    assert mode(tmp_path / "m.zip") == mode(tmp_path / "o.npy") == 0o666 & ~_UMASK
