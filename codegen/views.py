@@ -52,6 +52,9 @@ def _concat(w, node, value, index, guard):
     expr = pieces[-1][1]
     for cond, val in reversed(pieces[:-1]):
         expr = f"tl.where({cond}, {val}, {expr})"
+        if len(pieces) > 8:
+            # one line per piece: Python refuses source nested 200 parentheses deep
+            expr = w.assign("x", expr)
     return expr
 
 
