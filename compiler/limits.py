@@ -9,22 +9,32 @@ an absurd layer.
 
 from __future__ import annotations
 
+from runtime.errors import ResourceLimitError
 from runtime.limits import ENV_VAR, INDEX_LIMIT, check_elements, element_count, max_elements
 
 from .ir import Graph
 
-__all__ = ["ENV_VAR", "INDEX_LIMIT", "check_elements", "check_graph", "element_count", "max_elements"]
+__all__ = ["ENV_VAR", "INDEX_LIMIT", "MAX_RANK", "check_elements", "check_graph", "element_count", "max_elements"]
+
+
+MAX_RANK = 64    # numpy's limit on dims: the runtime holds every value as a numpy array
 
 
 def check_graph(graph: Graph, limit: int, *, where: str | None = None) -> None:
     """Raise ``ResourceLimitError`` naming the first input, constant or node output of
-    ``graph`` whose static size (symbolic dims at 1) is over ``limit``."""
+    ``graph`` whose static size (symbolic dims at 1) is over ``limit``, or whose rank is over
+    ``MAX_RANK``."""
+    def check(v, label):
+        if len(v.shape) > MAX_RANK:
+            raise ResourceLimitError(f"{label} has {len(v.shape)} dims; at most {MAX_RANK} are supported",
+                                     where=where)
+        check_elements(v.shape, label, limit, where=where)
+
     for v in graph.inputs:
-        check_elements(v.shape, f"input {v.name!r}", limit, where=where)
+        check(v, f"input {v.name!r}")
     for name, v in graph.constants.items():
-        check_elements(v.shape, f"constant {name!r}", limit, where=where)
+        check(v, f"constant {name!r}")
     for node in graph.nodes:
         for v in node.outputs:
-            label = f"value {v.name!r} (output of node {node.name!r}, {node.op.value})" if node.name else \
-                f"value {v.name!r} ({node.op.value})"
-            check_elements(v.shape, label, limit, where=where)
+            check(v, f"value {v.name!r} (output of node {node.name!r}, {node.op.value})" if node.name else
+                  f"value {v.name!r} ({node.op.value})")

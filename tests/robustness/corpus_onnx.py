@@ -136,6 +136,13 @@ def invalid_limit_setting(tmp: Path) -> Bad:
     return Bad(compile_api(path, max_elements="lots"), compile_argv(path), env={"CORTADO_MAX_ELEMENTS": "lots"})
 
 
+def absurd_rank(tmp: Path) -> Bad:
+    """Unsqueeze a rank-60 input 10 times: a rank-70 value no numpy array can hold."""
+    nodes = [helper.make_node("Unsqueeze", ["x", "axes"], ["y"], name="grow")]
+    axes = numpy_helper.from_array(np.arange(10, dtype=np.int64), "axes")
+    return model_case(tmp, onnx_model(nodes, [vi("x", [1] * 60)], [vi("y", None)], [axes]))
+
+
 def absurd_constant_of_shape(tmp: Path) -> Bad:
     shape = numpy_helper.from_array(np.array([100_000, 100_000, 100], np.int64), "shape")
     m = onnx_model([helper.make_node("ConstantOfShape", ["shape"], ["big"], name="huge_fill"),
@@ -297,6 +304,7 @@ CASES = [
          r"input 'x'"),
     Case("onnx_invalid_limit_setting", invalid_limit_setting, ResourceLimitError, r"must be a positive integer",
          r"max_elements|CORTADO_MAX_ELEMENTS"),
+    Case("onnx_absurd_rank", absurd_rank, ResourceLimitError, r"has 70 dims; at most 64", r"'grow'|value 'y'"),
     Case("onnx_absurd_constant_of_shape", absurd_constant_of_shape, ResourceLimitError,
          r"1,000,000,000,000 elements", r"'huge_fill'"),
     Case("onnx_initializer_data_mismatch", initializer_data_mismatch, ModelFormatError, r"initializer 'w'", FILE),
