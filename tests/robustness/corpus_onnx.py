@@ -224,6 +224,16 @@ def too_many_inputs(tmp: Path) -> Bad:
     return model_case(tmp, onnx_model([node], [vi("x", [3])], [vi("y", None)]))
 
 
+def required_attribute_missing(tmp: Path) -> Bad:
+    node = helper.make_node("Cast", ["x"], ["y"], name="cast")
+    return model_case(tmp, onnx_model([node], [vi("x", [1, 4, 2, 2])], [vi("y", None)]))
+
+
+def attribute_wrong_type(tmp: Path) -> Bad:
+    node = helper.make_node("Softmax", ["x"], ["y"], name="soft", axis="last")
+    return model_case(tmp, onnx_model([node], [vi("x", [2, 3])], [vi("y", None)]))
+
+
 # -- external data that escapes the model's folder ------------------------------------------------
 
 def _external_model(folder: Path, location: str, *, offset: int | None = None, length: int | None = None) -> Path:
@@ -315,10 +325,16 @@ CASES = [
     Case("onnx_string_input", string_input, ModelFormatError, r"element type STRING", r"input 'x'"),
     Case("onnx_sequence_input", sequence_input, ModelFormatError, r"not a tensor", r"input 'x'"),
     Case("onnx_input_without_shape", input_without_shape, ShapeError, r"has no shape", r"input 'x'"),
-    Case("onnx_duplicate_attribute", duplicate_attribute, ModelFormatError, r"attribute 'perm' twice", r"'swap'"),
+    Case("onnx_duplicate_attribute", duplicate_attribute, ModelFormatError, r"'perm' appeared multiple times",
+         r"node 'swap' \(Transpose\)"),
     Case("onnx_attribute_out_of_range", attribute_out_of_range, ShapeError, r"perm", r"'swap'"),
     Case("onnx_window_larger_than_input", window_larger_than_input, ShapeError, r"window", r"'pool'"),
-    Case("onnx_too_many_inputs", too_many_inputs, ShapeError, r"Relu takes 1\.\.1 inputs, got 2", r"'relu2'"),
+    Case("onnx_too_many_inputs", too_many_inputs, ModelFormatError, r"input size 2 not in range \[min=1, max=1\]",
+         r"node 'relu2' \(Relu\)"),
+    Case("onnx_required_attribute_missing", required_attribute_missing, ModelFormatError,
+         r"Required attribute 'to' is missing", r"node 'cast' \(Cast\)"),
+    Case("onnx_attribute_wrong_type", attribute_wrong_type, ModelFormatError,
+         r"Mismatched attribute type .*axis.* Expected: 'INT', actual: 'STRING'", r"node 'soft' \(Softmax\)"),
     Case("onnx_external_absolute_path", external_absolute_path, ModelLoadError, r"not a relative path",
          r"model\.onnx: .*tensor 'w'"),
     Case("onnx_external_dotdot_path", external_dotdot_path, ModelLoadError, r"escapes the model's folder",
