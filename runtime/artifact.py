@@ -234,6 +234,18 @@ def _write_zip(path: Path, files: dict[str, bytes]) -> None:
 
 
 MAX_ARTIFACT_FILE = 8 * 1024**3
+BOMB_RATIO = 200            # weights barely compress; kernels.py about 10x
+
+
+def _refuse_bomb(z: zipfile.ZipFile, path: Path) -> None:
+    """A zip whose entries would unpack to far more than the file holds is refused before
+    anything is unpacked (a small file must not fill the memory of the machine loading it)."""
+    infos = z.infolist()
+    unpacked = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if unpacked > 2**30 and unpacked > BOMB_RATIO * max(packed, 1):
+        raise ArtifactError(f"{path} would unpack {unpacked:,} bytes from {packed:,}; refusing an implausibly "
+                            "compressed artifact", hint="re-save it from the compiler")
 
 
 def _read_files(path: Path) -> dict[str, bytes]:
@@ -254,6 +266,7 @@ def _read_files(path: Path) -> dict[str, bytes]:
         return files
     try:
         with zipfile.ZipFile(path) as z:
+            _refuse_bomb(z, path)
             files = {}
             for info in z.infolist():
                 if info.is_dir():

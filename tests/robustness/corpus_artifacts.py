@@ -131,6 +131,23 @@ def zip_escape(path):
         z.writestr("../evil.py", "print('escaped')\n")
 
 
+def zip_bomb(path):
+    """The weights entry's recorded size rewritten to 4 GiB (in the central directory and the
+    local header): unpacking would need 4 GiB from a file of a few KB."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    name = b"weights.safetensors"
+    for sig, size_at in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        start = 0
+        while (at := data.find(sig, start)) >= 0:
+            name_at = at + (46 if sig == b"PK\x01\x02" else 30)
+            if data[name_at:name_at + len(name)] == name:
+                data[at + size_at:at + size_at + 4] = struct.pack("<I", 0xFFFFFFF0)
+            start = at + 4
+    path.write_bytes(bytes(data))
+
+
 def random_file(path):
     path.write_bytes(seeded_bytes(400, 4))
 
@@ -206,6 +223,7 @@ CASES = [
     damaged("artifact_symlink_outside", symlink_outside, ArtifactError, r"kernels\.py links outside the artifact"),
     damaged("artifact_zip_truncated", zip_truncated, ArtifactError, r"not a readable artifact", zipped=True),
     damaged("artifact_zip_escape", zip_escape, ArtifactError, r"'\.\./evil\.py' escapes the artifact", zipped=True),
+    damaged("artifact_zip_bomb", zip_bomb, ArtifactError, r"refusing an implausibly compressed artifact", zipped=True),
     damaged("artifact_random_file", random_file, ArtifactError, r"not a readable artifact", zipped=True),
     damaged("artifact_forged_plan_missing_steps", forged_plan_missing_steps, ArtifactError, r"plan.*steps"),
     damaged("artifact_forged_size_expression", forged_plan_bad_size_expression, ArtifactError,
