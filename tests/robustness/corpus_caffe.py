@@ -195,6 +195,14 @@ def caffemodel_extra_blob(tmp):
     return net_case(tmp, NET, weights=caffemodel({"conv1": SHAPES["conv1"] + [(4,)], "ip": SHAPES["ip"]}))
 
 
+def caffemodel_oversized(tmp):
+    """A sparse 3 GiB weights file: refused by its size, before it is read."""
+    bad = net_case(tmp, NET, weights=caffemodel())
+    with open(tmp / "net.caffemodel", "r+b") as f:
+        f.truncate(3 * 1024**3)
+    return bad
+
+
 def caffemodel_is_prototxt(tmp):
     return net_case(tmp, NET, weights=NET.encode())
 
@@ -239,6 +247,8 @@ CASES = [
          r"layer 'ip' \(InnerProduct, line \d+\)"),
     Case("caffemodel_extra_blob", caffemodel_extra_blob, WeightsError, r"uses 2 blob\(s\) but the weights file has 3",
          r"layer 'conv1' \(Convolution, line \d+\)"),
+    Case("caffemodel_oversized", caffemodel_oversized, ModelLoadError, r"over the 2 GiB a protobuf message can hold",
+         r"net\.caffemodel"),
     Case("caffemodel_is_prototxt", caffemodel_is_prototxt, ModelLoadError, r"looks like a text prototxt|not a binary",
          r"net\.caffemodel"),
 ]

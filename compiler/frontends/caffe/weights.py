@@ -23,6 +23,8 @@ from runtime.errors import ModelLoadError, WeightsError
 
 __all__ = ["Blob", "load_caffemodel", "fit_blob"]
 
+MAX_CAFFEMODEL_BYTES = 2**31 - 1     # protobuf's limit on one serialized message
+
 _F = descriptor_pb2.FieldDescriptorProto
 _TYPES = {"string": _F.TYPE_STRING, "int32": _F.TYPE_INT32, "int64": _F.TYPE_INT64, "float": _F.TYPE_FLOAT,
           "double": _F.TYPE_DOUBLE}
@@ -108,6 +110,10 @@ def load_caffemodel(path) -> dict[str, list[Blob]]:
         raise ModelLoadError(f"weights file not found: {p}", hint="check the path given as weights= / --weights")
     if p.is_dir():
         raise ModelLoadError(f"{p} is a folder, not a .caffemodel file")
+    size = p.stat().st_size
+    if size > MAX_CAFFEMODEL_BYTES:
+        raise ModelLoadError(f"weights file {p} is {size:,} bytes, over the 2 GiB a protobuf message can hold",
+                             hint="is this really a .caffemodel?")
     data = p.read_bytes()
     if not data:
         raise ModelLoadError(f"weights file {p} is empty")
