@@ -43,6 +43,14 @@ def bit_flipped(tmp: Path) -> Bad:
     return model_case(tmp, bytes(data))
 
 
+def oversized_file(tmp: Path) -> Bad:
+    """A sparse 5 GiB file: refused by its size, before it is read."""
+    bad = model_case(tmp, tiny_onnx())
+    with open(tmp / "model.onnx", "r+b") as f:
+        f.truncate(5 * 1024**3)
+    return bad
+
+
 def protobuf_without_graph(tmp: Path) -> Bad:
     return model_case(tmp, b"\x08\x07\x12\x04test")   # ir_version 7, producer "test"
 
@@ -293,6 +301,7 @@ CASES = [
     Case("onnx_empty_file", empty_file, ModelLoadError, r"is empty", FILE),
     Case("onnx_truncated", truncated, ModelLoadError, r"not a valid ONNX model.*(truncated|Error)", FILE),
     Case("onnx_bit_flipped", bit_flipped, ModelLoadError, r"not a valid ONNX model", FILE),
+    Case("onnx_oversized_file", oversized_file, ModelLoadError, r"larger than the .*protobuf limit", FILE),
     Case("onnx_protobuf_without_graph", protobuf_without_graph, ModelLoadError, r"holds no ONNX graph", FILE),
     Case("onnx_path_is_folder", folder_not_file, ModelLoadError, r"is a folder", FILE),
     Case("onnx_missing_file", missing_file, ModelLoadError, r"model file not found", FILE),
