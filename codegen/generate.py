@@ -39,3 +39,7 @@ def generate_kernel(group: KernelGroup) -> KernelSource:
             raise NotImplementedError(f"no kernel generator for {group.anchor.op.value}")
         return fn(group.nodes, group.anchor, group.outputs)
     raise ValueError(f"group kind {group.kind} has no kernel")
+
+
+# generators of ops with kernels of their own register themselves with @special
+from .kernels import conv_transpose, scan, scatter, shape  # noqa: E402,F401

@@ -102,6 +102,9 @@ class KernelWriter:
         # tile variables -> the tile axis they vary along, and the shape stores must cover
         self.axes: dict[str, int] = {"offs": 0}
         self.store_shape = tile
+        # names of scalar (non-tile) variables, such as loop counters
+        self.scalars: set[str] = set()
+        self._scalar_conds: set[str] = set()   # conditions over scalar variables only
 
     # -- names and parameters ----------------------------------------------------------------
     def fresh(self, prefix: str) -> str:
@@ -163,6 +166,7 @@ class KernelWriter:
     def loop(self, count, prefix: str = "k"):
         """``for k in range(count):`` with its own scope; yields the loop variable."""
         name = self.fresh(prefix)
+        self.scalars.add(name)
         self.line(f"for {name} in range({count}):")
         with self.scope():
             yield name
@@ -209,13 +213,25 @@ class KernelWriter:
             parts.append(f"({c} >= 0)")
         if upper:
             parts.append(f"({c} < {self.dim(size)})")
-        return " & ".join(parts) if parts else None
+        if not parts:
+            return None
+        text = " & ".join(parts)
+        if ix.variables(ix.as_expr(coord)) <= self.scalars:
+            self._scalar_conds.add(text)
+        return text
 
     def and_masks(self, *masks: str | None) -> str | None:
         ms = [m for m in masks if m]
         if not ms:
             return None
-        return ms[0] if len(ms) == 1 else " & ".join(f"({m})" for m in ms)
+        if len(ms) == 1:
+            return ms[0]
+        text = " & ".join(f"({m})" for m in ms)
+        if any(m in self._scalar_conds for m in ms):
+            # a condition over loop counters only: Triton's interpreter gives its & with
+            # anything an int32 payload that masks reject; != 0 makes it boolean again
+            text = f"(({text}) != 0)"
+        return text
 
     def guard(self, *conds: str | None) -> str | None:
         """A named boolean for ``conds`` all holding (None when there is nothing to check)."""
@@ -225,7 +241,10 @@ class KernelWriter:
         found = self._lookup(("guard", text))
         if found:
             return found
-        return self._remember(("guard", text), self.assign("g", text))
+        name = self._remember(("guard", text), self.assign("g", text))
+        if all(c is None or c in self._scalar_conds for c in conds):
+            self._scalar_conds.add(name)
+        return name
 
     # -- values ----------------------------------------------------------------------------
     def seed(self, value: Value, index: Index, name: str) -> None:
@@ -267,11 +286,18 @@ class KernelWriter:
         p = self.ptr(value, role or "in")
         if value not in self.loads:
             self.loads.append(value)
-        off = self.offset(value, index)
-        m = self.and_masks(self.mask, guard)
+        linear = ix.ravel(index, value.shape)
+        off = self.idx(linear)
+        # an offset with no variables is one in-bounds element: a scalar load, no mask; one
+        # over scalar variables only (loop counters) is widened to the tile to take the mask
+        names = ix.variables(linear)
+        m = self.and_masks(self.mask, guard) if names else None
         other = "0.0" if value.dtype.is_float else "0"
         mask_part = f", mask={m}, other={other}" if m else ""
-        text = f"tl.load({p} + {off}{mask_part})"
+        target = f"{p} + {off}"
+        if m and names <= self.scalars:
+            target = f"tl.broadcast_to({target}, {self.tile})"
+        text = f"tl.load({target}{mask_part})"
         cd = exprs.compute_dtype(value.dtype)
         if cd != value.dtype.triton_lang and not raw:
             text += f".to({cd})"

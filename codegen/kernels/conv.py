@@ -16,7 +16,7 @@ from compiler.ir.dims import prod
 from .. import index as ix
 from ..writer import KernelSource, elementwise_flops, tensor_bytes, KernelWriter
 from .common import function_source, what
-from .gemm import dot_configs, dot_operand, epilogue
+from .gemm import acc_type, dot_configs, dot_operand, epilogue
 
 
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
@@ -44,7 +44,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     n_i, o_sp = pos[0], pos[1:]
     co = ix.add(ix.mul(ix.var("pid_g"), cout_g), ix.var("rn[None, :]"))
-    w.line("acc = tl.full((BM, BN), 0.0, tl.float32)")
+    w.line(f"acc = tl.full((BM, BN), 0.0, {acc_type(y)})")
     w.line(f"for k0 in range(0, {K}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")

@@ -182,8 +182,12 @@ def _int_div(a, x, y):
 
 
 def _mod(a, x, y):
-    if a.fmod or np.issubdtype(x.dtype, np.floating):
-        return np.fmod(x, y)
+    """fmod=1: C fmod (sign of the dividend); fmod=0: Python/numpy mod (sign of the divisor),
+    for floats too, as onnx's own cases expect."""
+    if a.fmod:
+        return np.fmod(x, y) if np.issubdtype(x.dtype, np.floating) else np.fmod(x, np.where(y == 0, 1, y))
+    if np.issubdtype(x.dtype, np.floating):
+        return np.mod(x, y)
     return np.mod(x, np.where(y == 0, 1, y))
 
 
