@@ -231,6 +231,17 @@ def _cast(c):
     return f"{x}.to({compute_dtype(dst)})"
 
 
+@lowering(Op.BIT_CAST)
+def _bitcast(c):
+    x, src, dst = c.args[0], c.dtypes[0], DType(c.attrs.to)
+    if src is DType.BOOL or dst is DType.BOOL:
+        return f"{x}.to({compute_dtype(dst)})"            # 0/1 either way
+    if compute_dtype(src) != src.triton_lang:
+        x = f"{x}.to({src.triton_lang})"                  # back to the stored bits
+    y = f"{x}.to({dst.triton_lang}, bitcast=True)"
+    return y if compute_dtype(dst) == dst.triton_lang else f"{y}.to({compute_dtype(dst)})"
+
+
 # --- binary --------------------------------------------------------------------------------
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.BITWISE_AND: "&", Op.BITWISE_OR: "|",
           Op.BITWISE_XOR: "^", Op.EQUAL: "==", Op.LESS: "<", Op.LESS_OR_EQUAL: "<=", Op.GREATER: ">",

@@ -94,6 +94,38 @@ def _row_cumsum(x, TREE: tl.constexpr):
         return tl.associative_scan(x, 1, _sum_combine)
 ''', ("_tree_cumsum", "_sum_combine"))
 
+_helper("_tree_cumprod", '''
+@triton.jit
+def _tree_cumprod(x):
+    # inclusive prefix products along axis 1, as _tree_cumsum (interpreter only)
+    if x.shape[1] == 1:
+        return x
+    a, b = tl.split(tl.reshape(x, [x.shape[0], x.shape[1] // 2, 2]))
+    s = _tree_cumprod(a * b)
+    first = _tree_cumprod_excl(a * b) * a
+    return tl.reshape(tl.join(first, s), [x.shape[0], x.shape[1]])
+''', ("_tree_cumprod_excl",))
+
+_helper("_tree_cumprod_excl", '''
+@triton.jit
+def _tree_cumprod_excl(x):
+    # exclusive prefix products along axis 1 (no division, so zeros are exact)
+    if x.shape[1] == 1:
+        return tl.full(x.shape, 1, x.dtype)
+    a, b = tl.split(tl.reshape(x, [x.shape[0], x.shape[1] // 2, 2]))
+    e = _tree_cumprod_excl(a * b)
+    return tl.reshape(tl.join(e, e * a), [x.shape[0], x.shape[1]])
+''')
+
+_helper("_row_cumprod", '''
+@triton.jit
+def _row_cumprod(x, TREE: tl.constexpr):
+    if TREE:
+        return _tree_cumprod(x)
+    else:
+        return tl.associative_scan(x, 1, _prod_combine)
+''', ("_tree_cumprod", "_prod_combine"))
+
 _helper("_sigmoid", '''
 @triton.jit
 def _sigmoid(x):

@@ -51,22 +51,32 @@ def _configs(rows, R, whole_row: bool):
             "cuda": {"BR": cbr, "BC": cbc, "TREE": 0, "num_warps": 4 if cbc * cbr <= 2048 else 8, "num_stages": 1}}
 
 
-@special(Op.CUM_SUM)
+@special(Op.CUM_SUM, Op.CUM_PROD)
 def generate_cumsum(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
+    """Running sums (products) along the axis. An exclusive product scans the input shifted
+    by one column (loaded again at the neighbouring column), which needs no division."""
     a = anchor.attrs
+    prod_scan = anchor.op is Op.CUM_PROD
     x, y = anchor.inputs[0], anchor.outputs[0]
     shape = tuple(x.shape)
     if not shape:
-        raise NotImplementedError("CumSum of a scalar")
+        raise NotImplementedError("a scan of a scalar")
     R = shape[a.axis]
     acc = acc_type(x.dtype)
     w = KernelWriter(nodes, tile="[BR, BC]", mask=None)
     w.axes = {"rows": 0, "cols": 1}
-    w.helpers.update({"_row_cumsum", "_row_sum"})
+    scan, fold, op = ("_row_cumprod", "_row_prod", "*") if prod_scan else ("_row_cumsum", "_row_sum", "+")
+    w.helpers.update({scan, fold})
     rows, index = _rows(w, shape, a.axis)
     Rt = w.dim(R)
-    zero = "0.0" if "float" in acc else "0"
-    w.line(f"carry = tl.full([BR, 1], {zero}, {acc})")
+    ident = ("1.0" if "float" in acc else "1") if prod_scan else ("0.0" if "float" in acc else "0")
+    w.line(f"carry = tl.full([BR, 1], {ident}, {acc})")
+
+    def load(col, m):
+        v = w.value_at(x, index(col))
+        return w.assign("x", f"tl.where({m}, {v}, {ident})" if exprs.compute_dtype(x.dtype) == acc
+                        else f"tl.where({m}, {v}.to({acc}), {ident})")
+
     w.line(f"for c0 in range(0, {Rt}, BC):")
     with w.scope():
         w.line("cols = c0 + tl.arange(0, BC)[None, :]")
@@ -75,13 +85,19 @@ def generate_cumsum(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value
         if a.reverse:
             col = ix.var(w.assign("i", f"{Rt} - 1 - cols"))
         at = index(col)
-        v = w.value_at(x, at)
-        v = w.assign("x", f"tl.where({w.mask}, {v}, {zero})" if exprs.compute_dtype(x.dtype) == acc
-                     else f"tl.where({w.mask}, {v}.to({acc}), {zero})")
-        s = w.assign("s", f"_row_cumsum({v}, TREE) + carry")
-        if a.exclusive:
-            s = w.assign("s", f"{s} - {v}")
-        w.line(f"carry = carry + _row_sum({v}, TREE)")
+        v = load(col, w.mask)
+        if a.exclusive and prod_scan:
+            prev = ix.var(w.assign("i", f"{w.idx(col)} + 1" if a.reverse else f"{w.idx(col)} - 1"))
+            saved = w.mask
+            w.mask = w.guard(saved, f"({w.idx(prev)} >= 0) & ({w.idx(prev)} < {Rt})")
+            shifted = load(prev, w.mask)
+            w.mask = saved
+            s = w.assign("s", f"{scan}({shifted}, TREE) {op} carry")
+        else:
+            s = w.assign("s", f"{scan}({v}, TREE) {op} carry")
+            if a.exclusive:
+                s = w.assign("s", f"{s} - {v}")
+        w.line(f"carry = carry {op} {fold}({v}, TREE)")
         cd = exprs.compute_dtype(y.dtype)
         w.seed(y, at, s if cd == acc else w.assign("s", f"{s}.to({cd})"))
         for i, out in enumerate(outputs):

@@ -62,6 +62,7 @@ class Op(str, Enum):
     IDENTITY = "Identity"
     DROPOUT = "Dropout"
     CAST = "Cast"
+    BIT_CAST = "BitCast"
     # binary / ternary elementwise
     ADD = "Add"
     SUB = "Sub"
@@ -109,6 +110,7 @@ class Op(str, Enum):
     LP_NORMALIZATION = "LpNormalization"
     MEAN_VARIANCE_NORMALIZATION = "MeanVarianceNormalization"
     CUM_SUM = "CumSum"
+    CUM_PROD = "CumProd"
     TOP_K = "TopK"
     # contractions and windows
     MATMUL = "MatMul"

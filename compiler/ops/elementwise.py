@@ -172,6 +172,23 @@ class Cast:
             return x.astype(DType(a.to).numpy)
 
 
+@register_op(Op.BIT_CAST, Category.ELEMENTWISE, inputs=("X",))
+class BitCast:
+    """Reinterpret each element's bits as another type of the same size."""
+
+    Attrs = CastAttrs
+
+    def infer(a, x):
+        to = DType(a.to)
+        if to.itemsize != x.dtype.itemsize or DType.BOOL in (to, x.dtype) and to != x.dtype \
+                and {to, x.dtype} != {DType.BOOL, DType.UINT8} and {to, x.dtype} != {DType.BOOL, DType.INT8}:
+            raise ShapeError(f"BitCast from {x.dtype} to {to} changes the element size")
+        return [TensorType(x.shape, to)]
+
+    def reference(a, x):
+        return x.view(DType(a.to).numpy).copy()
+
+
 # --- binary -------------------------------------------------------------------------------
 def _int_div(a, x, y):
     if np.issubdtype(x.dtype, np.integer):

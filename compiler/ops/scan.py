@@ -41,6 +41,25 @@ class CumSum:
         return s.astype(x.dtype)
 
 
+@register_op(Op.CUM_PROD, Category.SCAN, inputs=("x",))
+class CumProd:
+    """Running products along ``axis`` (exclusive: without the element itself; reverse: from the end)."""
+
+    Attrs = CumSumAttrs
+    infer = CumSum.infer
+
+    def reference(a, x):
+        acc = x.astype(np.float64) if x.dtype.kind == "f" else x
+        y = np.flip(acc, a.axis) if a.reverse else acc
+        if a.exclusive:
+            ones = np.ones_like(np.take(y, [0], axis=a.axis))
+            y = np.concatenate([ones, np.delete(y, -1, axis=a.axis)], axis=a.axis)
+        s = np.cumprod(y, axis=a.axis)
+        if a.reverse:
+            s = np.flip(s, a.axis)
+        return s.astype(x.dtype)
+
+
 @dataclasses.dataclass(frozen=True)
 class TopKAttrs:
     k: int = 1

@@ -45,11 +45,11 @@ class ImportContext:
         return self._fold_shape_math(n) or n.outputs[0]
 
     def _fold_shape_math(self, n: Node) -> Value | None:
-        """Small integer results of constant inputs become constants at once, so shape
-        arguments computed in the model (Concat of Constants, Cast, Mul) stay compile-time
-        known. Float math is left to the constant-folding pass."""
+        """Small results of constant inputs (at most 64 elements) become constants at once, so
+        arguments computed in the model (Concat of Constants, a Cast of a scalar, Mul) stay
+        compile-time known. Larger constant math is left to the constant-folding pass."""
         out = n.outputs[0]
-        if len(n.outputs) != 1 or out.dtype.is_float or not out.type.is_static or out.type.numel > 64:
+        if len(n.outputs) != 1 or not out.type.is_static or out.type.numel > 64:
             return None
         if not all(v is None or v.const is not None for v in n.inputs):
             return None
@@ -104,7 +104,7 @@ class ImportContext:
                 name = onnx.TensorProto.DataType.Name(int(code))
             except ValueError:
                 name = f"code {code}"
-            raise UnsupportedHere(f"{what} {name} is not supported") from None
+            raise UnsupportedHere(f"{what}: element type {name} is not supported") from None
 
     def floats(self, v: Value | None, what: str) -> list[float]:
         if v is None:

@@ -167,3 +167,14 @@ def _batchnorm(ctx, node, inputs, attrs):
     if ctx.opset < 9 and attrs.get("spatial", 1) == 0:
         raise UnsupportedHere("spatial=0 is not supported")
     return [ctx.op(Op.BATCH_NORMALIZATION, inputs[:5], epsilon=attrs.get("epsilon", 1e-5))]
+
+
+@onnx_op("BitCast")
+def _bitcast(ctx, node, inputs, attrs):
+    x = inputs[0]
+    to = ctx.dtype(int(attrs["to"]), "BitCast to")
+    ok = to.itemsize == x.dtype.itemsize and (DType.BOOL not in (to, x.dtype) or to == x.dtype
+                                               or {to, x.dtype} <= {DType.BOOL, DType.UINT8, DType.INT8})
+    if not ok:
+        raise UnsupportedHere(f"BitCast from {x.dtype} to {to} changes the element size")
+    return [ctx.op(Op.BIT_CAST, [x], to=to)]

@@ -121,10 +121,16 @@ def _split(ctx, node, inputs, attrs):
             sizes = [min(part, d - part * i) for i in range(n)]
     if len(sizes) != n_out:
         raise UnsupportedHere(f"Split gives {len(sizes)} sizes for {n_out} outputs")
-    if any(isinstance(s, int) and s == 0 for s in sizes):
-        raise UnsupportedHere("zero-size Split outputs are not supported")
     outs, start = [], 0
     for i, s in enumerate(sizes):
+        if isinstance(s, int) and s == 0:
+            # an empty part holds no data: an empty constant (Concat skips it)
+            shape = list(x.shape)
+            shape[axis] = 0
+            if not all(isinstance(d, int) for d in shape):
+                raise UnsupportedHere("an empty Split output of a symbolic shape is not supported")
+            outs.append(ctx.const(np.zeros(shape, dtype=x.dtype.numpy), name=node.output[i] or "empty"))
+            continue
         outs.append(make_slice(ctx, x, {axis: start}, {axis: start + s}, {axis: 1}, name=f"{node.name}_{i}"
                                if node.name else None))
         start = start + s
@@ -211,7 +217,8 @@ def _range(ctx, node, inputs, attrs):
         values = (np.asarray(s, dtype=dtype.numpy) + np.arange(n).astype(dtype.numpy) * np.asarray(d, dtype.numpy))
         return [ctx.const(values.astype(dtype.numpy), name=node.output[0])]
     if dtype.is_float:
-        raise UnsupportedHere("a float Range needs constant start, limit and delta")
+        for v, w in ((start, "start"), (limit, "limit"), (delta, "delta")):
+            ctx.scalar(v, f"Range's {w} (a float Range is computed at compile time)")
     s, l, d = (ctx.ints(v, f"Range's {w}")[0] for v, w in ((start, "start"), (limit, "limit"), (delta, "delta")))
     if not isinstance(d, int) or d == 0:
         raise UnsupportedHere("Range delta must be a static non-zero int")
@@ -267,3 +274,23 @@ def _depth_space(ctx, node, inputs, attrs):
     if mode not in ("DCR", "CRD"):
         raise UnsupportedHere(f"mode {mode!r} is not supported")
     return [ctx.op(op, [x], blocksize=b, mode=mode)]
+
+
+@onnx_op("CumProd")
+def _cumprod(ctx, node, inputs, attrs):
+    x = inputs[0]
+    if x.dtype is DType.BOOL:
+        raise UnsupportedHere("CumProd of bool is not supported")
+    axis = normalize_axis(int(ctx.scalar(inputs[1], "CumProd's axis")), x.type.rank)
+    return [ctx.op(Op.CUM_PROD, [x], axis=axis, exclusive=int(attrs.get("exclusive", 0)),
+                   reverse=int(attrs.get("reverse", 0)))]
+
+
+@onnx_op("EyeLike")
+def _eye_like(ctx, node, inputs, attrs):
+    x = inputs[0]
+    if x.type.rank != 2 or not x.type.is_static:
+        raise UnsupportedHere("EyeLike needs a static 2-D input")
+    dtype = ctx.dtype(int(attrs["dtype"]), "EyeLike dtype") if "dtype" in attrs else x.dtype
+    eye = np.eye(*x.shape, k=int(attrs.get("k", 0)), dtype=dtype.numpy)
+    return [ctx.const(eye, name=node.output[0])]
