@@ -140,10 +140,18 @@ def _range(w, node, value, index, guard):
 def _data_index(w, indices, at, guard, size):
     """A loaded index (negative ones wrapped) as an index expression, plus a guard that keeps
     out-of-range indices from touching memory."""
+    c = w.scalar_constant(indices)
+    if c is not None and isinstance(size, int):
+        c = int(c)
+        return ix.const(c + size if c < 0 else c), guard
     raw = w.value_at(indices, at, guard)
     n = w.dim(size)
     i = w.assign("i", f"tl.where({raw} < 0, {raw} + {n}, {raw})")
-    return ix.var(i), w.guard(guard, f"({i} >= 0) & ({i} < {n})")
+    cond = f"({i} >= 0) & ({i} < {n})"
+    if not any(ix.variables(ix.as_expr(e)) - w.scalars for e in at):
+        w.scalars.update((raw, i))      # one index for the whole tile: a scalar
+        w._scalar_conds.add(cond)
+    return ix.var(i), w.guard(guard, cond)
 
 
 @lowering(Op.GATHER)

@@ -154,6 +154,11 @@ def _sorted_nodes(graph: onnx.GraphProto, known: set[str], where: str) -> list[o
     return order
 
 
+def node_key(node: onnx.NodeProto) -> tuple:
+    """Identifies a node of one graph: its op and its (unique) output names."""
+    return (node.op_type, tuple(node.output))
+
+
 def node_label(node: onnx.NodeProto) -> str:
     return node.name or (node.output[0] if node.output else node.op_type)
 
@@ -180,7 +185,7 @@ def import_nodes(ctx: ImportContext, nodes: Sequence[onnx.NodeProto], values: di
                 if o:
                     blocked[o] = None
         if statuses is not None:
-            statuses[id(node)] = why
+            statuses[node_key(node)] = why
 
 
 def _import_one(ctx, node, label, values, blocked, expand_function) -> str | None:
