@@ -135,7 +135,7 @@ def generate_topk(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value])
     if exprs.compute_dtype(x.dtype) != acc:
         v = w.assign("x", f"{v}.to({acc})")
     valid = w.mask
-    w.line(f"taken = cols >= {R}")
+    w.line(f"taken = tl.broadcast_to(cols >= {R}, [BR, BC])")
     w.mask = "row_mask"
     w.store_shape = "[BR, 1]"
     with w.loop(a.k, "j") as j:
