@@ -167,9 +167,9 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     w.axes = {"rows": 0, "cols": 1}
     w.line("pid = tl.program_id(0)")
     w.line("rows = pid * BR + tl.arange(0, BR)[:, None]")
-    w.line(f"row_mask = rows < {w.dim(ROWS)}")
+    w.line(f"row_mask = rows < {w.dim(ROWS, 'n_rows')}")
     rc = ix.unravel(ix.var("rows"), tuple(shape[a] for a in kept))
-    Rtext = w.dim(R)
+    Rtext = w.dim(R, "n_cols")
 
     def x_index(cols_var: str):
         cc = ix.unravel(ix.var(cols_var), tuple(shape[a] for a in axes))
