@@ -92,14 +92,14 @@ def generate_cumsum(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value
             w.mask = w.guard(saved, f"({w.idx(prev)} >= 0) & ({w.idx(prev)} < {Rt})")
             shifted = load(prev, w.mask)
             w.mask = saved
-            s = w.assign("s", f"{scan}({shifted}, TREE) {op} carry")
+            s = w.assign("acc", f"{scan}({shifted}, TREE) {op} carry")
         else:
-            s = w.assign("s", f"{scan}({v}, TREE) {op} carry")
+            s = w.assign("acc", f"{scan}({v}, TREE) {op} carry")
             if a.exclusive:
-                s = w.assign("s", f"{s} - {v}")
+                s = w.assign("acc", f"{s} - {v}")
         w.line(f"carry = carry {op} {fold}({v}, TREE)")
         cd = exprs.compute_dtype(y.dtype)
-        w.seed(y, at, s if cd == acc else w.assign("s", f"{s}.to({cd})"))
+        w.seed(y, at, s if cd == acc else w.assign("acc", f"{s}.to({cd})"))
         for i, out in enumerate(outputs):
             w.store(out, at, w.value_at(out, at), role="out" if len(outputs) == 1 else f"out{i}")
     moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
