@@ -134,6 +134,14 @@ CASES = {
                                                       consts={"w": f32(1, 2, 3, 3)}, strides=[3, 2],
                                                       output_shape=[10, 8]),
     "MatMul-1d": lambda: case("MatMul", {"a": f32(4), "b": f32(2, 4, 3)}, ["y"], opset=13),
+    # recurrent layers, unrolled over the sequence
+    "GRU-linear-before-reset": lambda: case("GRU", {"x": f32(4, 2, 3)}, ["y", "yh"], opset=14, consts={
+        "w": f32(1, 15, 3), "r": f32(1, 15, 5), "b": f32(1, 30)}, hidden_size=5, linear_before_reset=1),
+    "LSTM-bidirectional-peepholes": lambda: case("LSTM", {"x": f32(3, 2, 4)}, ["y", "yh", "yc"], opset=14, consts={
+        "w": f32(2, 12, 4), "r": f32(2, 12, 3), "b": f32(2, 24), "sl": np.array([3, 3], np.int32),
+        "h0": f32(2, 2, 3), "c0": f32(2, 2, 3), "p": f32(2, 9)}, hidden_size=3, direction="bidirectional"),
+    "RNN-clip-relu": lambda: case("RNN", {"x": f32(5, 1, 2)}, ["y"], opset=14, consts={
+        "w": f32(1, 4, 2), "r": f32(1, 4, 4)}, hidden_size=4, clip=0.8, activations=["Relu"]),
     "QuantizeLinear": lambda: case("QuantizeLinear", {"x": f32(3, 4) * 50}, ["y"], opset=13, consts={
         "s": np.array(0.7, np.float32), "z": np.array(3, np.uint8)}),
     "DequantizeLinear-axis": lambda: case("DequantizeLinear", {"x": R.integers(-128, 127, (2, 3)).astype(np.int8)},
