@@ -242,3 +242,85 @@ def _resize(w, node, value, index, guard):
         out = (f"tl.minimum(tl.maximum(_round_half_even({out}), {float(info.min)!r}), {float(info.max)!r})"
                f".to({value.dtype.triton_lang})")
     return out
+
+
+# -- GridSample -------------------------------------------------------------------------------
+def _reflect_text(w, v: str, lo: float, hi: float) -> str:
+    """Kernel text folding float ``v`` into [lo, hi] (see compiler.ops.resize.reflect)."""
+    rng = hi - lo
+    if rng <= 0:
+        return f"({v} * 0.0 + {lo!r})"
+    dx = w.assign("r", f"tl.where({v} < {lo!r}, {lo!r} - {v}, {v} - {hi!r})")
+    n = w.assign("r", f"tl.floor({dx} / {rng!r})")
+    r = w.assign("r", f"{dx} - {n} * {rng!r}")
+    even = w.assign("r", f"({n} - 2.0 * tl.floor({n} * 0.5)) == 0.0")
+    folded = f"tl.where({v} < {lo!r}, tl.where({even}, {lo!r} + {r}, {hi!r} - {r}), " \
+             f"tl.where({even}, {hi!r} - {r}, {lo!r} + {r}))"
+    return w.assign("r", f"tl.where(({v} < {lo!r}) | ({v} > {hi!r}), {folded}, {v})")
+
+
+@lowering(Op.GRID_SAMPLE)
+def _grid_sample(w, node, value, index, guard):
+    """Per output point: read its grid coordinates, map them to input coordinates, then sum
+    the taps (1, 2 or 4 per axis) with their weights; padding decides what a tap outside
+    the input reads (zero, the border pixel, or the reflected pixel)."""
+    import itertools
+
+    a = node.attrs
+    x, grid = node.inputs
+    sp = x.type.rank - 2
+    dims = x.shape[2:]
+    ac = bool(a.align_corners)
+    n_idx, out_idx = index[0], tuple(index[2:])
+    per_axis = []
+    for i in range(sp):
+        g = w.value_at(grid, (n_idx,) + out_idx + (ix.const(sp - 1 - i),), guard)
+        d = dims[i]
+        v = w.assign("r", f"({g} + 1.0) * 0.5 * {float(d - 1)!r}" if ac else f"(({g} + 1.0) * {float(d)!r} - 1.0) * 0.5")
+        if a.mode == "nearest":
+            w.helpers.add("_round_half_even")
+            v = w.assign("r", f"_round_half_even({v})")
+        lo, hi = (0.0, float(d - 1)) if ac else (-0.5, d - 0.5)
+        if a.padding_mode == "border":
+            v = w.assign("r", f"tl.minimum(tl.maximum({v}, 0.0), {float(d - 1)!r})")
+        elif a.padding_mode == "reflection":
+            v = _reflect_text(w, v, lo, hi)
+        taps = []
+        if a.mode == "nearest":
+            taps = [(v, None)]
+        else:
+            f = w.assign("r", f"tl.floor({v})")
+            t = w.assign("r", f"{v} - {f}")
+            if a.mode == "linear":
+                taps = [(f, f"(1.0 - {t})"), (f"({f} + 1.0)", t)]
+            else:
+                s = w.assign("r", f"(1.0 - {t})")
+                A = -0.75
+                ws = [f"((({A!r} * ({t} + 1.0) - {5 * A!r}) * ({t} + 1.0) + {8 * A!r}) * ({t} + 1.0) - {4 * A!r})",
+                      f"((({A + 2!r}) * {t} - {A + 3!r}) * {t} * {t} + 1.0)",
+                      f"((({A + 2!r}) * {s} - {A + 3!r}) * {s} * {s} + 1.0)",
+                      f"((({A!r} * ({s} + 1.0) - {5 * A!r}) * ({s} + 1.0) + {8 * A!r}) * ({s} + 1.0) - {4 * A!r})"]
+                taps = [(f"({f} + {float(k - 1)!r})", w.assign("r", ws[k])) for k in range(4)]
+        resolved = []
+        for pos, wt in taps:
+            if a.padding_mode == "zeros":
+                ok = f"({pos} >= 0.0) & ({pos} <= {float(d - 1)!r})"
+                j = f"tl.minimum(tl.maximum({pos}, 0.0), {float(d - 1)!r})"
+            elif a.padding_mode == "border":
+                ok, j = None, f"tl.minimum(tl.maximum({pos}, 0.0), {float(d - 1)!r})"
+            else:
+                ok, j = None, f"tl.minimum(tl.maximum({_reflect_text(w, pos, lo, hi)}, 0.0), {float(d - 1)!r})"
+            jv = w.assign("i", f"({j}).to(tl.int32)")     # truncation, as the reference's int()
+            resolved.append((ix.var(jv), wt, w.assign("g", ok) if ok else None))
+        per_axis.append(resolved)
+    terms = []
+    for combo in itertools.product(*per_axis):
+        at = (n_idx, index[1]) + tuple(j for j, _, _ in combo)
+        val = w.value_at(x, at, guard)
+        factors = [wt for _, wt, _ in combo if wt is not None]
+        oks = [ok for _, _, ok in combo if ok is not None]
+        term = " * ".join(factors + [val]) if factors else val
+        if oks:
+            term = f"tl.where({' & '.join(oks)}, {term}, 0.0)"
+        terms.append(term)
+    return w.assign("acc", " + ".join(terms))

@@ -143,6 +143,7 @@ class Op(str, Enum):
     DEPTH_TO_SPACE = "DepthToSpace"
     SPACE_TO_DEPTH = "SpaceToDepth"
     RESIZE = "Resize"
+    GRID_SAMPLE = "GridSample"
     ONE_HOT = "OneHot"
     TRILU = "Trilu"
 

@@ -161,3 +161,116 @@ class Resize:
 def output_size(in_len: int, scale: float) -> int:
     """floor(in_len * scale), as ONNX computes sizes from scales."""
     return int(math.floor(in_len * scale)) if scale > 0 else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class GridSampleAttrs:
+    mode: str = "linear"             # linear | nearest | cubic
+    padding_mode: str = "zeros"      # zeros | border | reflection
+    align_corners: int = 0
+
+
+def grid_source(g, length: int, align_corners: bool):
+    """Normalized grid coordinate in [-1, 1] -> input coordinate along an axis of ``length``."""
+    if align_corners:
+        return (g + 1) / 2.0 * (length - 1)
+    return ((g + 1) * length - 1) / 2.0
+
+
+def reflect(x, lo: float, hi: float):
+    """Fold x into [lo, hi] by reflecting at the borders (as often as needed)."""
+    rng = hi - lo
+    if rng <= 0:
+        return np.full_like(x, lo)
+    below = x < lo
+    dx = np.where(below, lo - x, x - hi)
+    n = np.floor(dx / rng)
+    r = dx - n * rng
+    even = (n % 2) == 0
+    folded = np.where(below, np.where(even, lo + r, hi - r), np.where(even, hi - r, lo + r))
+    return np.where((x < lo) | (x > hi), folded, x)
+
+
+@register_op(Op.GRID_SAMPLE, Category.WINDOW, inputs=("X", "grid"))
+class GridSample:
+    """Sample X at the points of ``grid`` (normalized coordinates, last axis x, y[, z]):
+    nearest (round half to even), linear (2 taps per axis) or cubic (4 taps, a = -0.75);
+    points outside are zeros, clamped to the border, or reflected back in."""
+
+    Attrs = GridSampleAttrs
+
+    def infer(a, x, grid):
+        sp = x.rank - 2
+        if sp < 1 or grid.rank != x.rank or grid.shape[-1] != sp or grid.shape[0] != x.shape[0]:
+            raise ShapeError(f"GridSample needs X (N, C, spatial...) and grid (N, out..., {sp}), got {x} and {grid}")
+        if a.mode not in ("linear", "nearest", "cubic") or a.padding_mode not in ("zeros", "border", "reflection"):
+            raise ShapeError(f"GridSample mode {a.mode} / padding {a.padding_mode} is unknown")
+        if not x.dtype.is_float or grid.dtype != x.dtype:
+            raise ShapeError(f"GridSample needs float X and grid of one type, got {x.dtype} and {grid.dtype}")
+        if not all(isinstance(d, int) for d in x.shape[2:]):
+            raise ShapeError("GridSample needs static input spatial sizes")
+        return [TensorType((x.shape[0], x.shape[1]) + tuple(grid.shape[1:-1]), x.dtype)]
+
+    def reference(a, x, grid):
+        sp = x.ndim - 2
+        dims = x.shape[2:]
+        n, c = x.shape[:2]
+        out_sp = grid.shape[1:-1]
+        ac = bool(a.align_corners)
+        coords = []
+        for i in range(sp):
+            g = grid[..., sp - 1 - i].astype(np.float64)          # (N, out...)
+            v = grid_source(g, dims[i], ac)
+            if a.mode == "nearest":
+                v = np.round(v)
+            lo, hi = (0.0, dims[i] - 1.0) if ac else (-0.5, dims[i] - 0.5)
+            if a.padding_mode == "border":
+                v = np.clip(v, 0, dims[i] - 1)
+            elif a.padding_mode == "reflection":
+                v = reflect(v, lo, hi)
+            coords.append((v, lo, hi))
+        taps = []
+        for i, (v, lo, hi) in enumerate(coords):
+            if a.mode == "nearest":
+                taps.append([(np.trunc(v).astype(np.int64), np.ones_like(v))])
+                continue
+            f = np.floor(v)
+            t = v - f
+            if a.mode == "linear":
+                taps.append([(f.astype(np.int64), 1 - t), (f.astype(np.int64) + 1, t)])
+            else:
+                ws = cubic_weights(t, -0.75)
+                taps.append([(f.astype(np.int64) + k - 1, ws[k]) for k in range(4)])
+        x64 = x.astype(np.float64)
+        out = np.zeros((n, c) + tuple(out_sp), dtype=np.float64)
+        bidx = np.arange(n).reshape((n,) + (1,) * len(out_sp))
+        import itertools
+
+        for combo in itertools.product(*taps):
+            weight = np.ones((n,) + tuple(out_sp))
+            idx = []
+            valid = np.ones((n,) + tuple(out_sp), dtype=bool)
+            for i, (j, w) in enumerate(combo):
+                weight = weight * w
+                d = dims[i]
+                if a.padding_mode == "zeros":
+                    valid &= (j >= 0) & (j < d)
+                    j = np.clip(j, 0, d - 1)
+                elif a.padding_mode == "border":
+                    j = np.clip(j, 0, d - 1)
+                else:
+                    lo, hi = coords[i][1], coords[i][2]
+                    j = np.trunc(reflect(j.astype(np.float64), lo, hi)).astype(np.int64)
+                    j = np.clip(j, 0, d - 1)
+                idx.append(j)
+            vals = _gather(x64, bidx, idx)
+            out += np.where(valid, weight, 0.0)[:, None] * vals
+        return out.astype(x.dtype)
+
+
+def _gather(x, bidx, idx):
+    """x[n, :, idx...] for per-(n, out...) spatial indices -> (N, C, out...)."""
+    n, c = x.shape[:2]
+    moved = np.moveaxis(x, 1, -1)                       # N, spatial..., C
+    picked = moved[(bidx,) + tuple(idx)]                # N, out..., C
+    return np.moveaxis(picked, -1, 1)

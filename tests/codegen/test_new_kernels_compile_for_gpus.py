@@ -87,13 +87,15 @@ def _views():
              helper.make_node("Tile", ["x", "reps"], ["tile"]),
              helper.make_node("Slice", ["x", "st", "en", "axs", "stp"], ["sl"]),
              helper.make_node("Expand", ["col", "eshape"], ["ex"]),
-             helper.make_node("BitCast", ["x"], ["bits"], to=TensorProto.INT32)]
+             helper.make_node("BitCast", ["x"], ["bits"], to=TensorProto.INT32),
+             helper.make_node("GridSample", ["x4", "grid"], ["gs"], mode="cubic", padding_mode="reflection"),
+             helper.make_node("GridSample", ["x4", "grid"], ["gsn"], mode="nearest", padding_mode="zeros")]
     resize_roi = {"roi": np.array([0, 0, 0.1, 0.2, 1, 1, 0.9, 0.8], np.float32)}
     nodes[10] = helper.make_node("Resize", ["x4", "roi", "scales"], ["rl"], mode="linear",
                                  coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=-1.0)
     return _model(nodes, [("x", F, ["N", 6]), ("x4", F, [1, 4, 4, 6]), ("oh", I64, ["N", 3])],
                   ["shp", "sz", "rng", "g", "ge", "gnd", "pr", "pw", "rc", "rl", "o", "tri", "d2s", "tile", "sl", "ex",
-                   "bits"],
+                   "bits", "gs", "gsn"],
                   {"zero": np.array(0, np.int64), "one": np.array(1, np.int64), "gi": np.array([5, -1], np.int64),
                    "gei": np.array([[0, 5, 2]], np.int64).repeat(1, 0), "ndi": np.array([[[1, 2]]], np.int64),
                    "pads": np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64),
@@ -101,7 +103,8 @@ def _views():
                    "vals": np.array([0, 3], np.float32), "reps": np.array([2, 3], np.int64),
                    "st": np.array([1, -1], np.int64), "en": np.array([2**62, -7], np.int64),
                    "axs": np.array([0, 1], np.int64), "stp": np.array([1, -2], np.int64),
-                   "col": np.ones((3, 1), np.float32), "eshape": np.array([2, 3, 4], np.int64), **resize_roi},
+                   "col": np.ones((3, 1), np.float32), "eshape": np.array([2, 3, 4], np.int64),
+                   "grid": R.uniform(-1.2, 1.2, (1, 3, 2, 2)).astype(np.float32), **resize_roi},
                   opset=26)
 
 

@@ -114,3 +114,22 @@ def _upsample(ctx, node, inputs, attrs):
     if any(math.isnan(s) for s in scales):
         raise UnsupportedHere("scales must be numbers")
     return [build_resize(ctx, x, scales=scales, mode=mode, coord="asymmetric", nearest="simple")]
+
+
+@onnx_op("GridSample")
+def _grid_sample(ctx, node, inputs, attrs):
+    x, grid = inputs[0], inputs[1]
+    mode = {"bilinear": "linear", "bicubic": "cubic"}.get(attrs.get("mode", "linear"), attrs.get("mode", "linear"))
+    if ctx.opset < 20 and "mode" not in attrs:
+        mode = "linear"
+    padding = attrs.get("padding_mode", "zeros")
+    if mode not in ("linear", "nearest", "cubic") or padding not in ("zeros", "border", "reflection"):
+        raise UnsupportedHere(f"mode {mode!r} / padding_mode {padding!r} is not supported")
+    if not x.dtype.is_float:
+        raise UnsupportedHere(f"GridSample of {x.dtype} is not supported")
+    if not all(isinstance(d, int) for d in x.shape[2:]):
+        raise UnsupportedHere("GridSample needs static input spatial sizes")
+    if grid.dtype != x.dtype:
+        grid = ctx.op(Op.CAST, [grid], to=x.dtype)
+    return [ctx.op(Op.GRID_SAMPLE, [x, grid], mode=mode, padding_mode=padding,
+                   align_corners=int(attrs.get("align_corners", 0)))]

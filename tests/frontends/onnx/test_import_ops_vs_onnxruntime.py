@@ -120,6 +120,13 @@ CASES = {
         mode="nearest", nearest_mode="round_prefer_ceil"),
     "Upsample-9": lambda: case("Upsample", {"x": f32(1, 1, 2, 3)}, ["y"], opset=9,
                                       consts={"s": np.array([1, 1, 2, 3], np.float32)}),
+    "GridSample-bicubic-reflection": lambda: case("GridSample", {"x": f32(1, 2, 4, 5)}, ["y"], opset=16, consts={
+        "g": (R.uniform(-1.4, 1.4, (1, 3, 6, 2))).astype(np.float32)}, mode="bicubic", padding_mode="reflection"),
+    "GridSample-nearest-border-aligned": lambda: case("GridSample", {"x": f32(2, 1, 3, 3)}, ["y"], opset=16, consts={
+        "g": (R.uniform(-1.3, 1.3, (2, 4, 2, 2))).astype(np.float32)}, mode="nearest", padding_mode="border",
+        align_corners=1),
+    "GridSample-20-linear-zeros": lambda: case("GridSample", {"x": f32(1, 3, 5, 4)}, ["y"], opset=20, consts={
+        "g": (R.uniform(-1.2, 1.2, (1, 2, 7, 2))).astype(np.float32)}, mode="linear"),
     # contractions through other ops
     "Einsum-batch-matmul": lambda: case("Einsum", {"a": f32(2, 3, 4), "b": f32(2, 4, 5)}, ["y"], opset=12,
                                                equation="bij,bjk->bik"),
