@@ -241,3 +241,23 @@ def _shape(w, node, value, index, guard):
 @lowering(Op.SIZE)
 def _size(w, node, value, index, guard):
     return f"tl.full({w.tile}, {w.dim(node.inputs[0].type.numel)}, tl.int64)"
+
+
+@lowering(Op.TENSOR_SCATTER)
+def _tensor_scatter(w, node, value, index, guard):
+    """The update where it lands (sequence position minus the batch entry's write index,
+    wrapped for circular caches), the cache everywhere else."""
+    cache, upd = node.inputs[0], node.inputs[1]
+    idx = node.inputs[2] if len(node.inputs) > 2 else None
+    a = node.attrs
+    n, s = cache.shape[a.axis], upd.shape[a.axis]
+    p = w.idx(index[a.axis])
+    start = "0" if idx is None else w.value_at(idx, (index[0],), guard)
+    rel = w.assign("i", f"{p} - {start}")
+    if a.mode == "circular":
+        rel = w.assign("i", f"(({rel} % {w.dim(n)}) + {w.dim(n)}) % {w.dim(n)}")
+    lands = w.guard(f"({rel} >= 0) & ({rel} < {w.dim(s)})")
+    at = tuple(ix.var(rel) if k == a.axis else e for k, e in enumerate(index))
+    new = w.value_at(upd, at, w.guard(guard, lands))
+    old = w.value_at(cache, index, guard)
+    return f"tl.where({lands}, {new}, {old})"

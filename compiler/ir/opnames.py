@@ -133,6 +133,7 @@ class Op(str, Enum):
     GATHER_ND = "GatherND"
     SCATTER_ND = "ScatterND"
     SCATTER_ELEMENTS = "ScatterElements"
+    TENSOR_SCATTER = "TensorScatter"
     EXPAND = "Expand"
     TILE = "Tile"
     PAD = "Pad"

@@ -205,3 +205,41 @@ class OneHot:
         hot = np.expand_dims(i, a.axis) == np.arange(a.depth).reshape(
             (1,) * a.axis + (a.depth,) + (1,) * (idx.ndim - a.axis))
         return np.where(hot, values[1], values[0]).astype(values.dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorScatterAttrs:
+    axis: int = -2          # resolved: the sequence axis, >= 1
+    mode: str = "linear"    # linear | circular
+
+
+@register_op(Op.TENSOR_SCATTER, Category.VIEW, inputs=("past_cache", "update", "write_indices?"))
+class TensorScatter:
+    """A KV-cache write: the cache with ``update`` written along the sequence axis starting at
+    each batch entry's write index (wrapping around with ``circular``). Computed per output
+    element — it reads the update where one lands and the cache elsewhere — so it is a view."""
+
+    Attrs = TensorScatterAttrs
+
+    def infer(a, cache, upd, idx=None):
+        if not 1 <= a.axis < cache.rank or a.mode not in ("linear", "circular") or upd.rank != cache.rank \
+                or upd.dtype != cache.dtype or any(u != c for k, (u, c) in enumerate(zip(upd.shape, cache.shape))
+                                                  if k != a.axis):
+            raise ShapeError(f"TensorScatter: cache {cache}, update {upd}, axis {a.axis}, mode {a.mode} do not fit")
+        if idx is not None:
+            _int_indices("TensorScatter", idx)
+            if tuple(idx.shape) != (cache.shape[0],):
+                raise ShapeError(f"TensorScatter write_indices must have shape ({cache.shape[0]},), got {idx.shape}")
+        return [cache]
+
+    def reference(a, cache, upd, idx=None):
+        out = cache.copy()
+        n = cache.shape[a.axis]
+        for prefix in np.ndindex(*cache.shape[:a.axis]):
+            start = 0 if idx is None else int(idx[prefix[0]])
+            for s in range(upd.shape[a.axis]):
+                p = start + s
+                if a.mode == "circular":
+                    p %= n
+                out[prefix + (p,)] = upd[prefix + (s,)]
+        return out

@@ -88,3 +88,15 @@ def _one_hot(ctx, node, inputs, attrs):
         values = ctx.op(Op.RESHAPE, [values], shape=(2,))
     axis = normalize_axis(int(attrs.get("axis", -1)), idx.type.rank + 1)
     return [ctx.op(Op.ONE_HOT, [idx, values], axis=axis, depth=d)]
+
+
+@onnx_op("TensorScatter")
+def _tensor_scatter(ctx, node, inputs, attrs):
+    cache, upd = inputs[0], inputs[1]
+    idx = inputs[2] if len(inputs) > 2 else None
+    if idx is not None:
+        _indices(node, idx)
+    axis = normalize_axis(int(attrs.get("axis", -2)), cache.type.rank)
+    if axis == 0:
+        raise UnsupportedHere("TensorScatter along the batch axis is not defined")
+    return [ctx.op(Op.TENSOR_SCATTER, [cache, upd, idx], axis=axis, mode=attrs.get("mode", "linear"))]
