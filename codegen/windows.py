@@ -176,7 +176,23 @@ def _axis_taps(w, a, axis, x, n_in, ct):
                 "floor": f, "ceil": f"tl.ceil({x})"}[mode]
         return [(clamp(pick), None)]
     t = w.assign("r", f"({x} - {f}).to({ct})")
-    if a.mode == "linear":
+    if a.antialias and a.scales[axis] < 1.0:
+        from compiler.ops.resize import antialias_offsets
+
+        offsets, s = antialias_offsets(a, a.scales[axis])
+        A = float(a.cubic_coeff_a)
+        raw = []
+        for o in offsets:
+            u = w.assign("r", f"tl.abs(({float(o)!r} - {t}) * {s!r})")
+            if a.mode == "linear":
+                raw.append(w.assign("r", f"tl.minimum(tl.maximum(1.0 - {u}, 0.0), 1.0)"))
+            else:
+                raw.append(w.assign("r", f"tl.where({u} <= 1.0, (({A + 2!r}) * {u} - {A + 3!r}) * {u} * {u} + 1.0, "
+                                         f"tl.where({u} < 2.0, (({A!r} * {u} - {5 * A!r}) * {u} + {8 * A!r}) * {u}"
+                                         f" - {4 * A!r}, 0.0))"))
+        total = w.assign("r", " + ".join(raw))
+        weights = [f"({r} / {total})" for r in raw]
+    elif a.mode == "linear":
         offsets = [0, 1]
         weights = [f"(1.0 - {t})", t]
     else:

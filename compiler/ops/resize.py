@@ -6,8 +6,9 @@ coordinate transform divides by (output/input when sizes were given), ``roi`` th
 an output coordinate ``y`` to a source coordinate ``x`` (``source_coordinate``); nearest picks
 one tap, linear two (floor(x), floor(x)+1) and cubic four (floor(x)-1 .. floor(x)+2); taps
 outside the input repeat the edge, or are dropped and the weights renormalized with
-``exclude_outside``. The interpolation is separable, so an N-axis resize is the product of
-per-axis weights.
+``exclude_outside``. With ``antialias`` a shrinking linear/cubic axis widens its filter by
+1/scale (more taps, weights normalized to sum 1), as ONNX opset 18 specifies. The
+interpolation is separable, so an N-axis resize is the product of per-axis weights.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ class ResizeAttrs:
     cubic_coeff_a: float = -0.75
     exclude_outside: int = 0
     extrapolation_value: float = 0.0
+    antialias: int = 0                       # linear/cubic: widen the filter by 1/scale when shrinking
+
+
+def antialias_offsets(a: ResizeAttrs, scale: float) -> tuple[list[int], float]:
+    """Tap offsets from floor(x) and the filter scale of an antialiased linear/cubic axis."""
+    s = min(scale, 1.0)
+    start = math.floor((-1.0 if a.mode == "linear" else -2.0) / s) + 1
+    return list(range(start, 2 - start)), s
+
+
+def filter_weight(mode: str, u, A: float):
+    """The linear (triangle) or cubic (Keys) filter at distance u."""
+    u = np.abs(u)
+    if mode == "linear":
+        return np.clip(1.0 - u, 0.0, 1.0)
+    return np.where(u <= 1, ((A + 2) * u - (A + 3)) * u * u + 1,
+                    np.where(u < 2, ((A * u - 5 * A) * u + 8 * A) * u - 4 * A, 0.0))
 
 
 def resized_axes(a: ResizeAttrs, in_shape) -> list[int]:
@@ -103,6 +121,11 @@ def _taps(a: ResizeAttrs, x: np.ndarray, scale: float):
     t = x - f
     if a.mode == "nearest":
         return [nearest_index(x, a.nearest_mode, scale)], [np.ones_like(x)], True
+    if a.antialias and scale < 1.0:
+        offsets, s = antialias_offsets(a, scale)
+        ws = [filter_weight(a.mode, (k - t) * s, a.cubic_coeff_a) for k in offsets]
+        total = sum(ws)
+        return [f + k for k in offsets], [w / total for w in ws], False
     if a.mode == "linear":
         return [f, f + 1], [1.0 - t, t], False
     return [f - 1, f, f + 1, f + 2], cubic_weights(t, a.cubic_coeff_a), False

@@ -23,7 +23,7 @@ def _optional(v):
 
 def build_resize(ctx, x, *, scales=None, sizes=None, roi=None, axes=None, mode="nearest",
                  coord="half_pixel", nearest="round_prefer_floor", cubic_a=-0.75, exclude_outside=0,
-                 extrapolation=0.0, policy="stretch"):
+                 extrapolation=0.0, policy="stretch", antialias=0):
     rank = x.type.rank
     axes = list(range(rank)) if axes is None else [normalize_axis(int(a), rank) for a in axes]
     if mode not in ("nearest", "linear", "cubic"):
@@ -79,14 +79,13 @@ def build_resize(ctx, x, *, scales=None, sizes=None, roi=None, axes=None, mode="
         pass   # integer linear/cubic round to nearest (as onnx's reference saturate_cast)
     return ctx.op(Op.RESIZE, [x], sizes=tuple(full_sizes), scales=tuple(full_scales), roi=full_roi, mode=mode,
                   coordinate_transformation_mode=coord, nearest_mode=nearest, cubic_coeff_a=float(cubic_a),
-                  exclude_outside=int(exclude_outside), extrapolation_value=float(extrapolation))
+                  exclude_outside=int(exclude_outside), extrapolation_value=float(extrapolation),
+                  antialias=int(antialias) if mode != "nearest" else 0)
 
 
 @onnx_op("Resize")
 def _resize(ctx, node, inputs, attrs):
     x = inputs[0]
-    if attrs.get("antialias", 0):
-        raise UnsupportedHere("antialias=1 is not supported")
     mode = attrs.get("mode", "nearest")
     if ctx.opset < 11:
         scales = ctx.floats(inputs[1], "Resize's scales")
@@ -102,7 +101,8 @@ def _resize(ctx, node, inputs, attrs):
         roi=ctx.floats(roi, "Resize's roi") if roi is not None and coord == "tf_crop_and_resize" else None,
         axes=attrs.get("axes"), mode=mode, coord=coord, nearest=attrs.get("nearest_mode", "round_prefer_floor"),
         cubic_a=attrs.get("cubic_coeff_a", -0.75), exclude_outside=attrs.get("exclude_outside", 0),
-        extrapolation=attrs.get("extrapolation_value", 0.0), policy=attrs.get("keep_aspect_ratio_policy", "stretch"))]
+        extrapolation=attrs.get("extrapolation_value", 0.0), policy=attrs.get("keep_aspect_ratio_policy", "stretch"),
+        antialias=attrs.get("antialias", 0))]
 
 
 @onnx_op("Upsample")

@@ -118,6 +118,11 @@ CASES = {
     "Resize-nearest-sizes": lambda: case("Resize", {"x": f32(1, 1, 3, 4)}, ["y"], opset=11, consts={
         "roi": np.zeros(0, np.float32), "s": np.zeros(0, np.float32), "z": i64(1, 1, 7, 2)},
         mode="nearest", nearest_mode="round_prefer_ceil"),
+    "Resize-18-antialias-cubic": lambda: case("Resize", {"x": f32(1, 2, 9, 8)}, ["y"], opset=18, consts={
+        "roi": np.zeros(0, np.float32), "s": np.array([1, 1, 0.4, 0.7], np.float32)}, mode="cubic", antialias=1),
+    "Resize-18-antialias-linear-sizes": lambda: case("Resize", {"x": f32(1, 1, 7, 10)}, ["y"], opset=18, consts={
+        "roi": np.zeros(0, np.float32), "s": np.zeros(0, np.float32), "z": i64(1, 1, 3, 4)}, mode="linear",
+        antialias=1),
     "Upsample-9": lambda: case("Upsample", {"x": f32(1, 1, 2, 3)}, ["y"], opset=9,
                                       consts={"s": np.array([1, 1, 2, 3], np.float32)}),
     "GridSample-bicubic-reflection": lambda: case("GridSample", {"x": f32(1, 2, 4, 5)}, ["y"], opset=16, consts={
