@@ -239,6 +239,17 @@ def freeze_inputs(model, values: dict):
     return m
 
 
+def inputs_to_bind(error, feeds: dict, frozen: dict) -> dict:
+    """The graph inputs an ``UnsupportedOpError`` says must be known at compile time. When
+    the value it names is computed from inputs (a window length through a Cast, a Range's
+    trip count), the small inputs (at most 64 elements) it may come from."""
+    wanted = {n for _, _, why in error.items for n in _NEEDS_CONSTANT.findall(why)}
+    new = {n: feeds[n] for n in wanted if n in feeds and n not in frozen and feeds[n] is not None}
+    if not new and wanted:
+        new = {n: a for n, a in feeds.items() if n not in frozen and a is not None and a.size <= 64}
+    return new
+
+
 def _compile_binding_shape_inputs(case: Case, opt_level: int):
     """Compile; when the frontend needs a shape-like operand (axes, pads, sizes...) that the
     case feeds as a graph input, bind that input to the case's value and try again — the way a
@@ -256,13 +267,7 @@ def _compile_binding_shape_inputs(case: Case, opt_level: int):
         try:
             return compile_model(model, target="interpreter", opt_level=opt_level), tuple(frozen)
         except UnsupportedOpError as e:
-            wanted = {n for _, _, why in e.items for n in _NEEDS_CONSTANT.findall(why)}
-            new = {n: feeds[n] for n in wanted if n in feeds and n not in frozen and feeds[n] is not None}
-            if not new and wanted:
-                # computed from inputs (a window length through a Cast): bind the small
-                # integer inputs it may come from
-                new = {n: a for n, a in feeds.items() if n not in frozen and a is not None and a.size <= 64
-                       and a.dtype.kind in "iu"}
+            new = inputs_to_bind(e, feeds, frozen)
             if not new:
                 raise
             frozen.update(new)

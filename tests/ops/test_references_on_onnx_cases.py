@@ -28,11 +28,7 @@ def _import(case):
         try:
             return import_onnx(model), feeds
         except UnsupportedOpError as e:
-            wanted = {n for _, _, why in e.items for n in conf._NEEDS_CONSTANT.findall(why)}
-            new = {n: feeds[n] for n in wanted if n in feeds and n not in frozen and feeds[n] is not None}
-            if not new and wanted:
-                new = {n: a for n, a in feeds.items() if n not in frozen and a is not None and a.size <= 64
-                       and a.dtype.kind in "iu"}
+            new = conf.inputs_to_bind(e, feeds, frozen)
             if not new:
                 return None, feeds
             frozen.update(new)

@@ -32,6 +32,8 @@ class ImportContext:
         self.symdata: dict[int, list[Dim]] = {}
         self.node: onnx.NodeProto | None = None
         self.folder = None          # the model's folder (external data), None for in-memory models
+        self.values: dict = {}      # ONNX name -> Value, and names that cannot be imported (see importer)
+        self.blocked: dict = {}
 
     # -- building -----------------------------------------------------------------------------
     def op(self, op, inputs: Sequence[Value | None], *, name: str | None = None, outputs: Sequence[str] | None = None,
@@ -161,7 +163,7 @@ def attr_value(a: onnx.AttributeProto):
                                   f"{onnx.TensorProto.DataType.Name(a.t.data_type)}, which is not supported") from None
         return numpy_helper.to_array(a.t)
     if a.type == onnx.AttributeProto.GRAPH:
-        raise UnsupportedHere(f"attribute {a.name!r} holds a subgraph (control flow is not supported)")
+        return a.g      # a subgraph: only control-flow importers (If, Loop, Scan) read it
     if a.type == onnx.AttributeProto.SPARSE_TENSOR:
         raise UnsupportedHere(f"attribute {a.name!r} holds a sparse tensor")
     v = helper.get_attribute_value(a)

@@ -16,6 +16,7 @@ import onnx
 from onnx import helper
 
 from .context import UnsupportedHere
+from .ops_control import rename_graph
 
 _counter = itertools.count()
 
@@ -93,8 +94,9 @@ def _expand(node: onnx.NodeProto, fn: onnx.FunctionProto, schema, prefix: str) -
                     new.attribute.append(ref)
             else:
                 new.attribute.append(a)
-        if any(a.type == onnx.AttributeProto.GRAPH for a in new.attribute):
-            raise UnsupportedHere(f"the function body of {node.op_type} uses control flow")
+        for a in new.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:     # a body reads the function's names: rename them too
+                a.g.CopyFrom(rename_graph(a.g, rename))
         out.append(new)
     return out
 

@@ -25,7 +25,7 @@ from ...ir.dims import Dim, sanitize_symbol
 from ...ops import verify
 from runtime.errors import CortadoError, ModelFormatError, ShapeError, UnsupportedOpError
 from . import ops_elementwise, ops_nn, ops_shape  # noqa: F401  (register importers)
-from . import einsum, ops_gather, ops_misc, ops_norm, ops_quant, ops_reduce, ops_resize, ops_rnn  # noqa: F401
+from . import einsum, ops_control, ops_gather, ops_misc, ops_norm, ops_quant, ops_reduce, ops_resize, ops_rnn  # noqa: F401
 from .context import ImportContext, UnsupportedHere, add_constant, node_attrs
 from .loader import load_model
 from .registry import ONNX_OPS
@@ -283,6 +283,7 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
     nodes = _sorted_nodes(og, set(values) | set(blocked), where)
     ctx = ImportContext(g, opset, where)
     ctx.folder = folder
+    ctx.values, ctx.blocked = values, blocked     # control-flow bodies import into the same scope
     unsupported: list[tuple[str, str, str]] = []
     import_nodes(ctx, nodes, values, blocked, unsupported, _statuses)
     for oname in out_names:
