@@ -6,7 +6,9 @@ which keeps user code short. Several ONNX operators are canonicalized on import 
 member here: Flatten/Squeeze/Unsqueeze become ``Reshape``, variadic Sum/Mean/Max/Min become
 binary chains, Split becomes ``Slice`` nodes, CastLike becomes ``Cast``, Upsample becomes
 ``Resize``, Einsum becomes Transpose/Reshape/MatMul/ReduceSum, Constant becomes an
-initializer.
+initializer, the quantization ops become Cast/Round/Clip arithmetic, RNN/GRU/LSTM are unrolled
+into MatMul and elementwise ops, If/Loop/Scan with compile-time paths are inlined, and ops
+that ONNX defines by a function body (Attention, RMSNormalization, ...) import as that body.
 """
 
 from __future__ import annotations
