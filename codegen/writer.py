@@ -305,18 +305,21 @@ class KernelWriter:
         p = self.ptr(value, role or "in")
         if value not in self.loads:
             self.loads.append(value)
-        linear = self.linear(value, index)
-        off = self.idx(linear)
-        # an offset with no variables is one in-bounds element: a scalar load, no mask; one
-        # over scalar variables only (loop counters) is widened to the tile to take the mask
-        names = ix.variables(linear)
-        m = self.and_masks(self.mask, guard) if names else None
-        other = "0.0" if value.dtype.is_float else "0"
-        mask_part = f", mask={m}, other={other}" if m else ""
-        target = f"{p} + {off}"
-        if m and names <= self.scalars:
-            target = f"tl.broadcast_to({target}, {self.tile})"
-        text = f"tl.load({target}{mask_part})"
+        if value.type.numel == 1:
+            text = f"tl.load({p})"            # one element, read by every lane: always in bounds
+        else:
+            linear = self.linear(value, index)
+            off = self.idx(linear)
+            # an offset with no variables is one in-bounds element: a scalar load, no mask; one
+            # over scalar variables only (loop counters) is widened to the tile to take the mask
+            names = ix.variables(linear)
+            m = self.and_masks(self.mask, guard) if names else None
+            other = "0.0" if value.dtype.is_float else "0"
+            mask_part = f", mask={m}, other={other}" if m else ""
+            target = f"{p} + {off}"
+            if m and names <= self.scalars:
+                target = f"tl.broadcast_to({target}, {self.tile})"
+            text = f"tl.load({target}{mask_part})"
         cd = exprs.compute_dtype(value.dtype)
         if cd != value.dtype.triton_lang and not raw:
             text += f".to({cd})"
