@@ -30,7 +30,12 @@ def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
         if w.zero_outside.get(x, "") != guard:
             x = w.assign("x", f"tl.where({guard}, {x}, 0.0)")
         return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
-    return w.assign("x", w.load(value, index, guard, raw=True))
+    x = w.load(value, index, guard, raw=True)
+    if value.type.numel == 1:
+        # a one-element operand loads as a scalar; the guard gives it the tile's shape (and
+        # zeros where the tile hangs past the operand), as tl.dot needs
+        x = f"tl.where({guard}, {x}, 0)"
+    return w.assign("x", x)
 
 
 def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Sequence[Value]) -> None:

@@ -145,6 +145,9 @@ CASES = {
     "ConvTranspose-output-shape": lambda: case("ConvTranspose", {"x": f32(1, 1, 3, 3)}, ["y"], opset=11,
                                                       consts={"w": f32(1, 2, 3, 3)}, strides=[3, 2],
                                                       output_shape=[10, 8]),
+    "Conv-one-element-weight": lambda: case("Conv", {"x": f32(2, 1, 3, 4)}, ["y"], opset=11,
+                                            consts={"w": f32(1, 1, 1, 1)}),
+    "MatMul-one-element-operand": lambda: case("MatMul", {"a": f32(5, 1)}, ["y"], opset=13, consts={"b": f32(1, 1)}),
     "MatMul-1d": lambda: case("MatMul", {"a": f32(4), "b": f32(2, 4, 3)}, ["y"], opset=13),
     # recurrent layers, unrolled over the sequence
     "GRU-linear-before-reset": lambda: case("GRU", {"x": f32(4, 2, 3)}, ["y", "yh"], opset=14, consts={
