@@ -139,7 +139,7 @@ def row_reduce(acc: str, helper: str) -> str:
 
 def _configs(rows: Dim, R: Dim, persistent_limit: int) -> dict[str, dict]:
     r = max(static_size(R, 1024), 1)
-    nrows = static_size(rows, 1024)
+    nrows = static_size(rows)
     ibc = min(next_pow2(r), INTERPRETER_BLOCK)
     ibr = max(1, min(next_pow2(nrows), INTERPRETER_BLOCK // ibc))
     cbc = min(next_pow2(r), persistent_limit)

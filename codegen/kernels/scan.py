@@ -42,7 +42,7 @@ def _rows(w: KernelWriter, shape, axis):
 
 def _configs(rows, R, whole_row: bool):
     r = max(static_size(R, 1024), 1)
-    n = static_size(rows, 1024)
+    n = static_size(rows)
     ibc = next_pow2(r) if whole_row else min(next_pow2(r), INTERPRETER_BLOCK)
     ibr = max(1, min(next_pow2(n), max(1, INTERPRETER_BLOCK // ibc)))
     cbc = next_pow2(r) if whole_row else min(next_pow2(r), 1024)
