@@ -106,8 +106,8 @@ class KernelWriter:
         # tile variables -> the tile axis they vary along, and the shape stores must cover
         self.axes: dict[str, int] = {"offs": 0}
         self.store_shape = tile
-        # names of scalar (non-tile) variables, such as loop counters
-        self.scalars: set[str] = set()
+        # names of scalar (non-tile) variables: program ids and loop counters
+        self.scalars: set[str] = {"pid", "pid_m", "pid_n", "pid_b", "pid_g"}
         self._scalar_conds: set[str] = set()   # conditions over scalar variables only
         self.layouts: dict[str, tuple] = LAYOUTS.get()
         self.zero_outside: dict[str, str | None] = {}   # load variables -> the guard they honour
