@@ -237,9 +237,10 @@ class KernelWriter:
         if not parts:
             return None
         text = " & ".join(parts)
-        if not ix.variables(coord) & set(self.axes):
-            # only loop counters and sizes: a scalar condition. Give it the tile's shape, since
-            # Triton's interpreter will not take a Python bool as a mask.
+        if ix.variables(ix.as_expr(coord)) <= self.scalars:
+            # only loop counters, program ids and sizes: a scalar condition. Give it the tile's
+            # shape, since Triton's interpreter will not take a Python bool as a mask. (A
+            # coordinate over a tile variable outside ``axes``, such as a GEMM's rk, is a tile.)
             text = f"tl.full({self.tile}, 1, tl.int1) & {text}"
         return text
 

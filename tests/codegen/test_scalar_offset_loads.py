@@ -37,3 +37,14 @@ def test_pool_window_with_a_one_pixel_output():
     x = np.random.default_rng(1).standard_normal((1, 1, 2, 2)).astype(np.float32)
     m = compiler.compile(model, target="interpreter", opt_level=0)
     assert_close(m(x), run_onnxruntime(model, {"x": x})[0])
+
+
+def test_conv_bounds_over_the_reduction_axis_keep_the_operand_shape():
+    # a length-1 input padded by 2: the bound check of the input tile depends on rk alone,
+    # which is a tile variable of the [BM, BK] operand, not a scalar
+    rng = np.random.default_rng(2)
+    model = _model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[2, 2])], [("x", [1, 4, 1])],
+                   {"w": rng.standard_normal((4, 4, 5)).astype(np.float32)})
+    x = rng.standard_normal((1, 4, 1)).astype(np.float32)
+    m = compiler.compile(model, target="interpreter", opt_level=0)
+    assert_close(m(x), run_onnxruntime(model, {"x": x})[0])
