@@ -324,22 +324,37 @@ class _Fuser:
         shape = tuple(g.domain_value.shape)
         if not _is_elementwise(n):
             return f"not elementwise: cannot run on {g.anchor.name}'s accumulator tile"
-        if tuple(n.outputs[0].shape) != shape:
+        wide = self._row_broadcast(g)
+        if tuple(n.outputs[0].shape) != shape and tuple(n.outputs[0].shape) != wide:
             return f"output shape differs from {g.anchor.name}'s ({n.outputs[0].type} vs {g.domain_value.type})"
+        if wide is not None and tuple(n.outputs[0].shape) == wide:
+            shape = wide      # an epilogue over the reduction's input, reading the statistic broadcast
         inside = {id(x) for x in g.nodes}
         for v in n.inputs:
             if v is None or v.producer is None:
                 continue
             if id(v.producer) in self.inline and self._reaches(v, inside):
                 return f"reads {g.anchor.name}'s result through a view"
-            if id(v.producer) in inside and tuple(v.shape) != shape:
+            if id(v.producer) in inside and tuple(v.shape) != shape and \
+                    not (wide is not None and tuple(v.shape) == tuple(g.domain_value.shape)):
                 return f"reads {g.anchor.name}'s group at another index (broadcast)"
+        allowed = {tuple(g.domain_value.shape), shape}
         for v in self._escaping(g.nodes, [n]):
-            if tuple(v.shape) != shape:
+            if tuple(v.shape) not in allowed:
                 return f"{v.name} would leave the kernel with shape {v.type}, not the output domain"
         if self._creates_cycle(g.id, c.id):
             return "fusing would create a cycle (another path joins them)"
         return None
+
+    def _row_broadcast(self, g: _Group):
+        """For a keepdims reduction group: the shape of its input (epilogues may run over it,
+        reading the row statistic broadcast); None otherwise."""
+        if g.kind is not Kind.REDUCTION or _category(g.anchor) is not Category.REDUCTION:
+            return None
+        x = g.anchor.inputs[0]
+        if x is None or g.anchor.outputs[0].type.rank != x.type.rank:
+            return None
+        return tuple(x.shape)
 
     def _reaches(self, v: Value, inside: set[int]) -> bool:
         p = v.producer

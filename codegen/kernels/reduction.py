@@ -240,13 +240,39 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
                 w.mask = w.guard(f"row_mask & (cols < {Rtext})")
                 write(load_x("cols"))
     else:
+        keepdims = anchor_out.type.rank == len(shape) and spec.view is None
+        # With keepdims, index the row statistic exactly as a consumer broadcasting it back
+        # over the input would (kept axes: the row's coordinates; reduced axes: 0), so
+        # elementwise epilogues on the input's shape (x / rms) read it from the register.
+        out_index = (tuple(rc[kept.index(a)] if a in kept else ix.const(0) for a in range(len(shape)))
+                     if keepdims else ix.unravel(ix.var("rows"), anchor_out.shape))
+        full_mask = w.mask
         w.mask = "row_mask"
         w.store_shape = "[BR, 1]"
-        out_index = ix.unravel(ix.var("rows"), anchor_out.shape)
         y = spec.result(RowCtx(w, stats, None, Rtext, None, acc))
         w.seed(anchor_out, out_index, w.assign("y", y if acc == out_cd else f"({y}).to({out_cd})"))
+        wide = [o for o in outputs if keepdims and tuple(o.shape) == real and tuple(o.shape) != tuple(anchor_out.shape)]
         for i, out in enumerate(outputs):
-            w.store(out, out_index, w.value_at(out, out_index), role=role(i))
+            if out not in wide:
+                w.store(out, out_index, w.value_at(out, out_index), role=role(i))
+        if wide:
+            # a write pass over the row for epilogues on the input's shape (RMS norm written
+            # as x / sqrt(mean(x*x) + eps), a mean subtracted, ...)
+            w.store_shape = "[BR, BC]"
+
+            def write_wide():
+                idx = x_index("cols")
+                for out in wide:
+                    w.store(out, idx, w.value_at(out, idx), role=role(outputs.index(out)))
+            if persistent:
+                w.mask = full_mask
+                write_wide()
+            else:
+                w.line(f"for c0 in range(0, {Rtext}, BC):")
+                with w.scope():
+                    w.line("cols = c0 + tl.arange(0, BC)[None, :]")
+                    w.mask = w.guard(f"row_mask & (cols < {Rtext})")
+                    write_wide()
 
     moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
     flops = x.type.numel * len(spec.passes) + elementwise_flops(nodes)
