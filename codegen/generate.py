@@ -40,7 +40,7 @@ def _generate(group: KernelGroup) -> KernelSource:
     if group.kind is Kind.GEMM:
         return gemm.generate(group.nodes, group.anchor, group.outputs)
     if group.kind is Kind.CONV:
-        return conv.generate(group.nodes, group.anchor, group.outputs)
+        return conv.generate(group.nodes, group.anchor, group.outputs, **group.roles)
     if group.kind is Kind.ATTENTION:
         return attention.generate(group.nodes, group.anchor, group.outputs, **group.roles)
     if group.kind is Kind.SPECIAL:

@@ -106,6 +106,7 @@ class _Fuser:
         self._build_dag()
         self._attention()
         self._epilogues()
+        self._shortcuts()
         self._prologues()
         self._pointwise_chains()
         return self._finish()
@@ -366,6 +367,36 @@ class _Fuser:
             return any(self._reaches(x, inside) for x in p.inputs if x is not None)
         return False
 
+    # step 2b: residual shortcuts ----------------------------------------------------------
+    def _shortcuts(self) -> None:
+        """A conv whose only reader is another conv's epilogue (the projection shortcut of a
+        residual block, added to the main branch) runs inside that conv's kernel: both
+        accumulate their tiles in one program and the sum is stored once."""
+        self.extra: dict[int, list[Node]] = {}
+        for gid in sorted(self.groups, key=self._order):
+            g2 = self.groups.get(gid)
+            if g2 is None or g2.kind is not Kind.CONV or g2.id in self.extra:
+                continue
+            outs = self._escaping(g2.nodes)
+            if len(outs) != 1 or id(outs[0]) in self.outputs:
+                continue
+            readers = self._consumers(outs[0])
+            if len(readers) != 1 or not _is_elementwise(readers[0]):
+                continue
+            g1 = self.group_of[id(readers[0])]
+            if g1 is g2 or g1.kind is not Kind.CONV or outs[0].producer is None \
+                    or tuple(outs[0].shape) != tuple(g1.anchor.outputs[0].shape):
+                continue
+            a1, a2 = g1.anchor, g2.anchor
+            if a1.attrs.group != a2.attrs.group or a1.inputs[1].shape[0] != a2.inputs[1].shape[0] \
+                    or any(tuple(n.outputs[0].shape) != tuple(outs[0].shape) for n in g2.nodes if n is not a2) \
+                    or id(outs[0].producer) in self.inline:
+                continue
+            if self._creates_cycle(g2.id, g1.id):
+                continue
+            self.extra.setdefault(g1.id, []).extend([a2, *self.extra.pop(g2.id, [])])
+            self._merge(g1, g2)
+
     # step 3: prologues ------------------------------------------------------------------------
     def _prologues(self) -> None:
         for gid in sorted(self.groups, key=self._order):
@@ -453,7 +484,10 @@ class _Fuser:
             nodes = self._with_views(g.nodes)
             outs = self._escaping(g.nodes)
             reasons = [r for n in g.nodes for r in self.why_not.get(id(n), [])]
-            result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons, self.roles.get(g.id, {})))
+            roles = dict(self.roles.get(g.id, {}))
+            if self.extra.get(g.id):
+                roles["extra"] = sorted(self.extra[g.id], key=lambda n: self.pos[id(n)])
+            result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons, roles))
         return _order_groups(result)
 
     def _with_views(self, nodes: list[Node]) -> list[Node]:

@@ -218,3 +218,17 @@ def test_reduction_with_an_epilogue_over_its_input_is_one_kernel(rng, cols):
     assert len(ks) == 1 and ks[0].kind is Kind.REDUCTION
     for n in (1, 3):
         check_same(g, {"x": rand(rng, n, cols)})
+
+
+def test_projection_shortcut_runs_inside_the_main_branch_conv(rng):
+    """conv3(a) + BN + shortcut_conv(x) + BN -> Add -> Relu: one kernel, two accumulators."""
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 6, 8, 8), "float32"))
+    a = ops.apply(g, "Relu", [conv(g, x, g.add_constant(rand(rng, 4, 6, 3, 3)), stride=2)]).output
+    main = bn(g, conv(g, a, g.add_constant(rand(rng, 8, 4, 1, 1)), pad=0), rng)
+    short = bn(g, conv(g, x, g.add_constant(rand(rng, 8, 6, 1, 1)), stride=2, pad=0), rng)
+    g.add_output(ops.apply(g, "Relu", [ops.apply(g, "Add", [main, short]).output]).output, "y")
+    ks = kernels(g)
+    assert [k.kind for k in ks] == [Kind.CONV, Kind.CONV]
+    assert len(ks[1].roles["extra"]) == 1
+    check_same(g, {"x": rand(rng, 1, 6, 8, 8)})
