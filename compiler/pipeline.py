@@ -34,6 +34,13 @@ def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug:
         graph.remove_unused()
         table.append({"pass": "dce", "nodes_before": before, "nodes_after": len(graph), "seconds": 0.0,
                       "changed": before != len(graph)})
+    if opt_level >= 2:
+        from passes.horizontal import fuse_siblings
+
+        before, t0 = len(graph), time.perf_counter()
+        changed = fuse_siblings(graph)
+        table.append({"pass": "horizontal", "nodes_before": before, "nodes_after": len(graph),
+                      "seconds": time.perf_counter() - t0, "changed": changed})
     if storage is not DType.FLOAT32:
         before, t0 = len(graph), time.perf_counter()
         changed = convert_precision(graph, PrecisionConfig(storage))

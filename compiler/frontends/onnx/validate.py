@@ -20,19 +20,32 @@ __all__ = ["NodeChecker"]
 
 
 class NodeChecker:
-    """``check(node, label, where)`` for the nodes of one model (its opsets and IR version)."""
+    """``check(node, label, where, opset)`` for the nodes of one model (its opsets and IR
+    version; ``opset`` is the default domain's where the node is, e.g. inside a function)."""
 
     def __init__(self, model: onnx.ModelProto):
-        ctx = checker.C.CheckerContext()
-        ctx.ir_version = model.ir_version or onnx.IR_VERSION
-        ctx.opset_imports = {o.domain: int(o.version) for o in model.opset_import} or {"": 9}
-        self.ctx = ctx
+        self.ir_version = model.ir_version or onnx.IR_VERSION
+        self.imports = {o.domain: int(o.version) for o in model.opset_import}
+        self._contexts: dict[int, checker.C.CheckerContext] = {}
 
-    def check(self, node: onnx.NodeProto, label: str, where: str | None) -> None:
+    def _context(self, opset: int) -> checker.C.CheckerContext:
+        ctx = self._contexts.get(opset)
+        if ctx is None:
+            ctx = checker.C.CheckerContext()
+            ctx.ir_version = self.ir_version
+            ctx.opset_imports = {**self.imports, "": opset}
+            self._contexts[opset] = ctx
+        return ctx
+
+    def check(self, node: onnx.NodeProto, label: str, where: str | None, opset: int) -> None:
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             return   # subgraphs see outer-scope names the checker cannot know about here
         try:
-            checker.check_node(node, self.ctx)
+            onnx.defs.get_schema(node.op_type, opset, node.domain)
+        except onnx.defs.SchemaError:
+            return   # no definition at this opset: the importer reports what it cannot import
+        try:
+            checker.check_node(node, self._context(opset))
         except (checker.ValidationError, onnx.defs.SchemaError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelFormatError(f"node {label!r} ({node.op_type}) does not follow the ONNX definition of "
