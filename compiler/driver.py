@@ -49,7 +49,7 @@ def load_graph(model, *, weights=None, random_weights: bool = False,
                                  "file, ONNX bytes, an onnx.ModelProto or a compiler.ir.Graph")
         from .frontends.onnx import import_onnx
 
-        graph = import_onnx(model, input_shapes=input_shapes)
+        graph = import_onnx(model, input_shapes=input_shapes, max_elements=limit)
         where = str(model) if isinstance(model, (str, os.PathLike)) else None
     check_graph(graph, limit, where=where)
     graph.meta["max_elements"] = limit

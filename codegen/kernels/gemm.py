@@ -27,7 +27,8 @@ def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
         # a fused prologue: out-of-bounds lanes (padding, ragged edges) must be 0 after it;
         # a plain view of a load already is (the load was masked with the same guard)
         x = w.value_at(value, index, guard)
-        if w.zero_outside.get(x, "") != guard:
+        # a one-element prologue is a scalar: the where gives it the tile's shape tl.dot needs
+        if w.zero_outside.get(x, "") != guard or value.type.numel == 1:
             x = w.assign("x", f"tl.where({guard}, {x}, 0.0)")
         return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
     x = w.load(value, index, guard, raw=True)

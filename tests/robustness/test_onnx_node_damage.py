@@ -36,14 +36,25 @@ CONSTS = [np.array([10**12, -3], np.int64), np.zeros((0,), np.int64), np.array([
           np.array(2**40, np.int64)]
 
 
+def opset_for(op: str) -> int:
+    """18, or the first opset that defines ``op`` when it is newer."""
+    try:
+        onnx.defs.get_schema(op, OPSET, "")
+        return OPSET
+    except onnx.defs.SchemaError:
+        versions = [s.since_version for s in onnx.defs.get_all_schemas_with_history() if s.name == op and not s.domain]
+        return min(versions) if versions else OPSET
+
+
 def schema(op: str):
     try:
-        return onnx.defs.get_schema(op, OPSET, "")
+        return onnx.defs.get_schema(op, opset_for(op), "")
     except onnx.defs.SchemaError:
         return None
 
 
-def build(op: str, n_inputs: int, attrs: dict, const: np.ndarray | None = None) -> onnx.ModelProto:
+def build(op: str, n_inputs: int, attrs: dict, const: np.ndarray | None = None,
+          opset: int | None = None) -> onnx.ModelProto:
     inits = []
     names = ["x"] * n_inputs
     if const is not None and n_inputs > 1:
@@ -54,7 +65,7 @@ def build(op: str, n_inputs: int, attrs: dict, const: np.ndarray | None = None) 
         node.attribute.append(helper.make_attribute(k, v, attr_type=kind))
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 5])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset or opset_for(op))])
 
 
 def variants(op: str):
@@ -79,6 +90,8 @@ def variants(op: str):
     if hi > 1:
         for c in CONSTS:
             yield f"inputs {c.tolist()!r:.30}", build(op, max(lo, 2), required, c)
+    if opset_for(op) > 7:
+        yield "opset older than the op", build(op, lo, required, opset=7)
 
 
 OPS = [op for op in supported_onnx_ops() if op not in ("If", "Loop", "Scan")]

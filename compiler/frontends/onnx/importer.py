@@ -29,7 +29,9 @@ from . import einsum, ops_control, ops_gather, ops_misc, ops_norm, ops_quant, op
 from .context import ImportContext, UnsupportedHere, add_constant, node_attrs
 from .loader import load_model
 from .registry import ONNX_OPS
-from .validate import NodeChecker
+from .validate import NodeChecker, blame
+from ...limits import check_elements
+from ...limits import max_elements as max_elements_limit
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -222,6 +224,14 @@ def _import_one(ctx, node, label, values, blocked, expand_function) -> str | Non
         err = type(e)(f"node {label!r} ({node.op_type}): {e.message}", where=ctx.where, hint=e.hint)
         err._labelled = True
         raise err from None
+    except Exception as e:
+        # a malformed node an importer did not expect (ONNX's shape inference decides); on a
+        # valid model the exception is a bug in Cortado and keeps its traceback
+        err = blame(getattr(ctx, "model", None), node, label, ctx.where, e)
+        if err is None:
+            raise
+        err._labelled = True
+        raise err from None
     finally:
         ctx.node = saved
     outs = list(outs)
@@ -236,13 +246,16 @@ def _import_one(ctx, node, label, values, blocked, expand_function) -> str | Non
 
 
 def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, name: str | None = None,
-                _statuses: dict | None = None) -> Graph:
-    model, folder = load_model(source)
+                _statuses: dict | None = None, max_elements: int | None = None) -> Graph:
+    """``max_elements`` (see ``compiler.limits``) bounds every value, checked as each node is
+    added, before any importer computes a constant of that size."""
+    limit = max_elements_limit(max_elements)
+    model, folder = load_model(source, limit)
     where = str(source) if isinstance(source, (str, Path)) else (name or "model")
     opset = model_opset(model)
     og = model.graph
     g = Graph(name or og.name or "model")
-    g.meta.update(source="onnx", opset=opset, producer=model.producer_name)
+    g.meta.update(source="onnx", opset=opset, producer=model.producer_name, max_elements=limit)
     input_shapes = dict(input_shapes or {})
 
     values: dict[str, Value] = {}
@@ -253,7 +266,9 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
             raise ModelFormatError(f"initializer {t.name!r} is defined twice", where=where)
         inits.add(t.name)
         try:
-            values[t.name] = add_constant(g, _initializer(t, where), name=t.name)
+            array = _initializer(t, where)
+            check_elements(array.shape, f"initializer {t.name!r}", limit, where=where)
+            values[t.name] = add_constant(g, array, name=t.name)
         except _Unimportable as e:
             blocked[t.name] = str(e)
     seen_inputs: set[str] = set()
@@ -265,6 +280,7 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
         seen_inputs.add(vi.name)
         try:
             t = _tensor_type(vi, input_shapes.pop(vi.name, None), where)
+            check_elements(t.shape, f"input {vi.name!r}", limit, where=where)
         except _Unimportable as e:
             blocked[vi.name] = str(e)
             continue
@@ -287,6 +303,7 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
     nodes = _sorted_nodes(og, set(values) | set(blocked), where)
     ctx = ImportContext(g, opset, where)
     ctx.node_checker = NodeChecker(model)
+    ctx.model = model
     ctx.folder = folder
     ctx.values, ctx.blocked = values, blocked     # control-flow bodies import into the same scope
     unsupported: list[tuple[str, str, str]] = []

@@ -10,16 +10,21 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from runtime.errors import ModelLoadError
+from runtime.limits import INDEX_LIMIT, check_elements, element_count
 
 MAX_MODEL_BYTES = 4 * 1024**3
 
 
-def load_model(source) -> tuple[onnx.ModelProto, Path | None]:
-    """A ModelProto and the folder its external data may come from (None for in-memory)."""
+def load_model(source, max_elements: int = INDEX_LIMIT) -> tuple[onnx.ModelProto, Path | None]:
+    """A ModelProto and the folder its external data may come from (None for in-memory).
+    External tensors larger than ``max_elements`` are refused before they are read."""
     if isinstance(source, onnx.ModelProto):
+        check_text(source, "model")
         return source, None
     if isinstance(source, (bytes, bytearray)):
-        return _parse(bytes(source), "<bytes>"), None
+        model = _parse(bytes(source), "<bytes>")
+        check_text(model, "<bytes>")
+        return model, None
     path = Path(os.fspath(source))
     if not path.exists():
         raise ModelLoadError(f"model file not found: {path}", hint="check the path")
@@ -32,7 +37,8 @@ def load_model(source) -> tuple[onnx.ModelProto, Path | None]:
         raise ModelLoadError(f"{path} is {size} bytes, larger than the {MAX_MODEL_BYTES}-byte protobuf limit",
                              hint="store the weights as ONNX external data")
     model = _parse(path.read_bytes(), str(path))
-    load_external_data(model, path.parent, str(path))
+    check_text(model, str(path))
+    load_external_data(model, path.parent, str(path), max_elements)
     return model, path.parent
 
 
@@ -47,6 +53,36 @@ def _parse(data: bytes, where: str) -> onnx.ModelProto:
         raise ModelLoadError("the file parsed as protobuf but holds no ONNX graph", where=where,
                              hint="is this an ONNX model? Caffe models are .prototxt (+ .caffemodel)")
     return model
+
+
+def check_text(model: onnx.ModelProto, where: str) -> None:
+    """Names, op types and domains must be text: protobuf hands a string field that is not valid
+    UTF-8 (a damaged file) back as bytes, which no importer expects."""
+    def bad(value) -> bool:
+        return isinstance(value, bytes)
+
+    for o in model.opset_import:
+        if bad(o.domain):
+            raise ModelLoadError(f"an opset_import domain is not valid UTF-8 text ({o.domain!r})", where=where)
+
+    def walk(graph: onnx.GraphProto) -> None:
+        for coll in (graph.input, graph.output, graph.value_info, graph.initializer):
+            for item in coll:
+                if bad(item.name):
+                    raise ModelLoadError(f"a value name is not valid UTF-8 text ({item.name!r})", where=where)
+        for i, n in enumerate(graph.node):
+            fields = [n.op_type, n.domain, n.name, *n.input, *n.output, *(a.name for a in n.attribute)]
+            if any(bad(f) for f in fields):
+                raise ModelLoadError(f"node #{i} has a name, op type or domain that is not valid UTF-8 text "
+                                     f"({next(f for f in fields if bad(f))!r})", where=where,
+                                     hint="the file is damaged")
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g)
+                for g in a.graphs:
+                    walk(g)
+
+    walk(model.graph)
 
 
 def _uses_external(t: onnx.TensorProto) -> bool:
@@ -66,8 +102,20 @@ def _external_tensors(model: onnx.ModelProto):
     yield from walk(model.graph)
 
 
-def load_external_data(model: onnx.ModelProto, folder: Path, where: str) -> None:
-    """Fill tensors stored beside the model; refuse any location outside its folder."""
+def _int_entry(info: dict, key: str, t: onnx.TensorProto, where: str) -> int | None:
+    value = info.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ModelLoadError(f"external data {key} {value!r} of tensor {t.name!r} is not an integer",
+                             where=where) from None
+
+
+def load_external_data(model: onnx.ModelProto, folder: Path, where: str, max_elements: int = INDEX_LIMIT) -> None:
+    """Fill tensors stored beside the model; refuse any location outside its folder, and any
+    tensor over ``max_elements`` or asking for more bytes than its dims hold, before reading."""
     root = folder.resolve()
     for t in _external_tensors(model):
         if not _uses_external(t):
@@ -84,13 +132,22 @@ def load_external_data(model: onnx.ModelProto, folder: Path, where: str) -> None
                                  hint="keep external data files next to the model")
         if not target.is_file():
             raise ModelLoadError(f"external data file {loc!r} for tensor {t.name!r} is missing", where=where)
-        offset = int(info.get("offset", 0) or 0)
-        length = info.get("length")
+        offset = _int_entry(info, "offset", t, where) or 0
+        length = _int_entry(info, "length", t, where)
         size = target.stat().st_size
-        n = int(length) if length is not None else size - offset
+        n = length if length is not None else size - offset
         if offset < 0 or n < 0 or offset + n > size:
             raise ModelLoadError(f"external data for tensor {t.name!r} ({loc!r}, offset {offset}, length {n}) "
                                  f"runs past the end of the {size}-byte file", where=where)
+        dims = tuple(int(d) for d in t.dims)
+        check_elements(dims, f"tensor {t.name!r}", max_elements, where=where)
+        try:
+            needed = element_count(dims) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+        except (KeyError, ValueError, TypeError):
+            needed = None
+        if needed is not None and n > needed:
+            raise ModelLoadError(f"external data for tensor {t.name!r} is {n} bytes, but its dims {list(dims)} hold "
+                                 f"{needed}", where=where)
         with open(target, "rb") as f:
             f.seek(offset)
             t.raw_data = f.read(n)

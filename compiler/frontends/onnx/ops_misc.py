@@ -13,6 +13,8 @@ from ...ir import DType, Op
 from ...ir.dims import Dim, SymExpr
 from ...ops.shapes import broadcast_shapes, normalize_axis
 from ...ops.slicing import slice_length
+from runtime.errors import ModelFormatError
+from runtime.limits import INDEX_LIMIT, check_elements
 from .context import UnsupportedHere
 from .registry import onnx_op
 
@@ -210,10 +212,16 @@ def _range(ctx, node, inputs, attrs):
     start, limit, delta = inputs[:3]
     dtype = start.dtype
     if all(v.const is not None for v in (start, limit, delta)):
+        if any(v.const.size != 1 for v in (start, limit, delta)):
+            raise ModelFormatError("Range's start, limit and delta must be scalars")
         s, l, d = (v.const.reshape(()).item() for v in (start, limit, delta))
         if d == 0:
             raise UnsupportedHere("Range delta is 0")
-        n = max(int(np.ceil((l - s) / d)), 0)
+        count = np.ceil((l - s) / d)
+        if not np.isfinite(count):
+            raise ModelFormatError(f"Range({s}, {l}, {d}) has no finite length")
+        n = max(int(count), 0)
+        check_elements((n,), "Range's output", ctx.graph.meta.get("max_elements", INDEX_LIMIT))  # before arange
         values = (np.asarray(s, dtype=dtype.numpy) + np.arange(n).astype(dtype.numpy) * np.asarray(d, dtype.numpy))
         return [ctx.const(values.astype(dtype.numpy), name=node.output[0])]
     if dtype.is_float:

@@ -8,6 +8,8 @@ import numpy as np
 
 from ...ir import DType, Op
 from ...ops.shapes import normalize_axes, normalize_axis
+from runtime.errors import ModelFormatError
+
 from .context import UnsupportedHere
 from .ops_nn import _softmax_like
 from .registry import onnx_op
@@ -54,6 +56,8 @@ def _group_norm(ctx, node, inputs, attrs):
     g = int(attrs["num_groups"]) if "num_groups" in attrs else None
     if g is None:
         raise UnsupportedHere("num_groups is required")
+    if g < 1:
+        raise ModelFormatError(f"num_groups is {g}; it must be a positive integer")
     c = x.shape[1]
     if not isinstance(c, int) or c % g:
         raise UnsupportedHere(f"{c} channels do not split into {g} groups")
