@@ -1,0 +1,448 @@
+"""Per-op generators for random valid graphs, and motifs that set up what passes look for.
+
+A generator takes a ``GraphBuilder``, picks operands from its pool, draws attributes that the
+op's shape rules accept (valid conv/pool windows, broadcastable constants, real permutations)
+and adds one node, returning its output, or None when no operand fits. Attributes are drawn
+in canonical form (non-negative axes, explicit pads), as frontends produce them.
+
+``CONTINUOUS`` ops are the default: their outputs move little when inputs move by a rounding
+error, so a semantics-preserving pass that reorders float arithmetic (batch-norm folding,
+say) never looks like a counterexample. ``DISCRETE`` ops (comparisons, rounding, integer
+casts) are available on request; on them a legitimate re-association can flip a result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import numpy as np
+
+from compiler.ir import DType, Op, Value
+from compiler.ops import get_op
+
+from .builder import F32, GraphBuilder
+
+Generator = Callable[[GraphBuilder], "Value | None"]
+GENERATORS: dict[Op, Generator] = {}
+MOTIFS: dict[str, Generator] = {}
+
+
+def generator(*ops: Op):
+    def deco(fn):
+        for op in ops:
+            GENERATORS[op] = (lambda o: lambda b: fn(b, o))(op)
+        return fn
+    return deco
+
+
+def motif(name: str):
+    def deco(fn):
+        MOTIFS[name] = fn
+        return fn
+    return deco
+
+
+def _static(v: Value) -> bool:
+    return v.type.is_static
+
+
+# -- elementwise -----------------------------------------------------------------------------
+_UNARY_ATTRS: dict[Op, dict] = {
+    Op.LEAKY_RELU: {"alpha": (0.01, 0.2)},
+    Op.ELU: {"alpha": (1.0, 0.5)},
+    Op.CELU: {"alpha": (1.0, 2.0)},
+    Op.HARD_SIGMOID: {"alpha": (0.2, 0.5), "beta": (0.5, 0.1)},
+}
+
+
+@generator(Op.RELU, Op.NEG, Op.ABS, Op.TANH, Op.SIGMOID, Op.SIN, Op.COS, Op.ATAN, Op.SOFTSIGN, Op.SOFTPLUS,
+           Op.ERF, Op.GELU, Op.MISH, Op.HARD_SWISH, Op.LEAKY_RELU, Op.ELU, Op.CELU, Op.SELU, Op.HARD_SIGMOID,
+           Op.IDENTITY, Op.DROPOUT, Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN, Op.EXP)
+def _unary(b: GraphBuilder, op: Op):
+    x = b.pick_float()
+    if x is None:
+        return None
+    attrs = {k: b.choice(vs) for k, vs in _UNARY_ATTRS.get(op, {}).items()}
+    if op is Op.GELU:
+        attrs["approximate"] = b.choice(["none", "tanh"])
+    if op is Op.EXP:   # keep exp finite: read a bounded value
+        x = b.add(Op.TANH, [x]) or x
+    return b.add(op, [x], **attrs)
+
+
+def _second_operand(b: GraphBuilder, x: Value, kind: str = "normal") -> Value:
+    """Another pool value that broadcasts with ``x``, or a new constant that does."""
+    if kind == "normal" and b.integer(0, 2) == 2:
+        y = b.pick_float(lambda v: v is not x and b.broadcastable(x, v))
+        if y is not None:
+            return y
+    return b.constant(b.broadcast_shape_for(x.shape), kind, reuse=kind == "normal")
+
+
+@generator(Op.ADD, Op.SUB, Op.MUL, Op.MAX, Op.MIN)
+def _binary(b: GraphBuilder, op: Op):
+    x = b.pick_float()
+    if x is None:
+        return None
+    y = _second_operand(b, x)
+    a, c = (x, y) if b.flag() else (y, x)
+    return b.add(op, [a, c])
+
+
+@generator(Op.DIV)
+def _div(b: GraphBuilder, op: Op):
+    x = b.pick_float()
+    if x is None:
+        return None
+    return b.add(op, [x, _second_operand(b, x, "away")])
+
+
+@generator(Op.POW)
+def _pow(b: GraphBuilder, op: Op):
+    x = b.pick_float()
+    if x is None:
+        return None
+    return b.add(op, [x, b.graph.add_constant(np.array(b.choice([2.0, 1.0]), np.float32), "exp")])
+
+
+@generator(Op.PRELU)
+def _prelu(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank >= 1)
+    if x is None:
+        return None
+    shape = tuple(1 if not isinstance(d, int) or b.flag() else d for d in x.shape[b.integer(0, x.type.rank - 1):])
+    return b.add(op, [x, b.constant(shape, scale=0.3)])
+
+
+@generator(Op.CLIP)
+def _clip(b: GraphBuilder, op: Op):
+    x = b.pick_float()
+    if x is None:
+        return None
+    lo = b.graph.add_constant(np.array(-b.choice([1.0, 0.5, 0.0]), np.float32), "lo") if b.flag() else None
+    hi = b.graph.add_constant(np.array(b.choice([1.0, 6.0]), np.float32), "hi") if b.flag() else None
+    return b.add(op, [x, lo, hi])
+
+
+@generator(Op.CAST)
+def _cast(b: GraphBuilder, op: Op):
+    x = b.pick_float()
+    if x is None:
+        return None
+    to = b.choice([DType.FLOAT64, DType.FLOAT32])
+    y = b.add(op, [x], to=to)
+    if y is not None and to is DType.FLOAT64 and b.flag():
+        y = b.add(op, [y], to=DType.FLOAT32)
+    return y
+
+
+@generator(Op.SOFTMAX, Op.LOG_SOFTMAX)
+def _softmax(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank >= 1)
+    if x is None:
+        return None
+    return b.add(op, [x], axis=b.integer(0, x.type.rank - 1))
+
+
+@generator(Op.BATCH_NORMALIZATION)
+def _batchnorm(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank >= 2 and isinstance(v.shape[1], int))
+    if x is None:
+        return None
+    c = x.shape[1]
+    return b.add(op, [x, b.constant((c,), "positive"), b.constant((c,), scale=0.5), b.constant((c,), scale=0.5),
+                      b.constant((c,), "positive")], epsilon=b.choice([1e-5, 1e-3]))
+
+
+# -- contractions and windows ----------------------------------------------------------------
+@generator(Op.MATMUL)
+def _matmul(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank >= 1 and isinstance(v.shape[-1], int))
+    if x is None:
+        return None
+    k = x.shape[-1]
+    shape = (k,) if b.integer(0, 4) == 4 else (k, b.integer(1, b.max_dim))
+    return b.add(op, [x, b.constant(shape, scale=1 / math.sqrt(k))])
+
+
+@generator(Op.GEMM)
+def _gemm(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank == 2 and _static(v))
+    if x is None:
+        return None
+    trans_a = b.integer(0, 1)
+    m, k = (x.shape[1], x.shape[0]) if trans_a else x.shape
+    n = b.integer(1, b.max_dim)
+    trans_b = b.integer(0, 1)
+    w = b.constant((n, k) if trans_b else (k, n), scale=1 / math.sqrt(k))
+    c = None
+    if b.flag():
+        c = b.constant(b.choice([(n,), (1, n), (m, n), (m, 1), ()]), scale=0.5)
+    return b.add(op, [x, w, c], alpha=b.choice([1.0, 0.5]), beta=b.choice([1.0, 2.0]), transA=trans_a,
+                 transB=trans_b)
+
+
+def _window(b: GraphBuilder, x: Value, *, pool: bool):
+    """kernel, strides, pads, dilations that fit the spatial dims of ``x``."""
+    sp = x.type.rank - 2
+    kernel, strides, dil, begins, ends = [], [], [], [], []
+    for d in x.shape[2:]:
+        k = b.integer(1, 3)
+        dl = 1 if b.integer(0, 3) < 3 else 2
+        lim = k * dl - 1 if pool else 1
+        pb, pe = b.integer(0, min(1, lim)), b.integer(0, min(1, lim))
+        while (k - 1) * dl + 1 > d + pb + pe and k > 1:
+            k -= 1
+        kernel.append(k)
+        strides.append(b.integer(1, 2))
+        dil.append(dl)
+        begins.append(min(pb, k * dl - 1) if pool else pb)
+        ends.append(min(pe, k * dl - 1) if pool else pe)
+    return dict(kernel_shape=tuple(kernel), strides=tuple(strides), pads=tuple(begins + ends),
+                dilations=tuple(dil)), sp
+
+
+def _spatial(b: GraphBuilder, ranks=(3, 4)) -> Value | None:
+    return b.pick_float(lambda v: v.type.rank in ranks and all(isinstance(d, int) for d in v.shape[1:]))
+
+
+@generator(Op.CONV)
+def _conv(b: GraphBuilder, op: Op):
+    x = _spatial(b)
+    if x is None:
+        return None
+    c = x.shape[1]
+    group = b.choice([g for g in range(1, c + 1) if c % g == 0])
+    m = group * b.integer(1, 2 if group > 1 else 3)
+    attrs, sp = _window(b, x, pool=False)
+    fan_in = (c // group) * math.prod(attrs["kernel_shape"])
+    w = b.constant((m, c // group, *attrs["kernel_shape"]), scale=1 / math.sqrt(fan_in))
+    bias = b.constant((m,), scale=0.5) if b.flag() else None
+    return b.add(op, [x, w, bias], group=group, **attrs)
+
+
+@generator(Op.CONV_TRANSPOSE)
+def _conv_transpose(b: GraphBuilder, op: Op):
+    x = _spatial(b)
+    if x is None:
+        return None
+    c = x.shape[1]
+    group = b.choice([g for g in range(1, c + 1) if c % g == 0])
+    attrs, sp = _window(b, x, pool=False)
+    attrs["output_padding"] = tuple(b.integer(0, s - 1) for s in attrs["strides"])
+    w = b.constant((c, b.integer(1, 2), *attrs["kernel_shape"]), scale=1 / math.sqrt(c))
+    return b.add(op, [x, w], group=group, **attrs)
+
+
+@generator(Op.MAX_POOL, Op.AVERAGE_POOL, Op.LP_POOL)
+def _pool(b: GraphBuilder, op: Op):
+    x = _spatial(b)
+    if x is None:
+        return None
+    attrs, _ = _window(b, x, pool=True)
+    if op is not Op.MAX_POOL:
+        attrs["dilations"] = (1,) * len(attrs["dilations"])
+        attrs["pads"] = tuple(min(p, k - 1) for p, k in zip(attrs["pads"], attrs["kernel_shape"] * 2))
+    extra = {"count_include_pad": b.integer(0, 1)} if op is Op.AVERAGE_POOL else {}
+    return b.add(op, [x], ceil_mode=b.integer(0, 1), **attrs, **extra)
+
+
+@generator(Op.GLOBAL_AVERAGE_POOL, Op.GLOBAL_MAX_POOL)
+def _global_pool(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank >= 3)
+    return None if x is None else b.add(op, [x])
+
+
+@generator(Op.LRN)
+def _lrn(b: GraphBuilder, op: Op):
+    x = b.pick_float(lambda v: v.type.rank >= 3)
+    return None if x is None else b.add(op, [x], size=b.choice([1, 3, 5]), alpha=1e-2, beta=0.75, bias=1.0)
+
+
+# -- data movement ---------------------------------------------------------------------------
+@generator(Op.TRANSPOSE)
+def _transpose(b: GraphBuilder, op: Op):
+    x = b.pick()
+    if x is None:
+        return None
+    perm = list(range(x.type.rank))
+    for i in range(len(perm) - 1, 0, -1):    # a drawn Fisher-Yates shuffle
+        j = b.integer(0, i)
+        perm[i], perm[j] = perm[j], perm[i]
+    return b.add(op, [x], perm=tuple(perm))
+
+
+def _factor(n: int) -> list[int]:
+    out, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return out
+
+
+@generator(Op.RESHAPE)
+def _reshape(b: GraphBuilder, op: Op):
+    x = b.pick(_static)
+    if x is None:
+        return None
+    rank = b.integer(0, 4)
+    dims = [1] * rank
+    for f in _factor(int(x.type.numel)):
+        if rank == 0:
+            return None
+        dims[b.integer(0, rank - 1)] *= f
+    return b.add(op, [x], shape=tuple(dims))
+
+
+@generator(Op.CONCAT)
+def _concat(b: GraphBuilder, op: Op):
+    x = b.pick(lambda v: v.type.rank >= 1)
+    if x is None:
+        return None
+    axis = b.integer(0, x.type.rank - 1)
+    parts = [x]
+    for _ in range(b.integer(0, 2)):
+        same = b.pick(lambda v: v.dtype is x.dtype and v.type.rank == x.type.rank and all(
+            v.shape[i] == x.shape[i] for i in range(x.type.rank) if i != axis))
+        if same is None or b.flag():
+            if not x.type.is_static:
+                continue
+            shape = list(x.shape)
+            shape[axis] = b.integer(1, 3)
+            same = b.constant(shape, dtype=x.dtype)
+        parts.append(same)
+    return b.add(op, parts, axis=axis)
+
+
+@generator(Op.CONSTANT_OF_SHAPE)
+def _constant_of_shape(b: GraphBuilder, op: Op):
+    shape = tuple(b.integer(1, 3) for _ in range(b.integer(0, 3)))
+    return b.add(op, [], shape=shape, value=b.choice([0.0, 1.0, 2.5]), dtype=F32)
+
+
+# -- motifs: the shapes of graph that passes rewrite -----------------------------------------
+@motif("duplicate")
+def _duplicate(b: GraphBuilder):
+    """The same computation twice (for CSE); binary ops sometimes with operands swapped."""
+    nodes = [n for n in b.graph.nodes if len(n.outputs) == 1]
+    if not nodes:
+        return None
+    n = nodes[-1 - b.integer(0, len(nodes) - 1)]
+    ins = list(n.inputs)
+    if len(ins) == 2 and n.op in (Op.ADD, Op.MUL, Op.MAX, Op.MIN, Op.SUB) and b.flag():
+        ins.reverse()
+    attrs = {f.name: getattr(n.attrs, f.name) for f in dataclasses.fields(n.attrs)}
+    return b.add(n.op, ins, **attrs)
+
+
+@motif("neutral")
+def _neutral(b: GraphBuilder):
+    """x+0, x-0, x*1, x/1, x**1 with a neutral constant that may broadcast the result up."""
+    x = b.pick_float()
+    if x is None:
+        return None
+    op, kind = b.choice([(Op.ADD, "zeros"), (Op.MUL, "ones"), (Op.SUB, "zeros"), (Op.DIV, "ones"),
+                         (Op.POW, "ones")])
+    c = b.constant(b.broadcast_shape_for(x.shape), kind)
+    a, y = (c, x) if op in (Op.ADD, Op.MUL) and b.flag() else (x, c)
+    return b.add(op, [a, y])
+
+
+@motif("transpose_pair")
+def _transpose_pair(b: GraphBuilder):
+    """A transpose, something elementwise or nothing, then the inverse (or another) transpose."""
+    x = b.pick(lambda v: v.type.rank >= 2)
+    if x is None:
+        return None
+    t = _transpose(b, Op.TRANSPOSE)
+    if t is None:
+        return None
+    if b.flag():
+        t = b.add(b.choice([Op.RELU, Op.TANH, Op.NEG]), [t]) if t.dtype is F32 else t
+    perm = t.producer.attrs.perm if t.producer.op is Op.TRANSPOSE else None
+    if perm is None:
+        return t
+    inverse = tuple(sorted(range(len(perm)), key=lambda i: perm[i]))
+    return b.add(Op.TRANSPOSE, [t], perm=inverse if b.integer(0, 3) else perm)
+
+
+@motif("nhwc_island")
+def _nhwc_island(b: GraphBuilder):
+    """Channels-last islands between NCHW ops: NCHW->NHWC, elementwise, NHWC->NCHW."""
+    x = b.pick_float(lambda v: v.type.rank == 4)
+    if x is None:
+        return None
+    t = b.add(Op.TRANSPOSE, [x], perm=(0, 2, 3, 1))
+    for _ in range(b.integer(1, 2)):
+        other = b.constant(b.broadcast_shape_for(t.shape, allow_grow=False), reuse=False)
+        t = b.add(b.choice([Op.RELU, Op.ADD, Op.MUL]), [t] if b.flag() else [t, other]) or t
+    return b.add(Op.TRANSPOSE, [t], perm=(0, 3, 1, 2))
+
+
+@motif("reshape_chain")
+def _reshape_chain(b: GraphBuilder):
+    y = _reshape(b, Op.RESHAPE)
+    return y if y is None else (_reshape(b, Op.RESHAPE) or y)
+
+
+@motif("conv_affine")
+def _conv_affine(b: GraphBuilder):
+    """Conv or Gemm followed by BatchNormalization or a per-channel Mul/Add (for BN folding)."""
+    y = _conv(b, Op.CONV) if b.flag() else _gemm(b, Op.GEMM)
+    if y is None:
+        return None
+    c = y.shape[1]
+    if b.flag():
+        return b.add(Op.BATCH_NORMALIZATION, [y, b.constant((c,), "positive"), b.constant((c,), scale=0.5),
+                                              b.constant((c,), scale=0.5), b.constant((c,), "positive")])
+    shape = (c,) + (1,) * (y.type.rank - 2) if b.flag() else (1, c) + (1,) * (y.type.rank - 2)
+    if b.flag():
+        y = b.add(Op.MUL, [y, b.constant(shape, "positive")]) or y
+    return b.add(Op.ADD, [y, b.constant(shape, scale=0.5)]) if b.flag() else y
+
+
+@motif("noop")
+def _noop(b: GraphBuilder):
+    """Identity, Dropout, a Cast to the same type, a single-input Concat."""
+    x = b.pick()
+    if x is None:
+        return None
+    kind = b.integer(0, 3)
+    if kind == 0:
+        return b.add(Op.IDENTITY, [x])
+    if kind == 1:
+        return b.add(Op.DROPOUT, [x])
+    if kind == 2:
+        return b.add(Op.CAST, [x], to=x.dtype)
+    return b.add(Op.CONCAT, [x], axis=0) if x.type.rank else None
+
+
+CONTINUOUS = (
+    Op.RELU, Op.ADD, Op.MUL, Op.SUB, Op.TRANSPOSE, Op.RESHAPE, Op.CONV, Op.BATCH_NORMALIZATION, Op.NEG, Op.TANH,
+    Op.SIGMOID, Op.ABS, Op.MAX, Op.MIN, Op.DIV, Op.CONCAT, Op.GEMM, Op.MATMUL, Op.MAX_POOL, Op.AVERAGE_POOL,
+    Op.GLOBAL_AVERAGE_POOL, Op.SOFTMAX, Op.IDENTITY, Op.DROPOUT, Op.CAST, Op.CLIP, Op.LEAKY_RELU, Op.PRELU,
+    Op.POW, Op.SIN, Op.COS, Op.ATAN, Op.SOFTSIGN, Op.SOFTPLUS, Op.ERF, Op.GELU, Op.MISH, Op.HARD_SWISH, Op.ELU,
+    Op.CELU, Op.SELU, Op.HARD_SIGMOID, Op.LOG_SOFTMAX, Op.GLOBAL_MAX_POOL, Op.LP_POOL, Op.LRN, Op.CONV_TRANSPOSE,
+    Op.CONSTANT_OF_SHAPE, Op.EXP,
+)
+DISCRETE = (Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN)
+
+
+def supported(ops=None) -> list[Op]:
+    """The ops (in shrink order) that have a generator and are registered right now."""
+    wanted = CONTINUOUS if ops is None else tuple(Op(o) for o in ops)
+    out = []
+    for op in wanted:
+        if op not in GENERATORS:
+            raise ValueError(f"no random-graph generator for {op.value}; supported: "
+                             f"{', '.join(o.value for o in GENERATORS)}")
+        try:
+            get_op(op)
+        except KeyError:
+            continue
+        out.append(op)
+    return out

@@ -1,0 +1,126 @@
+"""Hypothesis strategies for random *valid* IR graphs and inputs for them.
+
+    from hypothesis import given
+    from compiler.testing import strategies
+
+    @given(strategies.graphs_with_inputs())
+    def test_my_pass(case):
+        graph, feeds = case
+        ...
+
+``graphs()`` builds a graph from the op registry: graph inputs of small shapes (image-like
+NCHW tensors and plain tensors of rank 0-4), then a drawn number of steps, each adding one op
+from ``supported_ops()`` (with operands from the values built so far, constants that
+broadcast, valid conv/pool windows) or a *motif* that sets up what passes rewrite: duplicated
+subexpressions, neutral constants (``x+0``, ``x*1``, some of which broadcast the result up),
+transpose pairs, NHWC islands, reshape chains, conv/gemm followed by batch norm or a
+per-channel affine, no-op casts and identities. Values nobody reads are dead branches;
+outputs are the last value plus a few others, sometimes a graph input or a constant.
+
+Every choice is a hypothesis draw, so a failing graph shrinks to a small one. Graphs are
+deterministic for a given draw sequence; build them fresh per test (passes mutate them).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from hypothesis import strategies as st
+
+from compiler.ir import DType, Graph, Op, Sym
+
+from .builder import GraphBuilder
+from .opgen import CONTINUOUS, DISCRETE, GENERATORS, MOTIFS, generator, supported
+
+__all__ = ["graphs", "inputs_for", "graphs_with_inputs", "supported_ops", "CONTINUOUS", "DISCRETE", "MOTIFS",
+           "GraphBuilder", "generator"]
+
+
+def supported_ops(ops: Iterable[Op | str] | None = None) -> list[Op]:
+    """Ops ``graphs()`` draws from: by default the continuous ones (see ``opgen``) that are
+    registered. Ops with a generator: ``GENERATORS``; add one with ``@generator(Op.X)``."""
+    return supported(ops)
+
+
+def _input_shape(b: GraphBuilder, symbolic_batch: bool) -> tuple:
+    kind = b.integer(0, 2)
+    if kind == 0:   # NCHW image
+        n = Sym("N") if symbolic_batch and b.flag() else b.integer(1, 2)
+        return (n, b.integer(1, 4), b.integer(1, b.max_spatial), b.integer(1, b.max_spatial))
+    rank = b.integer(0, 4) if kind == 1 else 3
+    return tuple(b.integer(1, b.max_dim) for _ in range(rank))
+
+
+@st.composite
+def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str] | bool = True,
+           min_nodes: int = 1, max_nodes: int = 8, max_inputs: int = 2, symbolic_batch: bool = False,
+           max_dim: int = 4, max_spatial: int = 6) -> Graph:
+    """A random valid graph (float32 inputs). ``ops`` limits the ops drawn (default
+    ``supported_ops()``); ``motifs`` is True, False, or names from ``MOTIFS``."""
+    b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
+    op_list = supported_ops(ops)
+    names = list(MOTIFS) if motifs is True else list(motifs or ())
+    unknown = [m for m in names if m not in MOTIFS]
+    if unknown:
+        raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
+    for _ in range(b.integer(1, max_inputs)):
+        b.add_input(_input_shape(b, symbolic_batch))
+    first_node = 0
+    steps = b.integer(min_nodes, max_nodes)
+    for _ in range(steps * 3):   # a step that finds no operand retries, within limits
+        if len(b.graph) - first_node >= steps:
+            break
+        if names and b.integer(0, 4) >= 3:
+            MOTIFS[b.choice(names)](b)
+        elif op_list:
+            GENERATORS[b.choice(op_list)](b)
+    if len(b.graph) == 0:
+        b.add(Op.IDENTITY, [b.graph.inputs[0]])
+    produced = [v for n in b.graph.nodes for v in n.outputs]
+    outputs = [produced[-1]]
+    for _ in range(b.integer(0, 2)):
+        anything = b.integer(0, 5) == 5    # rarely a graph input or a constant as output
+        extra = b.pick(lambda v: anything or v.producer is not None)
+        if extra is not None:
+            outputs.append(extra)
+    for i, v in enumerate(outputs):
+        b.graph.add_output(v, f"out{i}")
+    if b.integer(0, 2) == 2:    # dead branches stay in most graphs
+        b.graph.remove_unused()
+    return b.graph
+
+
+@st.composite
+def inputs_for(draw, graph: Graph, *, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Random inputs for ``graph``: normal floats (times ``scale``), small ints, random bools.
+    Symbolic dims are bound to drawn sizes (1-3), consistently across inputs."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    env: dict[str, int] = {}
+    feeds = {}
+    for v in graph.inputs:
+        shape = []
+        for d in v.shape:
+            if isinstance(d, int):
+                shape.append(d)
+            else:
+                name = str(d)
+                if name not in env:
+                    env[name] = draw(st.integers(1, 3))
+                shape.append(d.evaluate(env))
+        dt = v.dtype
+        if dt.is_float:
+            a = rng.standard_normal(shape) * scale
+        elif dt is DType.BOOL:
+            a = rng.random(shape) < 0.5
+        else:
+            a = rng.integers(-5 if dt.is_signed else 0, 6, shape)
+        feeds[v.name] = np.asarray(a).astype(dt.numpy)
+    return feeds
+
+
+@st.composite
+def graphs_with_inputs(draw, **graph_options) -> tuple[Graph, dict[str, np.ndarray]]:
+    """(graph, feeds): ``graphs(**graph_options)`` and ``inputs_for`` that graph."""
+    g = draw(graphs(**graph_options))
+    return g, draw(inputs_for(g))
