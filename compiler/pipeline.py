@@ -1,18 +1,80 @@
-"""The pass pipeline for each opt level (the full pass manager lives in ``passes.manager``)."""
+"""The graph passes for each opt level, run by ``passes.manager.PassManager``.
+
+    O0  nothing
+    O1  cleanup to a fixed point: DCE, CSE, shape folding, constant folding, algebraic
+        simplification (Identity, Dropout, x+0, x*1, no-op casts, transpose/reshape chains)
+    O2  O1, then batch-norm / per-channel affine folding into Conv and Gemm, layout
+        assignment, transpose sinking, and cleanup again (fusion runs after, in the driver)
+    O3  O2 (autotuning happens at codegen time on a GPU)
+
+``run_pipeline`` returns the per-pass table (pass, seconds, nodes before/after, changed) that
+``CompiledModel.stats["passes"]`` shows.
+"""
 
 from __future__ import annotations
 
-from .ir import Graph
-from .ops import verify
+import os
+import sys
+from typing import Callable, Iterable
+
+from passes.algebraic import simplify
+from passes.batchnorm import fold_batchnorm
+from passes.constant_folding import fold_constants
+from passes.cse import cse
+from passes.dce import dce
+from passes.layout import assign_layout
+from passes.manager import FixedPoint, PassManager, Step, step_names
+from passes.shape_folding import fold_shapes
+from passes.transpose_sinking import sink_transposes
+from runtime.errors import CortadoError
+
+from .ir import Graph, format_graph
+
+CLEANUP = FixedPoint("cleanup", (dce, cse, fold_shapes, fold_constants, simplify, dce))
 
 
-def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug: bool = False) -> list[dict]:
-    table: list[dict] = []
-    if opt_level >= 1:
-        before = len(graph)
-        graph.remove_unused()
-        table.append({"pass": "dce", "nodes_before": before, "nodes_after": len(graph), "seconds": 0.0,
-                      "changed": before != len(graph)})
-    if debug:
-        verify(graph)
-    return table
+def passes_for(opt_level: int) -> list[Step]:
+    if opt_level <= 0:
+        return []
+    steps: list[Step] = [CLEANUP]
+    if opt_level >= 2:
+        steps += [fold_batchnorm, assign_layout, sink_transposes, CLEANUP]
+    return steps
+
+
+def pass_names() -> list[str]:
+    """Every name ``disable`` and ``dump_after`` accept."""
+    return sorted(set(step_names(passes_for(3))))
+
+
+def _verify_default() -> bool:
+    """Verify after each pass in debug mode, under pytest, or with CORTADO_VERIFY=1."""
+    flag = os.environ.get("CORTADO_VERIFY")
+    if flag is not None:
+        return flag not in ("", "0")
+    return "PYTEST_CURRENT_TEST" in os.environ
+
+
+def _print_dump(name: str, graph: Graph) -> None:
+    print(f"// graph after {name}\n{format_graph(graph)}", file=sys.stderr)
+
+
+def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug: bool = False,
+                 verify: bool | None = None, disable: Iterable[str] = (), dump_after: Iterable[str] = (),
+                 dump: Callable[[str, Graph], None] | None = None) -> list[dict]:
+    """Optimize ``graph`` in place for ``opt_level``; returns the per-pass table.
+
+    ``disable``: pass names to skip (``pass_names()`` lists them; "cleanup" is the group).
+    ``dump_after``: pass names after which ``dump(name, graph)`` is called (default: print
+    the graph to stderr). ``verify``: check the IR after every pass (default: in debug mode,
+    under pytest, or with CORTADO_VERIFY=1). ``dtype`` is the compute dtype (passes here keep
+    the model's dtypes; it is accepted for the driver's sake).
+    """
+    disable, dump_after = set(disable), set(dump_after)
+    unknown = sorted((disable | dump_after) - set(pass_names()))
+    if unknown:
+        raise CortadoError(f"unknown pass name(s): {', '.join(unknown)}",
+                           hint=f"known passes: {', '.join(pass_names())}")
+    manager = PassManager(passes_for(opt_level), verify=debug or (_verify_default() if verify is None else verify),
+                          disable=disable, dump_after=dump_after, dump=dump or _print_dump)
+    return manager.run(graph)
