@@ -25,7 +25,7 @@ def is_filled(v: Value | None, x: float) -> bool:
 
 def replace_result(graph: Graph, node: Node, new: Value) -> None:
     """Route every use (and graph output) of the node's single output to ``new``; drop the
-    node. ``new`` must have the same type: the caller checked it."""
+    node and whatever only it read. ``new`` must have the same type: the caller checked it."""
     old = node.output
     if old.type != new.type:
         raise AssertionError(f"rewrite of {node.name} would change type {old.type} -> {new.type}")
@@ -34,12 +34,21 @@ def replace_result(graph: Graph, node: Node, new: Value) -> None:
 
 
 def remove_if_dead(graph: Graph, node: Node | None) -> bool:
-    """Remove ``node`` when nothing reads its outputs any more."""
-    if node is None or node.graph is not graph:
+    """Remove ``node`` when nothing reads its outputs any more, then the producers that only
+    it read (a rewrite cleans up after itself; unrelated dead code is left to DCE)."""
+    def dead(n: Node | None) -> bool:
+        return n is not None and n.graph is graph and not any(o.uses or o.is_graph_output for o in n.outputs)
+
+    if not dead(node):
         return False
-    if any(o.uses or o.is_graph_output for o in node.outputs):
-        return False
-    graph.remove(node)
+    work = [node]
+    while work:
+        n = work.pop()
+        if not dead(n):
+            continue
+        inputs = [v for v in n.inputs if v is not None]
+        graph.remove(n)
+        work.extend(v.producer for v in inputs if v.producer is not None)
     return True
 
 

@@ -4,8 +4,8 @@ that exporters emit become constants when the shapes they read are static.
 1. A node of the ``SHAPE`` category (Shape, Size) reads only its input's *type*; with a
    static input shape it is evaluated on a zero-strided stand-in array (no data needed) and
    replaced by a constant.
-2. From there, small integer or boolean computations whose inputs are all constant (Gather,
-   Concat, Reshape, Cast, arithmetic on shape vectors) fold as well, up to
+2. From there, small computations on integer or boolean constants (Gather, Concat, Reshape,
+   arithmetic on shape vectors, the Cast of a dim to float) fold as well, up to
    ``max_elements`` per value: these are shape arithmetic, never model data, so folding them
    always pays (they would otherwise be tiny kernels that block fusion).
 
@@ -45,12 +45,18 @@ def _fold_shape_node(graph: Graph, node: Node) -> bool:
     return True
 
 
+def _integral(v) -> bool:
+    return v.dtype.is_int or v.dtype is DType.BOOL
+
+
 def _is_shape_arithmetic(node: Node, max_elements: int) -> bool:
+    """All inputs constant, outputs small, and integers involved (shape data, not weights)."""
     ins = [v for v in node.inputs if v is not None]
     if not ins or any(v.const is None for v in ins):
         return False
-    return all(o.type.is_static and (o.dtype.is_int or o.dtype is DType.BOOL) and int(o.type.numel) <= max_elements
-               for o in node.outputs)
+    if not all(o.type.is_static and int(o.type.numel) <= max_elements for o in node.outputs):
+        return False
+    return any(_integral(v) for v in ins) or any(_integral(o) for o in node.outputs)
 
 
 def fold_shapes(graph: Graph, *, max_elements: int = MAX_ELEMENTS) -> bool:

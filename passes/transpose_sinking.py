@@ -85,8 +85,8 @@ def _sink_into(graph: Graph, t: Node, user: Node) -> bool:
         remove_if_dead(graph, t)
         return True
     attrs = _new_attrs(user, perm)
-    if attrs is None or user.output.shape != y.shape:
-        return False
+    if attrs is None or (user.op is not Op.CONCAT and user.output.shape != y.shape):
+        return False      # an operand broadcasts the result up: its transposed form differs
     others = [v for v in user.inputs if v is not None and v is not y]
     if user.op is Op.CONCAT and any(v.type.rank != len(perm) for v in others):
         return False

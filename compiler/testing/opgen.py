@@ -421,6 +421,38 @@ def _noop(b: GraphBuilder):
     return b.add(Op.CONCAT, [x], axis=0) if x.type.rank else None
 
 
+@motif("shape_chain")
+def _shape_chain(b: GraphBuilder):
+    """Shape arithmetic as exporters emit it: a tensor's shape (a Shape node when that op is
+    registered, else its constant value), unsqueezed, concatenated with more dims, cast to
+    float and mixed into the data."""
+    x = b.pick(lambda v: v.type.is_static and v.type.rank >= 1)
+    if x is None:
+        return None
+    rank = x.type.rank
+    shape = None
+    if _registered(Op.SHAPE):
+        shape = b.add(Op.SHAPE, [x])
+    if shape is None:
+        shape = b.graph.add_constant(np.array(x.shape, np.int64), "shape")
+    parts = [shape]
+    if b.flag():
+        parts.append(b.graph.add_constant(np.array([b.integer(1, 4)], np.int64), "dims"))
+    joined = b.add(Op.CONCAT, parts, axis=0) if len(parts) > 1 else shape
+    n = joined.shape[0]
+    joined = b.add(Op.RESHAPE, [joined], shape=(1, n)) or joined
+    as_float = b.add(Op.CAST, [joined], to=F32)
+    return as_float if as_float is None or b.flag() else b.add(Op.MUL, [as_float, b.constant((n,), scale=0.1)])
+
+
+def _registered(op: Op) -> bool:
+    try:
+        get_op(op)
+    except KeyError:
+        return False
+    return True
+
+
 CONTINUOUS = (
     Op.RELU, Op.ADD, Op.MUL, Op.SUB, Op.TRANSPOSE, Op.RESHAPE, Op.CONV, Op.BATCH_NORMALIZATION, Op.NEG, Op.TANH,
     Op.SIGMOID, Op.ABS, Op.MAX, Op.MIN, Op.DIV, Op.CONCAT, Op.GEMM, Op.MATMUL, Op.MAX_POOL, Op.AVERAGE_POOL,

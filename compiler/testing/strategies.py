@@ -54,7 +54,7 @@ def _input_shape(b: GraphBuilder, symbolic_batch: bool) -> tuple:
 
 @st.composite
 def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str] | bool = True,
-           min_nodes: int = 1, max_nodes: int = 8, max_inputs: int = 2, symbolic_batch: bool = False,
+           min_nodes: int = 2, max_nodes: int = 12, max_inputs: int = 2, symbolic_batch: bool = False,
            max_dim: int = 4, max_spatial: int = 6) -> Graph:
     """A random valid graph (float32 inputs). ``ops`` limits the ops drawn (default
     ``supported_ops()``); ``motifs`` is True, False, or names from ``MOTIFS``."""
