@@ -147,9 +147,7 @@ def _fold_affine(graph: Graph, node: Node) -> bool:
     return False
 
 
-def fold_batchnorm(graph: Graph, *, decompose: bool = True) -> bool:
-    """Fold BN and per-channel Mul/Add into Conv/Gemm; with ``decompose``, turn every other
-    constant-parameter BN into Mul + Add (so none survives into codegen)."""
+def _sweep(graph: Graph, decompose: bool) -> bool:
     changed = False
     for node in graph.nodes:
         if node.graph is not graph:
@@ -158,4 +156,16 @@ def fold_batchnorm(graph: Graph, *, decompose: bool = True) -> bool:
             changed |= _fold_bn(graph, node, decompose)
         elif node.op in (Op.MUL, Op.ADD):
             changed |= _fold_affine(graph, node)
+    return changed
+
+
+def fold_batchnorm(graph: Graph, *, decompose: bool = True, max_sweeps: int = 8) -> bool:
+    """Fold BN and per-channel Mul/Add into Conv/Gemm; with ``decompose``, turn every other
+    constant-parameter BN into Mul + Add (so none survives into codegen). Sweeps until
+    nothing changes: a fold can free a Conv result for the next BN or affine."""
+    changed = False
+    for _ in range(max_sweeps):
+        if not _sweep(graph, decompose):
+            break
+        changed = True
     return changed

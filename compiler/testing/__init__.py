@@ -9,6 +9,7 @@ test inputs (the ONNX light architectures with seeded random weights);
 """
 
 from . import strategies
-from .check import PassCheckError, check_pass, check_pass_on, compare_outputs
+from .check import PassCheckError, check_pass, check_pass_on, compare_outputs, structure_key
 
-__all__ = ["strategies", "check_pass", "check_pass_on", "compare_outputs", "PassCheckError"]
+__all__ = ["strategies", "check_pass", "check_pass_on", "compare_outputs", "PassCheckError",
+           "structure_key"]
