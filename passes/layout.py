@@ -42,7 +42,7 @@ import numpy as np
 from compiler.ir import Graph, Node, Op, Value
 from compiler.ops import Category, apply, get_op
 
-from .rewrite import compose_perms, remove_if_dead, replace_result
+from .rewrite import compose_perms, nbytes_estimate, remove_if_dead, replace_result
 
 ANCHORS = frozenset({Op.CONV, Op.CONV_TRANSPOSE, Op.MAX_POOL, Op.AVERAGE_POOL, Op.LP_POOL, Op.LRN,
                      Op.GLOBAL_AVERAGE_POOL, Op.GLOBAL_MAX_POOL, Op.BATCH_NORMALIZATION,
@@ -170,18 +170,11 @@ def _propagate(start: int, guess: int, links, seeds) -> dict[int, int] | None:
     return frames
 
 
-def _nbytes(v: Value) -> int:
-    n = v.type.nbytes
-    if isinstance(n, int):
-        return n
-    return int(n.evaluate({s: 1 for s in n.symbols()}))
-
-
 def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[int, int]:
     """Physical layout per region value by a minimum s-t cut (source side: NCHW)."""
     values = [v for v in graph.values() if id(v) in frames]
     w2 = len(values) + 1                                   # one byte outweighs every tie-breaker
-    w1 = (sum(_nbytes(v) for v in values) + 1) * w2       # one transpose outweighs every byte
+    w1 = (sum(nbytes_estimate(v) for v in values) + 1) * w2       # one transpose outweighs every byte
     net = nx.DiGraph()
     net.add_nodes_from(["S", "T"])
 
@@ -204,14 +197,14 @@ def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[i
         used_outside = v.is_graph_output or any(id(u) not in inside for u in v.users)
         for outside in (produced_outside, used_outside):
             if outside:
-                to_frame(v, w1 + w2 * _nbytes(v))
+                to_frame(v, w1 + w2 * nbytes_estimate(v))
     for n in region:
         if n.op is Op.TRANSPOSE:
-            both(id(n.inputs[0]), id(n.output), w1 + w2 * _nbytes(n.inputs[0]))
+            both(id(n.inputs[0]), id(n.output), w1 + w2 * nbytes_estimate(n.inputs[0]))
             continue
         for v in n.inputs:
             if _is_var(v) and v.type.rank == n.output.type.rank:
-                both(id(v), id(n.output), w1 + w2 * _nbytes(v))
+                both(id(v), id(n.output), w1 + w2 * nbytes_estimate(v))
     _, (source_side, _) = nx.minimum_cut(net, "S", "T")
     return {id(v): 0 if id(v) in source_side else 1 for v in values}
 

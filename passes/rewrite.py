@@ -70,3 +70,11 @@ def drop_constant(graph: Graph, v: Value) -> bool:
         return False
     del graph.constants[v.name]
     return True
+
+
+def nbytes_estimate(v: Value) -> int:
+    """Bytes of a value, with symbolic dims counted as 1 (for comparing costs)."""
+    n = v.type.nbytes
+    if isinstance(n, int):
+        return n
+    return int(n.evaluate({s: 1 for s in n.symbols()}))

@@ -17,7 +17,9 @@ would copy it); the op keeps the transposed shape (no operand broadcasts it up);
 operands are transposes with the same perm, constants, or single-element values of no
 higher rank. Elementwise ops with an axis meaning (BatchNormalization's channel, PRelu's
 slope) only sink when their other operands are constants. The number of transposes never
-grows. Needs nothing before it.
+grows, and neither do the bytes they move: a transpose does not sink below a widening Cast
+or a Concat with constants (layout assignment's cost model agrees, so the two passes do not
+undo each other). Needs nothing before it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 from compiler.ir import Graph, Node, Op, Value
 from compiler.ops import Category, apply, get_op
 
-from .rewrite import compose_perms, inverse_perm, remove_if_dead, replace_result
+from .rewrite import compose_perms, inverse_perm, nbytes_estimate, remove_if_dead, replace_result
 
 
 def _single_reader(t: Node) -> Node | None:
@@ -92,6 +94,10 @@ def _sink_into(graph: Graph, t: Node, user: Node) -> bool:
         return False
     if not all(_can_bring(v, perm) for v in others):
         return False
+    freed = [v for v in others if v.producer is not None and v.producer.op is Op.TRANSPOSE
+             and len(v.users) == 1 and not v.is_graph_output]
+    if nbytes_estimate(user.output) > nbytes_estimate(x) + sum(nbytes_estimate(v) for v in freed):
+        return False      # the moved transpose would carry more bytes (a widening cast, constants)
     operands = [None if v is None else x if v is y else _bring(graph, v, perm) for v in user.inputs]
     new = apply(graph, user.op, operands, before=user, name=user.name, **attrs)
     back = apply(graph, Op.TRANSPOSE, [new.output], perm=perm, before=user, name=t.name)
