@@ -15,8 +15,8 @@ with, when that costs no extra transpose:
 Checks: the transpose has exactly one reader and is no graph output (sinking a shared one
 would copy it); the op keeps the transposed shape (no operand broadcasts it up); other
 operands are transposes with the same perm, constants, or single-element values of no
-higher rank. Elementwise ops with an axis meaning (BatchNormalization's channel, PRelu's
-slope) only sink when their other operands are constants. The number of transposes never
+higher rank. BatchNormalization never moves (its parameters belong to axis 1). The number
+of transposes never
 grows, and neither do the bytes they move: a transpose does not sink below a widening Cast
 or a Concat with constants (layout assignment's cost model agrees, so the two passes do not
 undo each other). Needs nothing before it.
