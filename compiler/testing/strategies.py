@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from compiler.ir import DType, Graph, Op, Sym
 
+from . import motifs as _motifs  # noqa: F401  (registers the motifs)
 from .builder import GraphBuilder
 from .opgen import CONTINUOUS, DISCRETE, GENERATORS, MOTIFS, generator, supported
 
@@ -81,7 +82,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     outputs = [produced[-1]]
     for _ in range(b.integer(0, 2)):
         anything = b.integer(0, 5) == 5    # rarely a graph input or a constant as output
-        extra = b.pick(lambda v: anything or v.producer is not None)
+        extra = b.pick(lambda v, anything=anything: anything or v.producer is not None)
         if extra is not None:
             outputs.append(extra)
     for i, v in enumerate(outputs):
