@@ -6,7 +6,7 @@ from passes.groups import KernelGroup, Kind
 
 from . import views, windows  # noqa: F401  (register view and window lowerings)
 from .kernels import conv, gemm, pointwise, reduction
-from .writer import KernelSource
+from .writer import LAYOUTS, KernelSource
 
 _SPECIAL: dict = {}
 
@@ -24,7 +24,15 @@ def has_generator(op) -> bool:
     return op in _SPECIAL
 
 
-def generate_kernel(group: KernelGroup) -> KernelSource:
+def generate_kernel(group: KernelGroup, layouts: dict | None = None) -> KernelSource:
+    token = LAYOUTS.set(dict(layouts or {}))
+    try:
+        return _generate(group)
+    finally:
+        LAYOUTS.reset(token)
+
+
+def _generate(group: KernelGroup) -> KernelSource:
     if group.kind is Kind.POINTWISE:
         return pointwise.generate(group.nodes, group.outputs)
     if group.kind is Kind.REDUCTION:

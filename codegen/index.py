@@ -18,7 +18,10 @@ from typing import Sequence
 from compiler.ir.dims import Dim, SymExpr
 
 # Node forms:
-#   ("const", int)                      ("dim", SymExpr)          ("var", name)
+#   ("const", int)   a literal of the kernel's structure (a conv stride, a pad, 0, 1)
+#   ("size", Dim)    a size taken from a tensor shape (static or symbolic); kernels receive
+#                    these as arguments, so one kernel serves every shape of the same structure
+#   ("var", name)    a tile variable (offs, rm[:, None], a loop counter)
 #   ("add", a, b)  ("mul", a, b)  ("floordiv", a, b)  ("mod", a, b)
 #   ("coord", L, shape, k)   coordinate k of linear index L unravelled in row-major ``shape``
 #   ("max", a, b)  ("min", a, b)
@@ -34,14 +37,20 @@ def var(name: str) -> Expr:
 
 
 def dim(d: Dim) -> Expr:
-    return const(d) if isinstance(d, int) else ("dim", d)
+    """A size from a shape: a kernel argument, except the structural 0 and 1."""
+    if isinstance(d, int) and d in (0, 1):
+        return const(d)
+    return ("size", d)
 
 
 def as_expr(x) -> Expr:
+    """Expressions pass through; a plain int is a structural literal; a SymExpr is a size."""
     if isinstance(x, tuple) and x and isinstance(x[0], str):
         return x
-    if isinstance(x, (int, SymExpr)):
+    if isinstance(x, SymExpr):
         return dim(x)
+    if isinstance(x, int):
+        return const(x)
     raise TypeError(f"not an index expression: {x!r}")
 
 
@@ -198,8 +207,8 @@ def render(e: Expr, name_of) -> str:
         return str(e[1])
     if kind == "var":
         return e[1]
-    if kind == "dim":
-        return name_of(("dimtext", e[1])) or str(e[1])
+    if kind == "size":
+        return name_of(("sizetext", e[1])) or str(e[1])
     if kind == "coord":
         return render(_coord_value(e), name_of)
     a = render(e[1], name_of)
@@ -222,7 +231,7 @@ def render(e: Expr, name_of) -> str:
 
 
 def _atomic(e: Expr) -> bool:
-    return e[0] in ("const", "var", "dim", "coord", "floordiv", "mod")
+    return e[0] in ("const", "var", "size", "coord", "floordiv", "mod")
 
 
 def variables(e: Expr) -> set[str]:

@@ -54,10 +54,11 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     steps: list[dict] = []
     per_launch: list[dict] = []
     helpers: set[str] = set()
+    layouts = memory.layouts()
     for g in groups:
-        if g.kind is Kind.ALIAS:
+        if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
-        ks = gen.generate_kernel(g)
+        ks = gen.generate_kernel(g, layouts)
         key = hashlib.sha256(ks.body.encode()).hexdigest()[:16]
         info = kernels.get(key)
         if info is None:
@@ -65,17 +66,23 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
             kernels[key] = info
         helpers |= ks.helpers
         info.launches.append(len(steps))
-        configs = {t: dict(c) for t, c in ks.configs.items()}
-        if not allow_tf32 and "PRECISION" in configs.get("cuda", {}):
-            configs["cuda"]["PRECISION"] = "ieee"
+        configs = {t: dict(c) for t, c in ks.configs.items() if t in ("interpreter", "cuda")}
+        tune = [dict(c) for c in ks.configs.get("cuda_candidates", [])]
+        if not allow_tf32:
+            for c in [configs.get("cuda", {})] + tune:
+                if "PRECISION" in c:
+                    c["PRECISION"] = "ieee"
         args = []
         for p in ks.params:
             if p.kind == "ptr":
                 args.append({"value": p.ref.name})
-            elif p.kind == "sym":
-                args.append({"sym": p.ref})
-        steps.append({"kernel": info.name, "grid": list(ks.grid), "args": args, "configs": configs,
-                      "nodes": [n.name for n in g.nodes]})
+            else:
+                args.append({"size": _dim_json(p.ref)})
+        step = {"kernel": info.name, "grid": list(ks.grid), "args": args, "configs": configs,
+                "nodes": [n.name for n in g.nodes]}
+        if tune:
+            step["tune"] = tune
+        steps.append(step)
         per_launch.append({"kernel": info.name, "kind": ks.kind, "nodes": [n.name for n in g.nodes],
                            "ops": [n.op.value for n in g.nodes], "bytes": ks.bytes_moved, "flops": ks.flops,
                            "why_not": list(g.why_not)})
@@ -97,8 +104,13 @@ def _module_source(model_name: str, graph: Graph, kernels: list[KernelInfo], hel
     for k in kernels:
         src = k.source.body.replace("def NAME(", f"def {k.name}(", 1)
         users = ", ".join(n.name for n in k.source.nodes)
-        more = f" (+{len(k.launches) - 1} more launches)" if len(k.launches) > 1 else ""
-        parts.append(f"# {k.kind} kernel for {users}{more}\n{src.rstrip()}")
+        shapes = "; ".join(str(v.type) for v in k.source.outputs)
+        more = f"; +{len(k.launches) - 1} more launch(es)" if len(k.launches) > 1 else ""
+        sizes = ", ".join(f"{p.name}={p.ref}" for p in k.source.params if p.kind == "size")
+        header = f"# {k.kind} kernel: {users} -> {shapes}, moves {k.source.bytes_moved} bytes{more}"
+        if sizes:
+            header += f"\n#   sizes here: {sizes}"
+        parts.append(f"{header}\n{src.rstrip()}")
     return "\n\n\n".join(parts) + "\n"
 
 
@@ -117,6 +129,7 @@ def _plan(graph: Graph, memory: MemoryPlan, steps: list[dict], kernels: list[Ker
         "buffers": [{"id": b.id, "nbytes": _dim_json(b.nbytes)} for b in memory.buffers],
         "placement": dict(memory.placement),
         "alias_of": dict(memory.alias_of),
+        "slices": {name: {"root": s.root, "offset": _dim_json(s.offset)} for name, s in memory.slices.items()},
         "in_output": dict(memory.in_output),
         "copies": [list(c) for c in memory.copies],
         "kernels": [{"name": k.name, "kind": k.kind, "params": [p.name for p in k.source.params],
@@ -132,5 +145,5 @@ def _signature(ks: KernelSource) -> dict:
         if p.kind == "ptr":
             sig[p.name] = "*" + p.dtype.triton
         else:
-            sig[p.name] = "i32"
+            sig[p.name] = "i64" if isinstance(p.ref, int) and p.ref >= 2**31 else "i32"
     return sig

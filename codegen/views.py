@@ -38,7 +38,7 @@ def _concat(w, node, value, index, guard):
         size = src.shape[axis]
         if size == 0:
             continue
-        local = ix.sub(index[axis], start)
+        local = ix.sub(index[axis], ix.dim(start))
         at = tuple(local if a == axis else i for a, i in enumerate(index))
         last = k == len(inputs) - 1
         cond = None

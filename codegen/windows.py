@@ -73,7 +73,7 @@ def _avgpool(w, node, value, index, guard):
     for i in range(sp):
         start = ix.sub(ix.mul(index[2 + i], a.strides[i]), a.pads[i])
         eff = (a.kernel_shape[i] - 1) * a.dilations[i] + 1
-        limit = src.shape[2 + i] + a.pads[sp + i]
+        limit = ix.dim(src.shape[2 + i] + a.pads[sp + i])
         end = w.idx(ix.minimum(ix.add(start, eff), limit))
         taps = f"(({end} - {w.idx(start)} + {a.dilations[i] - 1}) // {a.dilations[i]})"
         size = taps if size is None else f"{size} * {taps}"
@@ -110,7 +110,7 @@ def _depthwise_conv(w, node, value, index, guard):
     bias = node.inputs[2] if len(node.inputs) > 2 else None
     mult = wt.shape[0] // a.group
     acc = w.assign("acc", w.full(0.0, src.dtype))
-    cin = ix.floordiv(index[1], mult) if mult != 1 else index[1]
+    cin = ix.floordiv(index[1], ix.dim(mult)) if mult != 1 else index[1]
     with contextlib.ExitStack() as stack:
         loops = [stack.enter_context(w.loop(k)) for k in a.kernel_shape]
         coords = [index[0], cin]

@@ -15,6 +15,7 @@ so that identical kernels in one model are generated once and launched many time
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -33,8 +34,8 @@ Index = tuple  # tuple of index expressions, one per axis of the value
 @dataclass
 class Param:
     name: str
-    kind: str          # "ptr" | "sym" | "constexpr"
-    ref: object        # Value for ptr, symbol name for sym, config key for constexpr
+    kind: str          # "ptr" | "size"
+    ref: object        # Value for ptr; the Dim (int or symbolic) a size argument carries
     dtype: DType | None = None
 
 
@@ -72,9 +73,12 @@ def has_lowering(op) -> bool:
     return op in _LOWERINGS
 
 
-_LOCAL = re.compile(r"^(x|i|g|k|acc|cnt|r)\d*$")
-_RESERVED = {"pid", "offs", "mask", "tl", "triton", "rm", "rn", "rk", "rows", "cols", "pid_m", "pid_n", "pid_b",
-             "a", "b", "float", "range", "min", "max"}
+# value name -> element strides for values stored as strided boxes of another buffer (the
+# inputs of a placed Concat). Set by ``generate.generate_kernel`` around one kernel's
+# generation and read once, when a writer is created.
+LAYOUTS: contextvars.ContextVar[dict] = contextvars.ContextVar("LAYOUTS", default={})
+
+_LOCAL = re.compile(r"^(x|i|g|k|t|y|acc|cnt|r)\d*$")
 
 
 def _ident(name: str) -> str:
@@ -89,7 +93,7 @@ class KernelWriter:
         self.nodes = list(nodes)
         self._inside = {id(n) for n in self.nodes}
         self._ptr: dict[int, str] = {}
-        self._sym: dict[str, str] = {}
+        self._sizes: dict[object, str] = {}
         self._names: set[str] = set()
         self._scopes: list[dict] = [{}]
         self._counters: dict[str, int] = {}
@@ -102,6 +106,8 @@ class KernelWriter:
         # tile variables -> the tile axis they vary along, and the shape stores must cover
         self.axes: dict[str, int] = {"offs": 0}
         self.store_shape = tile
+        self.layouts: dict[str, tuple] = LAYOUTS.get()
+        self.zero_outside: dict[str, str | None] = {}   # load variables -> the guard they honour
 
     # -- names and parameters ----------------------------------------------------------------
     def fresh(self, prefix: str) -> str:
@@ -134,19 +140,24 @@ class KernelWriter:
             self.params.append(Param(name, "ptr", value, value.dtype))
         return self._ptr[key]
 
-    def sym(self, symbol: str) -> str:
-        """An int argument carrying a symbolic size (a dynamic batch) at run time."""
-        if symbol not in self._sym:
-            reserved = _LOCAL.match(symbol) or symbol in _RESERVED
-            name = self._claim(f"sym_{symbol}" if reserved else symbol)
-            self._sym[symbol] = name
-            self.params.append(Param(name, "sym", symbol))
-        return self._sym[symbol]
+    def dim(self, d: Dim, hint: str | None = None) -> str:
+        """A size from a shape, as a kernel argument (``n``, ``M``, ``s3``).
 
-    def dim(self, d: Dim) -> str:
-        if isinstance(d, int):
+        Sizes are arguments rather than literals so that kernels of the same structure share
+        one compiled binary across layers and batch sizes; 0 and 1 stay literal because they
+        change the structure (a broadcast, an empty term)."""
+        if isinstance(d, int) and d in (0, 1):
             return str(d)
-        return d.render(self.sym)
+        found = self._sizes.get(d)
+        if found is not None:
+            return found
+        base = hint or f"s{len(self._sizes)}"
+        if _LOCAL.match(base) and hint is None:
+            base = f"s{len(self._sizes)}"
+        name = self._claim(base)
+        self._sizes[d] = name
+        self.params.append(Param(name, "size", d))
+        return name
 
     # -- scoped caches -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -179,7 +190,7 @@ class KernelWriter:
 
     # -- index expressions ---------------------------------------------------------------
     def _name_of(self, e):
-        if e[0] == "dimtext":
+        if e[0] == "sizetext":
             return self.dim(e[1])
         return self._lookup(("ix", e))
 
@@ -188,7 +199,7 @@ class KernelWriter:
         e = ix.as_expr(e)
         if e[0] in ("const", "var"):
             return ix.render(e, self._name_of)
-        if e[0] == "dim":
+        if e[0] == "size":
             return self.dim(e[1])
         found = self._lookup(("ix", e))
         if found is not None:
@@ -199,8 +210,12 @@ class KernelWriter:
         text = ix.render(e, self._name_of)
         return self._remember(("ix", e), self.assign("i", text))
 
+    def linear(self, value: Value, index: Index):
+        """The element offset of ``index`` in ``value``'s buffer (strided for placed slices)."""
+        return ix.ravel(index, value.shape, self.layouts.get(value.name))
+
     def offset(self, value: Value, index: Index) -> str:
-        return self.idx(ix.ravel(index, value.shape))
+        return self.idx(self.linear(value, index))
 
     def bound_check(self, coord, size: Dim, lower: bool = True, upper: bool = True) -> str | None:
         parts = []
@@ -256,9 +271,13 @@ class KernelWriter:
             return found
         if self.is_inside(value):
             text = self._lower(value.producer, value, index, guard)
+            if text.isidentifier():          # a view forwarded its input's variable: no copy
+                return self._remember(key, text)
+            name = self.assign("x", text)
         else:
-            text = self.load(value, index, guard)
-        name = self.assign("x", text)
+            name = self.assign("x", self.load(value, index, guard))
+            # a masked load already reads 0 wherever the guard fails
+            self.zero_outside[name] = guard
         return self._remember(key, name)
 
     def load(self, value: Value, index: Index, guard: str | None = None, role: str | None = None,
@@ -281,7 +300,7 @@ class KernelWriter:
         p = self.ptr(value, role)
         if value not in self.stores:
             self.stores.append(value)
-        linear = ix.ravel(index, value.shape)
+        linear = self.linear(value, index)
         off = self.idx(linear)
         cd = exprs.compute_dtype(value.dtype)
         if cd != value.dtype.triton_lang:
@@ -321,6 +340,8 @@ class KernelWriter:
 
     # -- assembling --------------------------------------------------------------------------
     def signature(self, constexprs: Sequence[str]) -> str:
+        """Pointers first, then sizes, then constexprs (reorders ``params`` to match)."""
+        self.params.sort(key=lambda p: p.kind != "ptr")
         names = [p.name for p in self.params] + [f"{c}: tl.constexpr" for c in constexprs]
         return ", ".join(names)
 
@@ -331,7 +352,8 @@ def broadcast_index(index: Index, out_shape: Sequence[Dim], in_shape: Sequence[D
     out = []
     for k in range(ri):
         d = in_shape[k]
-        out.append(ix.const(0) if d == 1 else index[r - ri + k])
+        broadcast = d == 1 and out_shape[r - ri + k] != 1
+        out.append(ix.const(0) if broadcast else index[r - ri + k])
     return tuple(out)
 
 

@@ -63,7 +63,7 @@ def compile(model, *, weights=None, random_weights: bool = False,
     say("partitioning into kernels")
     groups = partition(graph, fuse=opt_level >= 2)
     memory = plan_memory(graph, groups, reuse=opt_level >= 1)
-    say(f"generating {sum(1 for g in groups if g.kind.value != 'alias')} kernels")
+    say(f"generating {sum(1 for g in groups if g.kind.value not in ('alias', 'placed'))} kernels")
     module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32)
     elapsed = time.perf_counter() - t0
     launches = module.per_launch
@@ -84,7 +84,16 @@ def compile(model, *, weights=None, random_weights: bool = False,
     }
     constants = {n: v.const for n, v in graph.constants.items()}
     say("loading kernels")
-    return CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph)
+    model = CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph)
+    if opt_level >= 3:
+        if model.target == "cuda":
+            from .autotune import autotune
+
+            say("autotuning template kernels on the GPU")
+            stats["autotune"] = autotune(model)
+        else:
+            stats["autotune"] = "skipped: autotuning needs the cuda target"
+    return model
 
 
 def sum_dims(items):

@@ -16,6 +16,7 @@ class Kind(str, Enum):
     CONV = "conv"              # implicit-GEMM convolution with epilogue
     SPECIAL = "special"        # an op with its own generator (scan, scatter, shape, ...)
     ALIAS = "alias"            # a free view of another buffer (Reshape of contiguous data)
+    PLACED = "placed"          # a Concat whose inputs are written straight into its buffer
 
 
 @dataclass

@@ -8,6 +8,7 @@ launches every kernel in order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -20,9 +21,25 @@ from .errors import InputError, ResourceLimitError
 MAX_ELEMENTS = 2**31 - 1   # kernels index with 32-bit offsets
 
 
+@dataclass
+class Launch:
+    """One kernel launch of the plan, resolved for concrete buffers and sizes."""
+
+    step: int
+    kernel: Any              # the kernel function of the loaded module
+    grid: tuple
+    args: list               # tensors and ints, in the kernel's parameter order
+    config: dict             # constexprs plus num_warps / num_stages
+
+    @property
+    def constexprs(self) -> dict:
+        return {k: v for k, v in self.config.items() if k not in ("num_warps", "num_stages")}
+
+
 class CompiledModel:
     def __init__(self, plan: dict, source: str, constants: Mapping[str, np.ndarray], *, target: str = "auto",
-                 stats: dict | None = None, graph: Any = None, cubins: Mapping | None = None, quiet: bool = True):
+                 stats: dict | None = None, graph: Any = None, cubins: Mapping | None = None,
+                 cubin_index: Sequence[dict] | None = None):
         self.plan = plan
         self.source = source
         self.constants = dict(constants)
@@ -35,6 +52,9 @@ class CompiledModel:
         self._weights: dict[str, Any] | None = None
         self._buffers: dict[tuple, list] = {}
         self._env_keys = tuple(plan["symbols"])
+        self.cubin_index = list(cubin_index or [])
+        self._use_graph = False
+        self._graph = None
 
     # -- signature ----------------------------------------------------------------------------
     @property
@@ -73,18 +93,53 @@ class CompiledModel:
         values = [outs[n] for n in self.output_names]
         return values[0] if len(values) == 1 else tuple(values)
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Run on ``inputs`` (name -> array); returns output name -> numpy array."""
+    def run(self, inputs: Mapping[str, Any], *, outputs: str = "host") -> dict[str, Any]:
+        """Run on ``inputs`` (name -> array); returns output name -> array.
+
+        Inputs are numpy arrays, or on the cuda target also device arrays (anything with
+        ``__cuda_array_interface__`` or DLPack, e.g. torch/cupy/jax), used without a copy.
+        ``outputs="device"`` returns device tensors (``__cuda_array_interface__``) on cuda.
+        """
         arrays, env = self._check_inputs(inputs)
+        dev = self.device
+        self._prepare()
+        if self._graph is not None and self._graph.env == env:
+            outs = self._graph.replay(arrays)
+        else:
+            in_tensors = {name: dev.from_host(a) for name, a in arrays.items()}
+            out_tensors = [dev.empty(o["dtype"], self._shape(o["shape"], env)) for o in self.plan["outputs"]]
+            launches, copies = self.bind(env, in_tensors, out_tensors)
+            self.execute(launches, copies)
+            dev.synchronize()
+            outs = out_tensors
+            if self._use_graph and self._graph is None:
+                self._graph = dev.capture_graph(self, env)
+        if outputs == "device":
+            return {o["output"]: t for o, t in zip(self.plan["outputs"], outs)}
+        return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
+
+    def use_cuda_graph(self, enabled: bool = True) -> "CompiledModel":
+        """On cuda, capture the whole launch plan in a CUDA graph after the next run and replay
+        it for later runs with the same input sizes (inputs are copied into fixed buffers)."""
+        self._use_graph = bool(enabled) and hasattr(self.device, "capture_graph")
+        if not self._use_graph:
+            self._graph = None
+        return self
+
+    def _prepare(self) -> None:
         dev = self.device
         if self._module is None:
             self._module = dev.load_kernels(self.source)
+            if self.cubins and hasattr(dev, "use_cubins"):
+                dev.use_cubins(self.plan, self.cubin_index, self.cubins)
         if self._weights is None:
             self._weights = {name: dev.from_host(a) for name, a in self.constants.items()}
+
+    def bind(self, env: Mapping[str, int], in_tensors: Mapping[str, Any], out_tensors: Sequence[Any]):
+        """Resolve every launch of the plan to (kernel, grid, args, config) for these buffers."""
+        dev = self.device
         values = self.plan["values"]
         bufs = self._buffers_for(env)
-        out_tensors = [dev.empty(o["dtype"], self._shape(o["shape"], env)) for o in self.plan["outputs"]]
-        in_tensors = {name: dev.from_host(a) for name, a in arrays.items()}
         cache: dict[str, Any] = {}
 
         def resolve(name: str):
@@ -99,28 +154,34 @@ class CompiledModel:
                 t = self._weights[name]
             elif name in self.plan["in_output"]:
                 t = out_tensors[self.plan["in_output"][name]]
+            elif name in self.plan["slices"]:
+                sl = self.plan["slices"][name]
+                t = dev.offset_view(resolve(sl["root"]), sizes.evaluate(sl["offset"], env))
             elif name in self.plan["alias_of"]:
-                base = resolve(self.plan["alias_of"][name])
-                t = dev.reshape(base, shape)
+                t = dev.reshape(resolve(self.plan["alias_of"][name]), shape)
             else:
                 t = dev.view(bufs[self.plan["placement"][name]], info["dtype"], shape)
             cache[name] = t
             return t
 
+        launches = []
         family = dev.family
-        for step in self.plan["steps"]:
+        for i, step in enumerate(self.plan["steps"]):
             cfg = step["configs"][family]
             genv = dict(env)
             genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})
             grid = tuple(max(1, sizes.evaluate(g, genv)) for g in step["grid"])
-            args = [resolve(a["value"]) if "value" in a else env[a["sym"]] for a in step["args"]]
-            constexprs = {k: v for k, v in cfg.items() if k not in ("num_warps", "num_stages")}
-            dev.launch(getattr(self._module, step["kernel"]), grid, args, constexprs,
-                       cfg.get("num_warps", 4), cfg.get("num_stages", 1))
-        for src, pos in self.plan["copies"]:
-            dev.copy(out_tensors[pos], resolve(src))
-        dev.synchronize()
-        return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], out_tensors)}
+            args = [resolve(a["value"]) if "value" in a else sizes.evaluate(a["size"], env) for a in step["args"]]
+            launches.append(Launch(i, getattr(self._module, step["kernel"]), grid, args, cfg))
+        copies = [(out_tensors[pos], resolve(src)) for src, pos in self.plan["copies"]]
+        return launches, copies
+
+    def execute(self, launches, copies, stream=None) -> None:
+        dev = self.device
+        for launch in launches:
+            dev.launch(launch, stream)
+        for dst, src in copies:
+            dev.copy(dst, src, stream)
 
     def _shape(self, dims: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(sizes.evaluate(d, env) for d in dims)
@@ -152,29 +213,35 @@ class CompiledModel:
         for spec in self.plan["inputs"]:
             name = spec["name"]
             a = inputs[name]
-            if not isinstance(a, np.ndarray):
-                if hasattr(a, "__array__") or isinstance(a, (list, tuple, int, float)):
-                    a = np.asarray(a)
-                else:
-                    raise InputError(f"input {name!r} must be a numpy array, got {type(a).__name__}")
+            info = self.device.array_info(a) if hasattr(self.device, "array_info") else None
+            if info is not None:
+                shape, dtype = info[0], info[1]        # a device array: used in place
+            else:
+                if not isinstance(a, np.ndarray):
+                    if hasattr(a, "__array__") or isinstance(a, (list, tuple, int, float)):
+                        a = np.asarray(a)
+                    else:
+                        raise InputError(f"input {name!r} must be a numpy array, got {type(a).__name__}")
+                a = np.ascontiguousarray(a)
+                shape, dtype = a.shape, a.dtype
             want = numpy_dtype(spec["dtype"])
-            if a.dtype != want:
-                raise InputError(f"input {name!r} expects dtype {spec['dtype']}, got {a.dtype}",
+            if dtype != want:
+                raise InputError(f"input {name!r} expects dtype {spec['dtype']}, got {dtype}",
                                  hint=f"convert with .astype(np.{want.name})" if want.kind != "V" else None)
-            if a.ndim != len(spec["shape"]):
+            if len(shape) != len(spec["shape"]):
                 raise InputError(f"input {name!r} expects shape {_fmt_shape(spec['shape'])} (rank {len(spec['shape'])}), "
-                                 f"got {tuple(a.shape)}")
-            for axis, (d, got) in enumerate(zip(spec["shape"], a.shape)):
+                                 f"got {tuple(shape)}")
+            for axis, (d, got) in enumerate(zip(spec["shape"], shape)):
                 if isinstance(d, int):
                     if d != got:
                         raise InputError(f"input {name!r} expects shape {_fmt_shape(spec['shape'])}, "
-                                         f"got {tuple(a.shape)} (axis {axis})")
+                                         f"got {tuple(shape)} (axis {axis})")
                 elif d.isidentifier():
                     if env.setdefault(d, got) != got:
                         raise InputError(f"dim {d} is {env[d]} in one input but {got} in {name!r} (axis {axis})")
-            if any(s == 0 for s in a.shape):
-                raise InputError(f"input {name!r} has an empty dim {tuple(a.shape)}; Cortado needs non-empty tensors")
-            arrays[name] = np.ascontiguousarray(a)
+            if any(s == 0 for s in shape):
+                raise InputError(f"input {name!r} has an empty dim {tuple(shape)}; Cortado needs non-empty tensors")
+            arrays[name] = a
         for name, info in self.plan["values"].items():
             n = 1
             for d in info["shape"]:

@@ -17,11 +17,17 @@ def describe(nodes: Sequence[Node]) -> str:
 def function_source(w: KernelWriter, constexprs: Sequence[str], nodes: Sequence[Node],
                     outputs: Sequence[Value], bytes_moved: Dim, prologue: str = "") -> str:
     """``@triton.jit def NAME(...)`` around the writer's body (NAME is filled in later)."""
-    shapes = "; ".join(f"{v.type}" for v in outputs)
+    # Shapes and byte counts differ between launches of one kernel; they go in the module's
+    # comment above the kernel, not here, so that identical kernels stay identical text.
+    signature = w.signature(constexprs)
+    # Sizes are not specialized (Triton would otherwise compile a variant per value that is 1
+    # or divisible by 16): one binary per kernel serves every batch size.
+    sizes = [p.name for p in w.params if p.kind == "size"]
+    decorator = f"@triton.jit(do_not_specialize={sizes!r})" if sizes else "@triton.jit"
     lines = [
-        "@triton.jit",
-        f"def NAME({w.signature(constexprs)}):",
-        f'    """{describe(nodes)} -> {shapes}; moves {bytes_moved} bytes."""',
+        decorator,
+        f"def NAME({signature}):",
+        f'    """{describe(nodes)}."""',
     ]
     if prologue:
         lines += ["    " + ln if ln else "" for ln in prologue.splitlines()]

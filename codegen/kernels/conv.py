@@ -43,28 +43,28 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     # output position coordinates, as [BM, 1] columns
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     n_i, o_sp = pos[0], pos[1:]
-    co = ix.add(ix.mul(ix.var("pid_g"), cout_g), ix.var("rn[None, :]"))
+    co = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cout_g)), ix.var("rn[None, :]"))
     w.line("acc = tl.full((BM, BN), 0.0, tl.float32)")
-    w.line(f"for k0 in range(0, {K}, BK):")
+    w.line(f"for k0 in range(0, {w.dim(K, 'K')}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")
         kin = ix.unravel(ix.var("rk[None, :]"), (cin_g,) + taps)   # [1, BK] reduction coords
-        ci = ix.add(ix.mul(ix.var("pid_g"), cin_g), kin[0])
+        ci = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cin_g)), kin[0])
         in_sp, conds = [], []
         for i in range(sp):
             c = ix.add(ix.sub(ix.mul(o_sp[i], a.strides[i]), a.pads[i]), ix.mul(kin[1 + i], a.dilations[i]))
             in_sp.append(c)
             if a.pads[i] or a.pads[sp + i] or a.strides[i] * (out_sp[i] - 1) + (taps[i] - 1) * a.dilations[i] >= x.shape[2 + i]:
                 conds.append(w.bound_check(c, x.shape[2 + i]))
-        a_guard = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rk[None, :] < {K})", *conds)
+        a_guard = w.guard(f"(rm[:, None] < {w.dim(M, 'M')}) & (rk[None, :] < {w.dim(K, 'K')})", *conds)
         a_tile = dot_operand(w, x, (n_i, ci) + tuple(in_sp), a_guard)
         kw = ix.unravel(ix.var("rk[:, None]"), (cin_g,) + taps)      # [BK, 1] for the weight tile
         w_index = (co,) + kw
-        b_guard = w.guard(f"(rk[:, None] < {K}) & (rn[None, :] < {cout_g})")
+        b_guard = w.guard(f"(rk[:, None] < {w.dim(K, 'K')}) & (rn[None, :] < {w.dim(cout_g, 'N')})")
         b_tile = dot_operand(w, wt, w_index, b_guard)
         w.line(f"acc = tl.dot({a_tile}, {b_tile}, acc, input_precision=PRECISION)")
 
-    w.mask = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rn[None, :] < {cout_g})")
+    w.mask = w.guard(f"(rm[:, None] < {w.dim(M, 'M')}) & (rn[None, :] < {w.dim(cout_g, 'N')})")
     acc = "acc"
     if bias is not None:
         acc = w.assign("acc", f"acc + {w.value_at(bias, (co,))}")

@@ -24,7 +24,11 @@ M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
 def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
     """A tile of ``value`` ready for ``tl.dot``: half types stay half for the tensor cores."""
     if w.is_inside(value):
+        # a fused prologue: out-of-bounds lanes (padding, ragged edges) must be 0 after it;
+        # a plain view of a load already is (the load was masked with the same guard)
         x = w.value_at(value, index, guard)
+        if w.zero_outside.get(x, "") != guard:
+            x = w.assign("x", f"tl.where({guard}, {x}, 0.0)")
         return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
     return w.assign("x", w.load(value, index, guard, raw=True))
 
@@ -49,7 +53,21 @@ def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
             "PRECISION": "tf32"}
     if cuda["BM"] * cuda["BN"] >= 128 * 128:
         cuda["num_warps"] = 8
-    return {"interpreter": interp, "cuda": cuda}
+    return {"interpreter": interp, "cuda": cuda, "cuda_candidates": tune_candidates(ms, ns, ks, cuda)}
+
+
+def tune_candidates(m: int, n: int, k: int, default: dict) -> list[dict]:
+    """Configs O3 times on the GPU (the default first); tiles larger than the problem are skipped."""
+    out = [default]
+    for bm, bn, bk, warps, stages in [(64, 64, 32, 4, 3), (128, 64, 32, 4, 3), (64, 128, 32, 4, 3),
+                                      (128, 128, 32, 8, 3), (128, 128, 64, 8, 3), (64, 64, 64, 4, 4),
+                                      (32, 64, 32, 4, 4), (16, 64, 64, 4, 3), (128, 256, 64, 8, 3)]:
+        if bm > max(16, 2 * m) or bn > max(32, 2 * n) or bk > max(32, 2 * k):
+            continue
+        cfg = dict(default, BM=bm, BN=bn, BK=bk, num_warps=warps, num_stages=stages)
+        if cfg not in out:
+            out.append(cfg)
+    return out
 
 
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
@@ -81,26 +99,30 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     # K-loop indexes: A tile is [BM, BK] (rows m, cols k); B tile is [BK, BN] (rows k, cols n)
     ka, kb = ix.var("rk[None, :]"), ix.var("rk[:, None]")
     w.line("acc = tl.full((BM, BN), 0.0, tl.float32)")
-    w.line(f"for k0 in range(0, {w.dim(K)}, BK):")
+    w.line(f"for k0 in range(0, {w.dim(K, 'K')}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")
         if len(a_shape) == 1:
             a_idx = (ka,)
-            a_guard = w.guard(f"rk[None, :] < {w.dim(K)}")
+            a_guard = w.guard(f"rk[None, :] < {w.dim(K, 'K')}")
         else:
             a_idx = operand_index(a_shape, M_IDX, ka, ta)
-            a_guard = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rk[None, :] < {w.dim(K)})")
+            a_guard = w.guard(f"(rm[:, None] < {w.dim(M, 'M')}) & (rk[None, :] < {w.dim(K, 'K')})")
         if len(b_shape) == 1:
             b_idx = (kb,)
-            b_guard = w.guard(f"rk[:, None] < {w.dim(K)}")
+            b_guard = w.guard(f"rk[:, None] < {w.dim(K, 'K')}")
         else:
             b_idx = operand_index(b_shape, kb, N_IDX, tb)
-            b_guard = w.guard(f"(rk[:, None] < {w.dim(K)}) & (rn[None, :] < {w.dim(N)})")
+            b_guard = w.guard(f"(rk[:, None] < {w.dim(K, 'K')}) & (rn[None, :] < {w.dim(N, 'N')})")
         a_tile = dot_operand(w, a_val, a_idx, a_guard)
         b_tile = dot_operand(w, b_val, b_idx, b_guard)
+        if len(a_shape) == 1:       # a vector operand: the same row for every m
+            a_tile = w.assign("x", f"tl.broadcast_to({a_tile}, (BM, BK))")
+        if len(b_shape) == 1:
+            b_tile = w.assign("x", f"tl.broadcast_to({b_tile}, (BK, BN))")
         w.line(f"acc = tl.dot({a_tile}, {b_tile}, acc, input_precision=PRECISION)")
 
-    w.mask = w.guard(f"(rm[:, None] < {w.dim(M)}) & (rn[None, :] < {w.dim(N)})")
+    w.mask = w.guard(f"(rm[:, None] < {w.dim(M, 'M')}) & (rn[None, :] < {w.dim(N, 'N')})")
     out_index = tuple(bc) + ((M_IDX,) if len(a_shape) >= 2 else ()) + ((N_IDX,) if len(b_shape) >= 2 else ())
     acc = "acc"
     if is_gemm:

@@ -27,7 +27,7 @@ def generate(nodes: Sequence[Node], outputs: Sequence[Value]) -> KernelSource:
     w = KernelWriter(nodes, tile="[BLOCK]", mask="mask")
     w.line("pid = tl.program_id(0)")
     w.line("offs = pid * BLOCK + tl.arange(0, BLOCK)")
-    w.line(f"mask = offs < {w.dim(numel)}")
+    w.line(f"mask = offs < {w.dim(numel, 'n')}")
     index = ix.unravel(ix.var("offs"), domain)
     for i, out in enumerate(outputs):
         val = w.value_at(out, index)

@@ -70,7 +70,7 @@ class RowSpec:
     x: Value
     axes: tuple[int, ...]
     passes: list[list[Stat]]                     # statistic passes, in order
-    result: Callable[[dict, str, Dim], str]      # (stats, x or None, R) -> output expression
+    result: Callable[[dict, str, str], str]      # (stats, x or None, R as source text) -> output
     normalize: bool                              # output has x's shape (else one value per row)
     params: list = field(default_factory=list)
 
@@ -146,7 +146,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     w.axes = {"rows": 0, "cols": 1}
     w.line("pid = tl.program_id(0)")
     w.line("rows = pid * BR + tl.arange(0, BR)[:, None]")
-    w.line(f"row_mask = rows < {w.dim(ROWS)}")
+    w.line(f"row_mask = rows < {w.dim(ROWS, 'n_rows')}")
     rc = ix.unravel(ix.var("rows"), tuple(shape[a] for a in kept))
 
     def x_index(cols_var: str):
@@ -162,7 +162,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     cached_x = None
     if persistent:
         w.line("cols = tl.arange(0, BC)[None, :]")
-        w.mask = w.guard(f"row_mask & (cols < {R})")
+        w.mask = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
         cached_x = w.value_at(x, x_index("cols"))
 
     for stat_pass in spec.passes:
@@ -175,10 +175,10 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
                 t = w.assign("t", st.term(cached_x, stats))
                 w.line(f"{accs[st.name]} = tl.where({w.mask}, {st.combine(accs[st.name], t)}, {accs[st.name]})")
         else:
-            w.line(f"for c0 in range(0, {w.dim(R)}, BC):")
+            w.line(f"for c0 in range(0, {w.dim(R, 'n_cols')}, BC):")
             with w.scope():
                 w.line("cols = c0 + tl.arange(0, BC)[None, :]")
-                m = w.guard(f"row_mask & (cols < {w.dim(R)})")
+                m = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
                 saved, w.mask = w.mask, m
                 xv = w.value_at(x, x_index("cols"))
                 for st in stat_pass:
@@ -192,22 +192,22 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     if spec.normalize:
         def write(xv):
             idx = x_index("cols")
-            w.seed(anchor_out, idx, w.assign("y", spec.result(stats, xv, R)))
+            w.seed(anchor_out, idx, w.assign("y", spec.result(stats, xv, w.dim(R, "n_cols"))))
             for i, out in enumerate(outputs):
                 w.store(out, idx, w.value_at(out, idx), role="out" if len(outputs) == 1 else f"out{i}")
         if persistent:
             write(cached_x)
         else:
-            w.line(f"for c0 in range(0, {w.dim(R)}, BC):")
+            w.line(f"for c0 in range(0, {w.dim(R, 'n_cols')}, BC):")
             with w.scope():
                 w.line("cols = c0 + tl.arange(0, BC)[None, :]")
-                w.mask = w.guard(f"row_mask & (cols < {w.dim(R)})")
+                w.mask = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
                 write(w.value_at(x, x_index("cols")))
     else:
         w.mask = "row_mask"
         w.store_shape = "[BR, 1]"
         out_index = ix.unravel(ix.var("rows"), anchor_out.shape)
-        w.seed(anchor_out, out_index, w.assign("y", spec.result(stats, None, R)))
+        w.seed(anchor_out, out_index, w.assign("y", spec.result(stats, None, w.dim(R, "n_cols"))))
         for i, out in enumerate(outputs):
             w.store(out, out_index, w.value_at(out, out_index), role="out" if len(outputs) == 1 else f"out{i}")
 

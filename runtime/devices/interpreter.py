@@ -77,14 +77,18 @@ class InterpreterDevice:
     def reshape(self, t: HostTensor, shape) -> HostTensor:
         return HostTensor(t.array.reshape(shape))
 
+    def offset_view(self, t: HostTensor, offset: int) -> HostTensor:
+        """The buffer from element ``offset`` on (kernels index it with their own strides)."""
+        return HostTensor(t.array.reshape(-1)[offset:])
+
     def to_host(self, t: HostTensor) -> np.ndarray:
         return t.array
 
-    def copy(self, dst: HostTensor, src: HostTensor) -> None:
+    def copy(self, dst: HostTensor, src: HostTensor, stream=None) -> None:
         np.copyto(dst.array.reshape(-1), src.array.reshape(-1))
 
-    def launch(self, kernel, grid, args, constexprs, num_warps, num_stages):
-        kernel[grid](*args, **constexprs)
+    def launch(self, launch, stream=None) -> None:
+        launch.kernel[launch.grid](*launch.args, **launch.constexprs)
 
     def synchronize(self) -> None:
         pass

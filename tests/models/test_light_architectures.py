@@ -17,10 +17,12 @@ from compiler.testing.reference import assert_close, run_onnxruntime
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("opt_level", [0, 2])
 @pytest.mark.parametrize("name", LIGHT_MODELS)
-def test_light_model_matches_onnxruntime(name):
+def test_light_model_matches_onnxruntime(name, opt_level):
+    """Unfused (O0) and fused (O2) kernels both match onnxruntime."""
     model = light_model(name, seed=0)
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = compiler.compile(model, target="interpreter", opt_level=opt_level)
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
     got = m.run({m.input_names[0]: x})
     expected = run_onnxruntime(model, {m.input_names[0]: x})

@@ -45,6 +45,10 @@ def _tensor_type(vi: onnx.ValueInfoProto, override: Sequence[int] | None, where:
                                "which Cortado does not support", where=where) from None
     if override is not None:
         dims = tuple(override)
+        declared = len(tt.shape.dim) if tt.HasField("shape") else None
+        if declared is not None and declared != len(dims):
+            raise ShapeError(f"input_shapes gives {vi.name!r} rank {len(dims)}, but the model declares rank "
+                             f"{declared}", where=where)
         for d in dims:
             if isinstance(d, int) and d <= 0:
                 raise ShapeError(f"input_shapes gives {vi.name!r} a non-positive dim {d}")

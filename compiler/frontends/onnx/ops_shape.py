@@ -12,6 +12,8 @@ import numpy as np
 from ...ir import DType, Op
 from ...ir.dims import Dim, prod
 from ...ops.shapes import normalize_axes, normalize_axis
+from runtime.errors import ShapeError
+
 from .context import UnsupportedHere
 from .registry import onnx_op
 
@@ -60,9 +62,13 @@ def resolve_reshape(in_shape, target: list, allowzero: bool) -> tuple[Dim, ...]:
             raise UnsupportedHere(f"cannot reshape {tuple(in_shape)} to {target}")
         out[infer] = q
     if prod(out) != prod(in_shape):
-        raise UnsupportedHere(f"cannot reshape {tuple(map(str, in_shape))} ({prod(in_shape)} elements) to "
-                              f"{tuple(map(str, out))}")
+        raise ShapeError(f"cannot reshape {_fmt(in_shape)} ({prod(in_shape)} elements) to {_fmt(out)} "
+                         f"({prod(out)} elements)", hint="check the model's input shape (--input NAME=DIMS)")
     return tuple(out)
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _reshape_to(ctx, x, shape):

@@ -1,0 +1,60 @@
+"""``cortado compile``: a model into a .cortado artifact (optionally with cubins)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.errors import CortadoError
+
+from ..progress import Progress
+from .common import fmt_bytes, input_shapes
+
+
+def register(sub) -> None:
+    c = sub.add_parser("compile", help="compile a model into a .cortado artifact")
+    c.add_argument("model", help="model.onnx or net.prototxt")
+    c.add_argument("-o", "--output", help="artifact path (folder, or .zip); default MODEL.cortado")
+    w = c.add_mutually_exclusive_group()
+    w.add_argument("--weights", help="Caffe .caffemodel weights")
+    w.add_argument("--random-weights", action="store_true", help="seeded random weights (Caffe nets without weights)")
+    c.add_argument("--input", action="append", metavar="NAME=1x3x224x224", help="fix or name an input's dims")
+    c.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
+    c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    c.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3], help="optimization level")
+    c.add_argument("--arch", help="also compile kernels ahead of time, e.g. sm_80,sm_90")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    c.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.weights and args.random_weights:
+        raise CortadoError("give either --weights or --random-weights, not both")
+    with Progress(enabled=not args.quiet) as progress:
+        return _run(args, progress)
+
+
+def _run(args, progress) -> int:
+    from ..driver import compile as compile_model
+
+    archs = None
+    if args.arch:
+        from codegen.aot import parse_archs
+
+        archs = parse_archs(args.arch)   # before the compile: a typo fails fast
+    model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
+                          input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
+                          opt_level=args.opt_level, progress=progress.step)
+    out = args.output or (Path(args.model).stem + ".cortado")
+    if archs:
+        from codegen.aot import attach_cubins
+
+        progress.step(f"compiling kernels for {', '.join(archs)}")
+        attach_cubins(model, archs)
+    progress.step("saving artifact")
+    model.save(out)
+    s = model.stats
+    print(f"compiled {args.model} -> {out}")
+    print(f"  nodes {s['nodes_in']} -> {s['nodes_out']}, kernels {s['kernels']} ({s['unique_kernels']} distinct), "
+          f"peak {fmt_bytes(s['peak_bytes'])}, est. HBM traffic {fmt_bytes(s['est_hbm_bytes'])}, "
+          f"{s['compile_seconds']:.2f}s")
+    return 0

@@ -1,0 +1,72 @@
+"""``cortado run``: run an artifact (or compile a model first) on random or given inputs."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..progress import Progress
+from .common import feeds_for, input_shapes, is_artifact
+
+
+def register(sub) -> None:
+    r = sub.add_parser("run", help="run a model or artifact on random or given inputs")
+    r.add_argument("model", help="a .cortado artifact, or a model to compile first")
+    r.add_argument("--input", action="append", metavar="NAME=FILE.npy|random", help="an input (default: random)")
+    r.add_argument("--shape", action="append", metavar="NAME=1x3x224x224", help="input dims when compiling")
+    r.add_argument("--weights", help="Caffe .caffemodel weights (when compiling)")
+    r.add_argument("--random-weights", action="store_true")
+    r.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
+    r.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    r.add_argument("--save-outputs", metavar="DIR", help="write each output as DIR/NAME.npy")
+    r.add_argument("-q", "--quiet", action="store_true")
+    r.set_defaults(func=run)
+
+
+def run(args) -> int:
+    with Progress(enabled=not args.quiet) as progress:
+        return _run(args, progress)
+
+
+def _run(args, progress) -> int:
+    import runtime
+
+    if is_artifact(args.model):
+        progress.step("loading artifact")
+        model = runtime.load(args.model, target=args.target)
+    else:
+        from ..driver import compile as compile_model
+
+        model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
+                              input_shapes=input_shapes(args.shape), target=args.target,
+                              opt_level=args.opt_level, progress=progress.step)
+    feeds = feeds_for(model, args.input)
+    progress.step(f"running on {model.target}")
+    t0 = time.perf_counter()
+    outputs = model.run(feeds)
+    elapsed = time.perf_counter() - t0
+    print(f"ran on {model.target} ({model.target_reason}) in {elapsed:.3f}s")
+    for name, arr in outputs.items():
+        flat = arr.reshape(-1)
+        head = np.array2string(flat[:6], precision=4, separator=", ")
+        stats = f"min {flat.min():.4g} max {flat.max():.4g} mean {flat.astype(np.float64).mean():.4g}" \
+            if flat.size and arr.dtype.kind in "fiu" else ""
+        print(f"  {name}: {arr.dtype}{list(arr.shape)} {stats} {head}")
+    if args.save_outputs:
+        from runtime.loader import write_atomic
+
+        out = Path(args.save_outputs)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, arr in outputs.items():
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            write_atomic(out / (_safe_filename(name) + ".npy"), buf.getvalue())
+        print(f"  saved {len(outputs)} output(s) to {out}")
+    return 0
+
+
+def _safe_filename(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "output"

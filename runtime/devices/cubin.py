@@ -1,0 +1,51 @@
+"""Launching kernels compiled ahead of time (cubins in an artifact) with no JIT compile.
+
+A Triton kernel binary takes its non-constexpr arguments in signature order — device pointers
+and 32/64-bit integers — followed by two scratch pointers (global and profile scratch) that
+are null when the kernel needs none. ``CubinKernel`` loads the binary with the CUDA driver
+API and launches it with exactly that argument list; kernels that need scratch memory are
+left to the JIT path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from ..errors import TargetError
+
+_CTYPES = {"i32": ctypes.c_int32, "i64": ctypes.c_int64, "u32": ctypes.c_uint32, "u64": ctypes.c_uint64,
+           "fp32": ctypes.c_float}
+_MAX_STATIC_SHARED = 48 * 1024
+
+
+def _check(result):
+    from .cuda import _check as check
+
+    return check(result)
+
+
+class CubinKernel:
+    """One (kernel, config) binary for the current device."""
+
+    def __init__(self, cubin: bytes, meta: dict, signature: list[str]):
+        from cuda.bindings import driver as cu
+
+        if meta.get("global_scratch_size", 0) or meta.get("profile_scratch_size", 0):
+            raise TargetError(f"kernel {meta.get('name')} needs scratch memory; it runs through the JIT instead")
+        (self._module,) = _check(cu.cuModuleLoadData(cubin))
+        (self._fn,) = _check(cu.cuModuleGetFunction(self._module, meta["name"].encode()))
+        self.shared = int(meta.get("shared", 0))
+        if self.shared > _MAX_STATIC_SHARED:
+            attr = cu.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+            _check(cu.cuFuncSetAttribute(self._fn, attr, self.shared))
+        self.block = 32 * int(meta.get("num_warps", 4))
+        self.types = tuple(ctypes.c_void_p if t.startswith("*") else _CTYPES[t] for t in signature)
+        self.types += (ctypes.c_void_p, ctypes.c_void_p)     # global and profile scratch (null)
+
+    def launch(self, grid, args, stream: int = 0) -> None:
+        from cuda.bindings import driver as cu
+
+        values = tuple(a.data_ptr() if hasattr(a, "data_ptr") else int(a) for a in args) + (0, 0)
+        gx, gy, gz = (tuple(grid) + (1, 1))[:3]
+        _check(cu.cuLaunchKernel(self._fn, gx, gy, gz, self.block, 1, 1, self.shared, stream,
+                                 (values, self.types), 0))

@@ -1,0 +1,153 @@
+"""Fusion partitioning: kernel counts on known patterns, and fused results equal unfused ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler import ops
+from compiler.ir import Graph, Sym, TensorType
+from compiler.testing.reference import assert_close
+from passes.fusion import partition
+from passes.groups import Kind
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def conv(g, x, w, b=None, stride=1, pad=1, group=1):
+    k = w.shape[2:]
+    return ops.apply(g, "Conv", [x, w, b], kernel_shape=k, strides=(stride,) * len(k), pads=(pad,) * 2 * len(k),
+                     dilations=(1,) * len(k), group=group).output
+
+
+def bn(g, x, rng):
+    c = x.shape[1]
+    params = [g.add_constant(rand(rng, c)) for _ in range(3)] + [g.add_constant(np.abs(rand(rng, c)) + 0.5)]
+    p = [params[0], params[1], params[2], params[3]]
+    return ops.apply(g, "BatchNormalization", [x] + p).output
+
+
+def kernels(g):
+    return [grp for grp in partition(g, fuse=True) if grp.kind not in (Kind.ALIAS, Kind.PLACED)]
+
+
+def check_same(g, feeds):
+    fused = compiler.compile(g, target="interpreter", opt_level=2)
+    plain = compiler.compile(g, target="interpreter", opt_level=0)
+    a, b = fused.run(feeds), plain.run(feeds)
+    ref = ops.evaluate(g, feeds)
+    for name in g.output_names:
+        assert_close(a[name], b[name], what=f"{name} fused vs unfused")
+        assert_close(a[name], ref[name], what=f"{name} vs reference")
+    return fused
+
+
+def resnet_block(rng, n=1):
+    g = Graph()
+    x = g.add_input("x", TensorType((n, 8, 6, 6), "float32"))
+    h = ops.apply(g, "Relu", [bn(g, conv(g, x, g.add_constant(rand(rng, 8, 8, 3, 3))), rng)]).output
+    h = bn(g, conv(g, h, g.add_constant(rand(rng, 8, 8, 3, 3))), rng)
+    y = ops.apply(g, "Relu", [ops.apply(g, "Add", [h, x]).output]).output
+    g.add_output(y, "y")
+    return g
+
+
+def test_conv_bn_relu_and_residual_add_fuse_into_two_kernels(rng):
+    g = resnet_block(rng)
+    ks = kernels(g)
+    assert [k.kind for k in ks] == [Kind.CONV, Kind.CONV]
+    assert [n.op.value for n in ks[1].nodes] == ["Conv", "BatchNormalization", "Add", "Relu"]
+    check_same(g, {"x": rand(rng, 1, 8, 6, 6)})
+
+
+def test_softmax_with_scale_prologue_is_one_kernel(rng):
+    g = Graph()
+    x = g.add_input("x", TensorType((4, 33), "float32"))
+    s = ops.apply(g, "Mul", [x, g.add_constant(np.float32(0.125))]).output
+    sm = ops.apply(g, "Softmax", [s], axis=1).output
+    g.add_output(ops.apply(g, "Add", [sm, g.add_constant(rand(rng, 33))]).output, "y")
+    ks = kernels(g)
+    assert len(ks) == 1 and ks[0].kind is Kind.REDUCTION
+    check_same(g, {"x": rand(rng, 4, 33)})
+
+
+def test_layer_norm_like_chain_of_reductions_and_gemm_epilogue(rng):
+    g = Graph()
+    x = g.add_input("x", TensorType((Sym("N"), 16), "float32"))
+    w1 = g.add_constant(rand(rng, 16, 32))
+    b1 = g.add_constant(rand(rng, 32))
+    h = ops.apply(g, "MatMul", [x, w1]).output
+    h = ops.apply(g, "Relu", [ops.apply(g, "Add", [h, b1]).output]).output
+    w2 = g.add_constant(rand(rng, 32, 8))
+    g.add_output(ops.apply(g, "MatMul", [h, w2]).output, "y")
+    ks = kernels(g)
+    assert [k.kind for k in ks] == [Kind.GEMM, Kind.GEMM]   # bias + relu ride on the first
+    for n in (1, 5):
+        check_same(g, {"x": rand(rng, n, 16)})
+
+
+def test_views_are_index_math_not_kernels(rng):
+    g = Graph()
+    x = g.add_input("x", TensorType((2, 3, 4), "float32"))
+    t = ops.apply(g, "Transpose", [x], perm=(0, 2, 1)).output
+    r = ops.apply(g, "Reshape", [t], shape=(2, 12)).output
+    g.add_output(ops.apply(g, "Exp", [r]).output, "y")
+    ks = kernels(g)
+    assert len(ks) == 1 and [n.op.value for n in ks[0].nodes] == ["Transpose", "Reshape", "Exp"]
+    check_same(g, {"x": rand(rng, 2, 3, 4)})
+
+
+def test_concat_inputs_are_written_in_place(rng):
+    """Dense-block style: every conv writes into its slice of the outer concat buffer."""
+    g = Graph()
+    x = g.add_input("x", TensorType((2, 4, 5, 5), "float32"))
+    feats = x
+    for i in range(3):
+        c = feats.shape[1]
+        h = ops.apply(g, "Relu", [conv(g, feats, g.add_constant(rand(rng, 2, c, 3, 3)))]).output
+        feats = ops.apply(g, "Concat", [feats, h] if i else [ops.apply(g, "Relu", [x]).output, h], axis=1).output
+    g.add_output(ops.apply(g, "Sigmoid", [feats]).output, "y")
+    groups = partition(g, fuse=True)
+    assert sum(gr.kind is Kind.PLACED for gr in groups) == 3
+    assert not any(n.op.value == "Concat" for gr in groups if gr.kind is not Kind.PLACED for n in gr.nodes)
+    m = check_same(g, {"x": rand(rng, 2, 4, 5, 5)})
+    assert "slices" in m.plan and len(m.plan["slices"]) == 6
+
+
+def test_fusion_never_creates_a_cycle(rng):
+    """a -> relu -> conv and a -> conv' -> add(relu..): merging across the diamond is refused."""
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 4, 5, 5), "float32"))
+    a = ops.apply(g, "Exp", [x]).output
+    c = conv(g, a, g.add_constant(rand(rng, 4, 4, 3, 3)))
+    y = ops.apply(g, "Add", [a, c]).output
+    g.add_output(y, "y")
+    ks = kernels(g)
+    order = {id(n): i for i, k in enumerate(ks) for n in k.nodes}
+    for k in ks:
+        for n in k.nodes:
+            for v in n.inputs:
+                if v is not None and v.producer is not None and id(v.producer) not in {id(m) for m in k.nodes}:
+                    assert order[id(v.producer)] < order[id(n)]
+    check_same(g, {"x": rand(rng, 1, 4, 5, 5)})
+
+
+def test_why_not_fused_is_reported(rng):
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 4, 6, 6), "float32"))
+    c = ops.apply(g, "Relu", [conv(g, x, g.add_constant(rand(rng, 4, 4, 3, 3)))]).output
+    p = ops.apply(g, "MaxPool", [c], kernel_shape=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0),
+                  dilations=(1, 1)).output
+    g.add_output(p, "y")
+    m = compiler.compile(g, target="interpreter")
+    assert m.stats["kernels"] == 2
+    assert any("MaxPool" in line for line in m.stats["why_not_fused"])
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_symbolic_batch_fused_block(rng, n):
+    g = resnet_block(rng, Sym("N"))
+    check_same(g, {"x": rand(rng, n, 8, 6, 6)})

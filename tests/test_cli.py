@@ -1,0 +1,71 @@
+"""The command line: the README's main job works, and user errors exit 2 with one message."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "examples" / "tiny_cnn.onnx"
+
+
+def cortado(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT)
+
+
+def test_compile_then_run_artifact(tmp_path):
+    out = tmp_path / "tiny.cortado"
+    r = cortado("compile", TINY, "-o", out, "--target", "interpreter", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "kernels" in r.stdout and (out / "manifest.json").exists()
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = cortado("run", out, "--input", f"image={tmp_path / 'x.npy'}", "--save-outputs", tmp_path / "outs",
+                "--target", "interpreter", "-q")
+    assert r.returncode == 0, r.stderr
+    probs = np.load(tmp_path / "outs" / "probs.npy")
+    assert probs.shape == (2, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_run_model_directly_with_random_inputs():
+    r = cortado("run", TINY, "--target", "interpreter", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "probs: float32[1, 10]" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("run", "missing.onnx"), "model file not found"),
+    (("compile", ROOT / "README.md"), "not a valid ONNX model"),
+    (("compile", TINY, "--input", "image=1x-3x32x32"), "is not a positive integer"),
+    (("compile", TINY, "--input", "image=1x3x32"), "rank 3, but the model declares rank 4"),
+    (("compile", TINY, "--input", "nope=1x3x32x32"), "no input of"),
+    (("compile", TINY, "--input", "image=1x3x1x1", "-o", "never-written.cortado"), "window of 2 does not fit"),
+    (("run", TINY, "--input", "image=missing.npy"), "input file not found"),
+    (("run", TINY, "--input", "nope=random"), "has no input 'nope'"),
+    (("compile", TINY, "--arch", "sm_42"), "unknown GPU architecture"),
+])
+def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
+    r = cortado(*args, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert not list(tmp_path.iterdir()), "a failed command must not leave files behind"
+    assert "Traceback" not in r.stderr
+    message_lines = [ln for ln in r.stderr.strip().splitlines() if not ln.startswith("[")]   # not progress
+    assert len(message_lines) <= 3
+    import re
+    assert re.search(message, r.stderr), r.stderr
+
+
+def test_pickled_npy_is_refused(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    r = cortado("run", TINY, "--input", f"image={tmp_path / 'obj.npy'}")
+    assert r.returncode == 2 and "not a readable .npy" in r.stderr
+
+
+def test_wrong_input_shape_at_run_time(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((1, 3, 16, 16), np.float32))
+    r = cortado("run", TINY, "--input", f"image={tmp_path / 'x.npy'}", "--target", "interpreter")
+    assert r.returncode == 2 and "'image' expects shape (N, 3, 32, 32), got (1, 3, 16, 16)" in r.stderr
