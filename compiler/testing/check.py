@@ -73,7 +73,7 @@ def compare_outputs(expected: Mapping[str, np.ndarray], actual: Mapping[str, np.
                 idx = np.argwhere(~close)[0]
                 where = tuple(int(i) for i in idx)
                 problems.append(f"output {name!r} differs at {int((~close).sum())} of {e.size} elements; "
-                                f"first at {where}: {a64[where]!r} after vs {e64[where]!r} before")
+                                f"first at {where}: {float(a64[where]):.6g} after vs {float(e64[where]):.6g} before")
         elif not np.array_equal(a, e):
             problems.append(f"output {name!r} differs (exact dtype {e.dtype})")
     extra = sorted(set(actual) - set(expected))

@@ -53,12 +53,43 @@ _UNARY_ATTRS: dict[Op, dict] = {
     Op.ELU: {"alpha": (1.0, 0.5)},
     Op.CELU: {"alpha": (1.0, 2.0)},
     Op.HARD_SIGMOID: {"alpha": (0.2, 0.5), "beta": (0.5, 0.1)},
+    Op.THRESHOLDED_RELU: {"alpha": (1.0, 0.5)},
+    Op.SHRINK: {"bias": (0.0, 0.5), "lambd": (0.5, 1.0)},
+}
+
+
+def _scalar(b: GraphBuilder, value: float) -> Value:
+    return b.graph.add_constant(np.array(value, np.float32), "k")
+
+
+def _bounded(b: GraphBuilder, x: Value, limit: float = 1.0) -> Value | None:
+    """tanh(x) * limit: inside (-limit, limit)."""
+    t = b.add(Op.TANH, [x])
+    return t if limit == 1.0 or t is None else b.add(Op.MUL, [t, _scalar(b, limit)])
+
+
+def _at_least(b: GraphBuilder, x: Value, low: float) -> Value | None:
+    """|x| + low: at least ``low``."""
+    a = b.add(Op.ABS, [x])
+    return None if a is None else b.add(Op.ADD, [a, _scalar(b, low)])
+
+
+# ops defined (or finite) on part of the line read a value mapped into that part first
+_DOMAIN = {
+    Op.EXP: lambda b, x: _bounded(b, x), Op.SINH: lambda b, x: _bounded(b, x),
+    Op.COSH: lambda b, x: _bounded(b, x), Op.TAN: lambda b, x: _bounded(b, x),
+    Op.ASIN: lambda b, x: _bounded(b, x, 0.9), Op.ACOS: lambda b, x: _bounded(b, x, 0.9),
+    Op.ATANH: lambda b, x: _bounded(b, x, 0.9), Op.LOG: lambda b, x: _at_least(b, x, 0.5),
+    Op.SQRT: lambda b, x: _at_least(b, x, 0.5), Op.RECIPROCAL: lambda b, x: _at_least(b, x, 0.5),
+    Op.ACOSH: lambda b, x: _at_least(b, x, 1.0),
 }
 
 
 @generator(Op.RELU, Op.NEG, Op.ABS, Op.TANH, Op.SIGMOID, Op.SIN, Op.COS, Op.ATAN, Op.SOFTSIGN, Op.SOFTPLUS,
            Op.ERF, Op.GELU, Op.MISH, Op.HARD_SWISH, Op.LEAKY_RELU, Op.ELU, Op.CELU, Op.SELU, Op.HARD_SIGMOID,
-           Op.IDENTITY, Op.DROPOUT, Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN, Op.EXP)
+           Op.IDENTITY, Op.DROPOUT, Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN, Op.EXP, Op.SINH, Op.COSH, Op.TAN,
+           Op.ASIN, Op.ACOS, Op.ATANH, Op.LOG, Op.SQRT, Op.RECIPROCAL, Op.ACOSH, Op.ASINH, Op.THRESHOLDED_RELU,
+           Op.SHRINK)
 def _unary(b: GraphBuilder, op: Op):
     x = b.pick_float()
     if x is None:
@@ -66,9 +97,9 @@ def _unary(b: GraphBuilder, op: Op):
     attrs = {k: b.choice(vs) for k, vs in _UNARY_ATTRS.get(op, {}).items()}
     if op is Op.GELU:
         attrs["approximate"] = b.choice(["none", "tanh"])
-    if op is Op.EXP:   # keep exp finite: read a bounded value
-        x = b.add(Op.TANH, [x]) or x
-    return b.add(op, [x], **attrs)
+    if op in _DOMAIN:
+        x = _DOMAIN[op](b, x)
+    return None if x is None else b.add(op, [x], **attrs)
 
 
 def _second_operand(b: GraphBuilder, x: Value, kind: str = "normal") -> Value:
@@ -344,9 +375,14 @@ CONTINUOUS = (
     Op.GLOBAL_AVERAGE_POOL, Op.SOFTMAX, Op.IDENTITY, Op.DROPOUT, Op.CAST, Op.CLIP, Op.LEAKY_RELU, Op.PRELU,
     Op.POW, Op.SIN, Op.COS, Op.ATAN, Op.SOFTSIGN, Op.SOFTPLUS, Op.ERF, Op.GELU, Op.MISH, Op.HARD_SWISH, Op.ELU,
     Op.CELU, Op.SELU, Op.HARD_SIGMOID, Op.LOG_SOFTMAX, Op.GLOBAL_MAX_POOL, Op.LP_POOL, Op.LRN, Op.CONV_TRANSPOSE,
-    Op.CONSTANT_OF_SHAPE, Op.EXP,
+    Op.CONSTANT_OF_SHAPE, Op.EXP, Op.SINH, Op.COSH, Op.TAN, Op.ASIN, Op.ACOS, Op.ATANH, Op.LOG, Op.SQRT,
+    Op.RECIPROCAL, Op.ACOSH, Op.ASINH,
 )
-DISCRETE = (Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN)
+# a rounding difference upstream can flip these by a whole unit (see the module doc)
+DISCRETE = (Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN, Op.THRESHOLDED_RELU, Op.SHRINK, Op.EQUAL, Op.LESS,
+            Op.LESS_OR_EQUAL, Op.GREATER, Op.GREATER_OR_EQUAL, Op.AND, Op.OR, Op.XOR, Op.NOT, Op.WHERE,
+            Op.IS_NAN, Op.IS_INF, Op.MOD, Op.BITWISE_AND, Op.BITWISE_OR, Op.BITWISE_XOR, Op.BITWISE_NOT,
+            Op.BIT_SHIFT)
 
 
 def registered(op: Op) -> bool:
@@ -357,14 +393,17 @@ def registered(op: Op) -> bool:
     return True
 
 
-def supported(ops=None) -> list[Op]:
-    """The ops (in shrink order) that have a generator and are registered right now."""
-    wanted = CONTINUOUS if ops is None else tuple(Op(o) for o in ops)
+def supported(ops=None, extra=()) -> list[Op]:
+    """The ops (in shrink order) to draw: by default the continuous ones that are registered;
+    explicitly named ops must be registered and have a generator (here or in ``extra``)."""
+    if ops is None:
+        return [op for op in CONTINUOUS if registered(op)]
     out = []
-    for op in wanted:
-        if op not in GENERATORS:
-            raise ValueError(f"no random-graph generator for {op.value}; supported: "
-                             f"{', '.join(o.value for o in GENERATORS)}")
-        if registered(op):
-            out.append(op)
+    for op in (Op(o) for o in ops):
+        if op not in GENERATORS and op not in extra:
+            raise ValueError(f"no random-graph generator for {op.value}; pass generators={{Op.{op.name}: fn}} "
+                             f"or use one of: {', '.join(o.value for o in GENERATORS)}")
+        if not registered(op):
+            raise ValueError(f"{op.value} is not a registered op (compiler.ops)")
+        out.append(op)
     return out

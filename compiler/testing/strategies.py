@@ -23,14 +23,14 @@ deterministic for a given draw sequence; build them fresh per test (passes mutat
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 from hypothesis import strategies as st
 
 from compiler.ir import DType, Graph, Op, Sym
 
-from . import motifs as _motifs  # noqa: F401  (registers the motifs)
+from . import motifs as _motifs, opgen_discrete as _discrete  # noqa: F401  (registration)
 from .builder import GraphBuilder
 from .opgen import CONTINUOUS, DISCRETE, GENERATORS, MOTIFS, generator, supported
 
@@ -42,6 +42,10 @@ def supported_ops(ops: Iterable[Op | str] | None = None) -> list[Op]:
     """Ops ``graphs()`` draws from: by default the continuous ones (see ``opgen``) that are
     registered. Ops with a generator: ``GENERATORS``; add one with ``@generator(Op.X)``."""
     return supported(ops)
+
+
+def _bind(fn: Callable, op: Op) -> Callable[[GraphBuilder], object]:
+    return lambda b: fn(b, op)
 
 
 def _input_shape(b: GraphBuilder, symbolic_batch: bool) -> tuple:
@@ -56,11 +60,15 @@ def _input_shape(b: GraphBuilder, symbolic_batch: bool) -> tuple:
 @st.composite
 def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str] | bool = True,
            min_nodes: int = 2, max_nodes: int = 12, max_inputs: int = 2, symbolic_batch: bool = False,
-           max_dim: int = 4, max_spatial: int = 6) -> Graph:
+           max_dim: int = 4, max_spatial: int = 6, generators: Mapping[Op, Callable] | None = None) -> Graph:
     """A random valid graph (float32 inputs). ``ops`` limits the ops drawn (default
-    ``supported_ops()``); ``motifs`` is True, False, or names from ``MOTIFS``."""
+    ``supported_ops()`` plus the ops of ``generators``); ``motifs`` is True, False, or names
+    from ``MOTIFS``; ``generators`` adds or replaces per-op generators for this strategy only
+    (``fn(builder, op) -> Value | None``)."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
-    op_list = supported_ops(ops)
+    extra = {Op(k): v for k, v in (generators or {}).items()}
+    op_list = supported(ops, extra) if ops is not None else supported_ops() + [o for o in extra if o not in GENERATORS]
+    table = {**GENERATORS, **{o: _bind(fn, o) for o, fn in extra.items()}}
     names = list(MOTIFS) if motifs is True else list(motifs or ())
     unknown = [m for m in names if m not in MOTIFS]
     if unknown:
@@ -75,7 +83,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         if names and b.integer(0, 4) >= 3:
             MOTIFS[b.choice(names)](b)
         elif op_list:
-            GENERATORS[b.choice(op_list)](b)
+            table[b.choice(op_list)](b)
     if len(b.graph) == 0:
         b.add(Op.IDENTITY, [b.graph.inputs[0]])
     produced = [v for n in b.graph.nodes for v in n.outputs]
