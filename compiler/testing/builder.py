@@ -107,6 +107,9 @@ class GraphBuilder:
             node = apply(self.graph, op, inputs, **attrs)
         except CortadoError:
             return None
+        if any(d == 0 for o in node.outputs for d in o.shape):
+            self.graph.remove(node)       # Cortado needs non-empty tensors
+            return None
         self.pool.extend(node.outputs)
         return node.outputs[0]
 

@@ -124,7 +124,7 @@ def _shape_chain(b: GraphBuilder):
         return None
     shape = None
     if registered(Op.SHAPE):
-        shape = b.add(Op.SHAPE, [x])
+        shape = b.add(Op.SHAPE, [x], start=0, end=x.type.rank)
     if shape is None:
         shape = b.graph.add_constant(np.array(x.shape, np.int64), "shape")
     parts = [shape]

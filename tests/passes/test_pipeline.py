@@ -9,10 +9,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 import compiler
 from compiler.errors import CortadoError, UnsupportedOpError
-from compiler.ir import Graph, Op, TensorType
+from compiler.ir import DType, Graph, Op, Sym, TensorType
 from compiler.ops import apply
 from compiler.pipeline import pass_names, passes_for, run_pipeline
-from compiler.testing import check_pass, strategies
+from compiler.ops import all_ops
+from compiler.testing import check_pass, check_pass_on, strategies
 from compiler.testing.models import light_model
 from compiler.testing.reference import assert_close, run_onnxruntime
 
@@ -138,3 +139,29 @@ def test_attention_block_shape_chains_fold_away():
     m = compiler.compile(model, target="interpreter", opt_level=1)
     x = np.random.default_rng(2).standard_normal((2, 4, 8)).astype(np.float32)
     assert_close(m.run({"x": x})["y"], run_onnxruntime(model, {"x": x})[0], what="attention")
+
+
+@pytest.mark.skipif(not {Op.SHAPE, Op.GATHER} <= {d.op for d in all_ops()},
+                    reason="the IR has no Shape/Gather ops registered yet")
+def test_symbolic_batch_shape_chains_fold_in_the_ir():
+    """The chains a frontend without shape-data propagation would leave (or a traced
+    function): static dims fold through Gather/Reshape/Concat/Mul/Cast/Sqrt, the batch stays."""
+    g = Graph()
+    x = g.add_input("x", TensorType((Sym("N"), 4, 8), "float32"))
+    i64 = lambda v: g.add_constant(np.array(v, np.int64))
+    shape = apply(g, Op.SHAPE, [x], start=0, end=3).output
+    dim = {k: apply(g, Op.GATHER, [shape, i64(k)], axis=0).output for k in range(3)}
+    head = apply(g, Op.RESHAPE, [dim[2]], shape=(1,)).output
+    width = apply(g, Op.CONCAT, [apply(g, Op.RESHAPE, [dim[1]], shape=(1,)).output, head], axis=0).output
+    area = apply(g, Op.MUL, [apply(g, Op.GATHER, [width, i64(0)], axis=0).output,
+                             apply(g, Op.GATHER, [width, i64(1)], axis=0).output]).output
+    scale = apply(g, Op.SQRT, [apply(g, Op.CAST, [dim[2]], to=DType.FLOAT32).output]).output
+    y = apply(g, Op.DIV, [x, scale]).output
+    y = apply(g, Op.MUL, [y, apply(g, Op.CAST, [area], to=DType.FLOAT32).output]).output
+    batch = apply(g, Op.CAST, [dim[0]], to=DType.FLOAT32).output
+    g.add_output(apply(g, Op.ADD, [y, batch]).output, "y")
+    feeds = {"x": np.random.default_rng(0).standard_normal((3, 4, 8)).astype(np.float32)}
+    out = check_pass_on(_as_pass(1), g, feeds)
+    ops = [n.op for n in out.nodes]
+    assert ops.count(Op.SHAPE) == 1 and ops.count(Op.GATHER) == 1, out      # only the batch remains
+    assert Op.CONCAT not in ops and Op.SQRT not in ops and ops.count(Op.CAST) == 1

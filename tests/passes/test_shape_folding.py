@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from compiler.ir import DType, Graph, Op, Sym, TensorType
-from compiler.ops import apply, get_op
+from compiler.ops import all_ops, apply
 from compiler.testing import check_pass, strategies
 from passes.shape_folding import fold_shapes
 
@@ -45,15 +45,17 @@ def test_big_integer_tensors_are_left_to_constant_folding():
     assert fold_shapes(g, max_elements=200)
 
 
-@pytest.mark.skipif(Op.SHAPE not in {d.op for d in __import__("compiler.ops").ops.all_ops()},
-                    reason="the IR has no Shape op registered yet")
-def test_shape_of_static_tensor_folds_and_symbolic_stays():
-    for shape, folds in (((2, 3, 4), True), ((Sym("N"), 3, 4), False)):
+@pytest.mark.skipif(Op.SHAPE not in {d.op for d in all_ops()}, reason="the IR has no Shape op registered yet")
+def test_shape_nodes_fold_where_the_dims_they_read_are_static():
+    for shape, start, folded in (((2, 3, 4), 0, [2, 3, 4]), ((Sym("N"), 3, 4), 1, [3, 4]),
+                                 ((Sym("N"), 3, 4), 0, None)):
         g = Graph()
         x = g.add_input("x", TensorType(shape, "float32"))
-        s = apply(g, Op.SHAPE, [x]).output
-        g.add_output(s, "s")
-        assert fold_shapes(g) is folds
-        if folds:
-            assert g.outputs[0].const.tolist() == [2, 3, 4]
-    assert get_op(Op.SHAPE)
+        g.add_output(apply(g, Op.SHAPE, [x], start=start, end=3).output, "s")
+        assert fold_shapes(g) is (folded is not None)
+        if folded:
+            assert g.outputs[0].const.tolist() == folded and g.outputs[0].dtype is DType.INT64
+    if Op.SIZE in {d.op for d in all_ops()}:
+        g = Graph()
+        g.add_output(apply(g, Op.SIZE, [g.add_input("x", TensorType((Sym("N"), 3), "float32"))]).output, "n")
+        assert not fold_shapes(g)
