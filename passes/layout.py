@@ -171,12 +171,14 @@ def _propagate(start: int, guess: int, links, seeds) -> dict[int, int] | None:
 
 
 def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[int, int]:
-    """Physical layout per region value by a minimum s-t cut (source side: NCHW)."""
+    """Physical layout per region value by a minimum s-t cut (source side: NCHW). Network
+    nodes are the values' positions in the IR, so the cut never depends on object ids."""
     values = [v for v in graph.values() if id(v) in frames]
-    w2 = len(values) + 1                                   # one byte outweighs every tie-breaker
-    w1 = (sum(nbytes_estimate(v) for v in values) + 1) * w2       # one transpose outweighs every byte
+    pos = {id(v): i for i, v in enumerate(values)}
+    w2 = len(values) + 1                                        # one byte outweighs every tie-breaker
+    w1 = (sum(nbytes_estimate(v) for v in values) + 1) * w2    # one transpose outweighs every byte
     net = nx.DiGraph()
-    net.add_nodes_from(["S", "T"])
+    net.add_nodes_from(["S", "T", *range(len(values))])
 
     def both(a, b, cap):
         for u, w in ((a, b), (b, a)):
@@ -184,15 +186,11 @@ def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[i
             net.add_edge(u, w, capacity=old + cap)
 
     def to_frame(v: Value, cap: int):
-        if frames[id(v)] == 0:
-            both("S", id(v), cap)
-        else:
-            both(id(v), "T", cap)
+        both("S" if frames[id(v)] == 0 else "T", pos[id(v)], cap)
 
     inside = {id(n) for n in region}
     for v in values:
-        net.add_node(id(v))
-        to_frame(v, 1)                                     # tie-breaker: leave as it is
+        to_frame(v, 1)                                          # tie-breaker: leave as it is
         produced_outside = v.producer is None or id(v.producer) not in inside
         used_outside = v.is_graph_output or any(id(u) not in inside for u in v.users)
         for outside in (produced_outside, used_outside):
@@ -200,13 +198,13 @@ def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[i
                 to_frame(v, w1 + w2 * nbytes_estimate(v))
     for n in region:
         if n.op is Op.TRANSPOSE:
-            both(id(n.inputs[0]), id(n.output), w1 + w2 * nbytes_estimate(n.inputs[0]))
+            both(pos[id(n.inputs[0])], pos[id(n.output)], w1 + w2 * nbytes_estimate(n.inputs[0]))
             continue
         for v in n.inputs:
             if _is_var(v) and v.type.rank == n.output.type.rank:
-                both(id(v), id(n.output), w1 + w2 * nbytes_estimate(v))
+                both(pos[id(v)], pos[id(n.output)], w1 + w2 * nbytes_estimate(v))
     _, (source_side, _) = nx.minimum_cut(net, "S", "T")
-    return {id(v): 0 if id(v) in source_side else 1 for v in values}
+    return {id(v): 0 if pos[id(v)] in source_side else 1 for v in values}
 
 
 class _Rewriter:
