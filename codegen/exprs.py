@@ -287,6 +287,11 @@ def _pow(c):
             return f"(1.0 / {x})"
         if e == 0.0:
             return f"({x} * 0.0 + 1.0)"
+        # any other constant exponent: exp2(e * log2|x|), sign and NaN decided now
+        mag = f"tl.exp2({e!r} * tl.log2(tl.abs({x})))"
+        if e.is_integer():
+            return f"tl.where({x} < 0, -{mag}, {mag})" if int(e) % 2 else mag
+        return f'tl.where({x} < 0, float("nan"), {mag})'
     ycast = y if c.dtypes[1].is_float else f"{y}.to(tl.float32)"
     return f"{c.use('_pow')}({x}, {ycast})"
 

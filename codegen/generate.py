@@ -5,7 +5,7 @@ from __future__ import annotations
 from passes.groups import KernelGroup, Kind
 
 from . import views, windows  # noqa: F401  (register view and window lowerings)
-from .kernels import conv, gemm, pointwise, reduction
+from .kernels import attention, conv, gemm, pointwise, reduction
 from .writer import LAYOUTS, KernelSource
 
 _SPECIAL: dict = {}
@@ -41,6 +41,8 @@ def _generate(group: KernelGroup) -> KernelSource:
         return gemm.generate(group.nodes, group.anchor, group.outputs)
     if group.kind is Kind.CONV:
         return conv.generate(group.nodes, group.anchor, group.outputs)
+    if group.kind is Kind.ATTENTION:
+        return attention.generate(group.nodes, group.anchor, group.outputs, **group.roles)
     if group.kind is Kind.SPECIAL:
         fn = _SPECIAL.get(group.anchor.op)
         if fn is None:

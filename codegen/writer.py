@@ -286,11 +286,14 @@ class KernelWriter:
         p = self.ptr(value, role or "in")
         if value not in self.loads:
             self.loads.append(value)
-        off = self.offset(value, index)
-        m = self.and_masks(self.mask, guard)
-        other = "0.0" if value.dtype.is_float else "0"
-        mask_part = f", mask={m}, other={other}" if m else ""
-        text = f"tl.load({p} + {off}{mask_part})"
+        if value.type.numel == 1:
+            text = f"tl.load({p})"            # one element, read by every lane: always in bounds
+        else:
+            off = self.offset(value, index)
+            m = self.and_masks(self.mask, guard)
+            other = "0.0" if value.dtype.is_float else "0"
+            mask_part = f", mask={m}, other={other}" if m else ""
+            text = f"tl.load({p} + {off}{mask_part})"
         cd = exprs.compute_dtype(value.dtype)
         if cd != value.dtype.triton_lang and not raw:
             text += f".to({cd})"

@@ -9,6 +9,7 @@ from runtime.errors import CortadoError
 
 from . import errors, ir
 from .driver import compile, load_graph
+from .jit import jit
 
 __all__ = ["CortadoError", "compile", "errors", "ir", "load_graph"]
 __version__ = "0.1.0"

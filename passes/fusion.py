@@ -30,6 +30,7 @@ from compiler.ops import Category, get_op
 
 from .groups import KernelGroup, Kind, is_alias, kind_of
 
+MAX_ATTENTION_HEAD_DIM = 256  # the fused attention kernel holds a full head row in registers
 MAX_GROUP_NODES = 48          # keeps generated kernels small enough to compile quickly
 MAX_PROLOGUE_NODES = 8        # template operand prologues are recomputed per tile load
 _READS_THROUGH_VIEWS = {Kind.POINTWISE, Kind.REDUCTION, Kind.GEMM, Kind.CONV}
@@ -103,6 +104,7 @@ class _Fuser:
             self.groups[g.id] = g
             self.group_of[id(n)] = g
         self._build_dag()
+        self._attention()
         self._epilogues()
         self._prologues()
         self._pointwise_chains()
@@ -230,11 +232,75 @@ class _Fuser:
                     out.append(v)
         return out
 
+    # step 1b: attention ---------------------------------------------------------------------
+    def _attention(self) -> None:
+        """MatMul(Q, Kt) -> elementwise (scale, mask) -> Softmax(last axis) -> MatMul(., V)
+        becomes one ATTENTION group: the score matrix is never stored."""
+        self.roles: dict[int, dict] = {}
+        for sm in self.nodes:
+            if sm.op.value != "Softmax" or id(sm) in self.inline:
+                continue
+            found = self._attention_pattern(sm)
+            if found is None:
+                continue
+            mm1, chain, mm2 = found
+            members = [self.group_of[id(n)] for n in [mm1, *chain, sm, mm2]]
+            if any(len(m.nodes) != 1 for m in members):
+                continue
+            # Every intermediate value of the pattern has exactly one reader inside it, so no
+            # outside path can join two members: merging them in order cannot close a cycle.
+            target = members[0]
+            for m in members[1:]:
+                assert not self._creates_cycle(target.id, m.id), "attention pattern with an outside path"
+                self._merge(target, m)
+            target.kind = Kind.ATTENTION
+            target.anchor = mm2
+            self.roles[target.id] = {"scores": mm1, "softmax": sm}
+
+    def _attention_pattern(self, sm: Node):
+        x = sm.inputs[0]
+        if sm.attrs.axis % x.type.rank != x.type.rank - 1 or x.type.rank < 2:
+            return None
+        users = sm.outputs[0].users
+        if len(users) != 1 or users[0].op.value != "MatMul" or users[0].inputs[0] is not sm.outputs[0] \
+                or id(sm.outputs[0]) in self.outputs:
+            return None
+        mm2 = users[0]
+        chain: list[Node] = []
+        v = x
+        while True:
+            p = v.producer
+            if p is None or id(p) in self.inline or len(v.users) != 1 or id(v) in self.outputs:
+                return None
+            if p.op.value == "MatMul":
+                break
+            if not _is_elementwise(p) or tuple(p.outputs[0].shape) != tuple(x.shape):
+                return None
+            from_chain = [u for u in p.inputs if u is not None and u.producer is not None
+                          and tuple(u.shape) == tuple(x.shape) and id(u.producer) not in self.inline
+                          and (u.producer.op.value == "MatMul" or _is_elementwise(u.producer))]
+            if len(from_chain) != 1:
+                return None
+            chain.append(p)
+            v = from_chain[0]
+        mm1 = p
+        q, v_in = mm1.inputs[0], mm2.inputs[1]
+        if q.type.rank < 2 or v_in.type.rank < 2 or mm1.inputs[1].type.rank < 2:
+            return None
+        d, dv = q.shape[-1], v_in.shape[-1]
+        if not (isinstance(d, int) and isinstance(dv, int) and d <= MAX_ATTENTION_HEAD_DIM
+                and dv <= MAX_ATTENTION_HEAD_DIM):
+            self._refuse(sm, f"head dims {d}/{dv} exceed {MAX_ATTENTION_HEAD_DIM} for the fused attention kernel")
+            return None
+        if tuple(mm1.outputs[0].shape[:-2]) != tuple(mm2.outputs[0].shape[:-2]):
+            return None
+        return mm1, list(reversed(chain)), mm2
+
     # step 2: epilogues ------------------------------------------------------------------------
     def _epilogues(self) -> None:
         for gid in sorted(self.groups, key=self._order):
             g = self.groups.get(gid)
-            if g is None or g.kind not in (Kind.CONV, Kind.GEMM, Kind.REDUCTION):
+            if g is None or g.kind not in (Kind.CONV, Kind.GEMM, Kind.REDUCTION, Kind.ATTENTION):
                 continue
             changed = True
             while changed and len(g.nodes) < MAX_GROUP_NODES:
@@ -372,7 +438,7 @@ class _Fuser:
             nodes = self._with_views(g.nodes)
             outs = self._escaping(g.nodes)
             reasons = [r for n in g.nodes for r in self.why_not.get(id(n), [])]
-            result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons))
+            result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons, self.roles.get(g.id, {})))
         return _order_groups(result)
 
     def _with_views(self, nodes: list[Node]) -> list[Node]:

@@ -17,6 +17,7 @@ class Kind(str, Enum):
     SPECIAL = "special"        # an op with its own generator (scan, scatter, shape, ...)
     ALIAS = "alias"            # a free view of another buffer (Reshape of contiguous data)
     PLACED = "placed"          # a Concat whose inputs are written straight into its buffer
+    ATTENTION = "attention"    # MatMul -> scale/mask -> Softmax -> MatMul, one flash-style kernel
 
 
 @dataclass
@@ -26,6 +27,7 @@ class KernelGroup:
     anchor: Node | None = None         # the template/reduction node, None for pointwise
     outputs: list[Value] = field(default_factory=list)   # values written to memory
     why_not: list[str] = field(default_factory=list)     # fusion refusals, for stats
+    roles: dict = field(default_factory=dict)             # kind-specific nodes (attention: scores, softmax)
 
     @property
     def name(self) -> str:

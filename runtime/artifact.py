@@ -47,7 +47,7 @@ def _weights_bytes(constants: dict[str, np.ndarray]) -> tuple[bytes, dict[str, s
 
     tensors, dtypes = {}, {}
     for name, a in constants.items():
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a, order="C")
         dtypes[name] = _dtype_name(a.dtype)
         if dtypes[name] == "bfloat16":
             a = a.view(np.uint16)

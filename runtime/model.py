@@ -222,7 +222,7 @@ class CompiledModel:
                         a = np.asarray(a)
                     else:
                         raise InputError(f"input {name!r} must be a numpy array, got {type(a).__name__}")
-                a = np.ascontiguousarray(a)
+                a = np.asarray(a, order="C")
                 shape, dtype = a.shape, a.dtype
             want = numpy_dtype(spec["dtype"])
             if dtype != want:

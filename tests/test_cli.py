@@ -69,3 +69,17 @@ def test_wrong_input_shape_at_run_time(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 16, 16), np.float32))
     r = cortado("run", TINY, "--input", f"image={tmp_path / 'x.npy'}", "--target", "interpreter")
     assert r.returncode == 2 and "'image' expects shape (N, 3, 32, 32), got (1, 3, 16, 16)" in r.stderr
+
+
+def test_convert_caffe_to_onnx(tmp_path, shared_dir):
+    import onnx
+
+    caffe = shared_dir / "models" / "caffe"
+    out = tmp_path / "lenet.onnx"
+    r = cortado("convert", caffe / "mnist__lenet.prototxt", "--weights", caffe / "mnist__lenet_iter_10000.caffemodel",
+                "-o", out)
+    assert r.returncode == 0, r.stderr
+    onnx.checker.check_model(onnx.load(str(out)))
+    r = cortado("convert", caffe / "mnist__lenet.prototxt", "-o", tmp_path / "no.onnx")
+    assert r.returncode == 2 and "no weights were given" in r.stderr
+    assert not (tmp_path / "no.onnx").exists()

@@ -3,6 +3,6 @@
 ``COMMANDS`` lists them in the order ``cortado --help`` shows them.
 """
 
-from . import compile, run
+from . import compile, convert, run
 
-COMMANDS = [compile, run]
+COMMANDS = [compile, run, convert]

@@ -146,7 +146,7 @@ class CudaDevice:
         if info is not None:
             shape, dtype, ptr = info
             return DeviceTensor(ptr, dtype, shape, array)
-        a = np.ascontiguousarray(array)
+        a = np.asarray(array, order="C")
         t = self.empty(_name(a.dtype), a.shape)
         if a.nbytes:
             _check(cu.cuMemcpyHtoDAsync(t.ptr, a.ctypes.data, a.nbytes, 0))
@@ -159,7 +159,7 @@ class CudaDevice:
         if info is not None:
             _check(cu.cuMemcpyDtoDAsync(dst.ptr, info[2], dst.nbytes, stream))
             return
-        a = np.ascontiguousarray(array)
+        a = np.asarray(array, order="C")
         _check(cu.cuMemcpyHtoDAsync(dst.ptr, a.ctypes.data, a.nbytes, stream))
 
     def to_host(self, t: DeviceTensor) -> np.ndarray:

@@ -69,7 +69,7 @@ class InterpreterDevice:
         return HostTensor(buf[: n * dt.itemsize].view(dt).reshape(shape))
 
     def from_host(self, array: np.ndarray) -> HostTensor:
-        return HostTensor(np.ascontiguousarray(array))
+        return HostTensor(np.asarray(array, order="C"))
 
     def empty(self, dtype: str, shape) -> HostTensor:
         return HostTensor(np.empty(shape, dtype=numpy_dtype(dtype)))

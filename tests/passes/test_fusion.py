@@ -151,3 +151,53 @@ def test_why_not_fused_is_reported(rng):
 def test_symbolic_batch_fused_block(rng, n):
     g = resnet_block(rng, Sym("N"))
     check_same(g, {"x": rand(rng, n, 8, 6, 6)})
+
+
+def attention_graph(rng, b=2, h=3, s=20, d=16, mask=True, batch=None):
+    """Exporter-style attention: heads split by Reshape/Transpose, K transposed, scale, mask."""
+    g = Graph()
+    n = batch if batch is not None else b
+    x = g.add_input("x", TensorType((n, s, h * d), "float32"))
+    heads = []
+    for name in ("q", "k", "v"):
+        w = g.add_constant((rand(rng, h * d, h * d) / np.sqrt(h * d)).astype(np.float32), f"w_{name}")
+        t = ops.apply(g, "MatMul", [x, w]).output
+        t = ops.apply(g, "Reshape", [t], shape=(n, s, h, d)).output
+        heads.append(ops.apply(g, "Transpose", [t], perm=(0, 2, 1, 3)).output)
+    q, k, v = heads
+    kt = ops.apply(g, "Transpose", [k], perm=(0, 1, 3, 2)).output
+    sc = ops.apply(g, "MatMul", [q, kt]).output
+    sc = ops.apply(g, "Div", [sc, g.add_constant(np.float32(np.sqrt(d)))]).output
+    if mask:
+        m = g.add_input("mask", TensorType((n, 1, 1, s), "float32"))
+        sc = ops.apply(g, "Add", [sc, m]).output
+    p = ops.apply(g, "Softmax", [sc], axis=-1).output
+    ctx = ops.apply(g, "MatMul", [p, v]).output
+    ctx = ops.apply(g, "Transpose", [ctx], perm=(0, 2, 1, 3)).output
+    ctx = ops.apply(g, "Reshape", [ctx], shape=(n, s, h * d)).output
+    wo = g.add_constant((rand(rng, h * d, h * d) / np.sqrt(h * d)).astype(np.float32), "w_o")
+    g.add_output(ops.apply(g, "MatMul", [ctx, wo]).output, "y")
+    return g
+
+
+def attention_feeds(rng, b=2, s=20, hd=48):
+    mask = np.where(rng.random((b, 1, 1, s)) < 0.2, -1e4, 0.0).astype(np.float32)
+    return {"x": rand(rng, b, s, hd), "mask": mask}
+
+
+def test_attention_is_one_flash_kernel(rng):
+    g = attention_graph(rng)
+    ks = kernels(g)
+    att = [k for k in ks if k.kind is Kind.ATTENTION]
+    assert len(att) == 1
+    assert [n.op.value for n in att[0].nodes if n.op.value in ("MatMul", "Div", "Add", "Softmax")] == \
+        ["MatMul", "Div", "Add", "Softmax", "MatMul"]
+    assert len(ks) == 5   # q, k, v projections, attention, output projection (heads merged by index math)
+    m = check_same(g, attention_feeds(rng))
+    assert "attention" in {l["kind"] for l in m.stats["per_kernel"]}
+
+
+def test_attention_with_long_keys_and_symbolic_batch(rng):
+    g = attention_graph(rng, b=None, s=70, mask=False, batch=Sym("B"))
+    for b in (1, 2):
+        check_same(g, {"x": rand(rng, b, 70, 48)})

@@ -1,0 +1,99 @@
+"""Fused attention: MatMul(Q, Kᵀ) -> scale / mask -> Softmax -> MatMul(·, V) in one kernel.
+
+A program owns BM query rows of one batch entry (batch x heads, flattened) and walks the keys
+in BN-wide blocks with the online softmax: a running row maximum ``m`` and normalizer ``l``
+rescale the accumulator whenever a block raises the maximum, so the S x S score matrix never
+exists in memory. Q, Kᵀ and V are read through the writer, so the reshapes and transposes
+that split heads are index math; the elementwise ops between the first MatMul and the
+Softmax (a 1/sqrt(d) scale, an additive mask of any broadcastable shape) are evaluated on each
+score tile exactly as the graph states them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from compiler.ir import Node, Value
+from compiler.ir.dims import prod
+
+from .. import index as ix
+from ..config import next_pow2, static_size
+from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
+from .common import function_source, what
+from .gemm import dot_operand, epilogue
+
+def _configs(sq, sk, d) -> dict:
+    bd = max(16, next_pow2(d))
+    sqs, sks = static_size(sq, 128), static_size(sk, 128)
+    return {
+        "interpreter": {"BM": min(max(16, next_pow2(sqs)), 256), "BN": min(max(16, next_pow2(sks)), 512),
+                        "BD": bd, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"},
+        "cuda": {"BM": 64 if sqs >= 64 else max(16, next_pow2(sqs)), "BN": 64 if bd <= 64 else 32, "BD": bd,
+                 "num_warps": 4, "num_stages": 2, "PRECISION": "tf32"},
+    }
+
+
+def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, scores: Node,
+             softmax: Node) -> KernelSource:
+    """``scores`` is the first MatMul, ``softmax`` the Softmax, ``anchor`` the second MatMul."""
+    q, kt = scores.inputs[0], scores.inputs[1]
+    p_val, v = anchor.inputs[0], anchor.inputs[1]
+    y = anchor.outputs[0]
+    sq, d = q.shape[-2], q.shape[-1]
+    sk, dv = v.shape[-2], v.shape[-1]
+    batch = tuple(y.shape[:-2])
+    nbatch = prod(batch)
+
+    w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
+    w.axes = {"rm[:, None]": 0, "rd[None, :]": 1}
+    w.store_shape = "[BM, BD]"
+    w.line("pid_m = tl.program_id(0)")
+    w.line("pid_b = tl.program_id(1)")
+    w.line("rm = pid_m * BM + tl.arange(0, BM)")
+    w.line("rd = tl.arange(0, BD)")
+    bc = ix.unravel(ix.var("pid_b"), batch) if batch else ()
+    SQ, SK, D, DV = w.dim(sq, "S_q"), w.dim(sk, "S_k"), w.dim(d, "D"), w.dim(dv, "D_v")
+    m_rows, m_d, m_dv = f"rm[:, None] < {SQ}", f"rd[None, :] < {D}", f"rd[None, :] < {DV}"
+
+    def at(value, rows, cols):
+        lead = broadcast_index(bc, batch, value.shape[:-2]) if value.type.rank > 2 else ()
+        return lead + (rows, cols)
+
+    q_tile = dot_operand(w, q, at(q, ix.var("rm[:, None]"), ix.var("rd[None, :]")), w.guard(m_rows, m_d))
+    w.line("m_i = tl.full([BM, 1], -float(\"inf\"), tl.float32)")
+    w.line("l_i = tl.full([BM, 1], 0.0, tl.float32)")
+    w.line("acc = tl.full((BM, BD), 0.0, tl.float32)")
+    w.helpers.update({"_max_combine", "_sum_combine"})
+    w.line(f"for n0 in range(0, {SK}, BN):")
+    with w.scope():
+        w.line("rn = n0 + tl.arange(0, BN)")
+        k_tile = dot_operand(w, kt, at(kt, ix.var("rd[:, None]"), ix.var("rn[None, :]")),
+                             w.guard(f"rd[:, None] < {D}", f"rn[None, :] < {SK}"))
+        w.line(f"s = tl.dot({q_tile}, {k_tile}, input_precision=PRECISION)")
+        score_index = at(scores.outputs[0], ix.var("rm[:, None]"), ix.var("rn[None, :]"))
+        w.seed(scores.outputs[0], score_index, "s")
+        saved, w.mask = w.mask, w.guard(m_rows, f"rn[None, :] < {SK}")
+        x = w.value_at(softmax.inputs[0], score_index)
+        w.mask = saved
+        w.line(f"x = tl.where(rn[None, :] < {SK}, {x}, -float(\"inf\"))")
+        w.line("m_new = tl.maximum(m_i, tl.reduce(x, 1, _max_combine)[:, None])")
+        w.line("p = tl.exp(x - m_new)")
+        w.line("alpha = tl.exp(m_i - m_new)")
+        w.line("l_i = l_i * alpha + tl.reduce(p, 1, _sum_combine)[:, None]")
+        w.line("acc = acc * alpha")
+        v_tile = dot_operand(w, v, at(v, ix.var("rn[:, None]"), ix.var("rd[None, :]")),
+                             w.guard(f"rn[:, None] < {SK}", m_dv))
+        p_tile = "p" if v.dtype.itemsize == 4 else f"p.to({v.dtype.triton_lang})"
+        w.line(f"acc = tl.dot({p_tile}, {v_tile}, acc, input_precision=PRECISION)")
+        w.line("m_i = m_new")
+        del w.seeds[id(scores.outputs[0])]
+    w.mask = w.guard(m_rows, m_dv)
+    out_index = at(y, ix.var("rm[:, None]"), ix.var("rd[None, :]"))
+    epilogue(w, y, out_index, w.assign("acc", "acc / l_i"), outputs)
+
+    moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
+    flops = 2 * nbatch * sq * sk * (d + dv) + 5 * nbatch * sq * sk + elementwise_flops(nodes)
+    src = function_source(w, ["BM", "BN", "BD", "PRECISION"], nodes, outputs, moved)
+    return KernelSource(what([scores, softmax, anchor]), src, w.params, (f"cdiv({sq}, BM)", f"{nbatch}"),
+                        _configs(sq, sk, max(d, dv) if isinstance(dv, int) else d), list(nodes), list(w.loads),
+                        list(outputs), w.helpers, moved, flops, "attention")
