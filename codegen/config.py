@@ -19,8 +19,15 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-def static_size(d: Dim, default: int) -> int:
-    return d if isinstance(d, int) else default
+def static_size(d: Dim, default: int | None = None) -> int:
+    """A size to pick block sizes with: a static dim as is; a symbolic one at its smallest
+    (every symbol 1: batch 1 is the latency case, and a block sized for it stays correct for
+    larger batches). ``default`` is kept for callers that want a fixed guess instead."""
+    if isinstance(d, int):
+        return d
+    if default is not None:
+        return default
+    return max(1, d.evaluate({s: 1 for s in d.symbols()}))
 
 
 def pointwise(numel: Dim) -> dict[str, dict]:

@@ -18,6 +18,7 @@ from passes.groups import KernelGroup, Kind
 from passes.memory import MemoryPlan
 
 from . import generate as gen
+from .cost import Cost, kernel_cost
 from .prelude import prelude_source
 from .writer import KernelSource
 
@@ -30,6 +31,7 @@ class KernelInfo:
     kind: str
     source: KernelSource
     launches: list[int] = field(default_factory=list)
+    cost: Cost | None = None          # of the first launch
 
 
 @dataclass
@@ -37,7 +39,7 @@ class GeneratedModule:
     source: str
     kernels: list[KernelInfo]
     plan: dict
-    per_launch: list[dict]     # stats per launch: kernel, nodes, bytes, flops
+    per_launch: list[dict]     # stats per launch (see ``launch_stats``)
 
 
 def _dim_json(d: Dim):
@@ -59,10 +61,11 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
         if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
         ks = gen.generate_kernel(g, layouts)
+        cost = kernel_cost(ks)
         key = hashlib.sha256(ks.body.encode()).hexdigest()[:16]
         info = kernels.get(key)
         if info is None:
-            info = KernelInfo(f"{ks.what}_kernel_{len(kernels)}", ks.kind, ks)
+            info = KernelInfo(f"{ks.what}_kernel_{len(kernels)}", ks.kind, ks, cost=cost)
             kernels[key] = info
         helpers |= ks.helpers
         info.launches.append(len(steps))
@@ -79,17 +82,45 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
             else:
                 args.append({"size": _dim_json(p.ref)})
         step = {"kernel": info.name, "grid": list(ks.grid), "args": args, "configs": configs,
-                "nodes": [n.name for n in g.nodes]}
+                "nodes": [n.name for n in g.nodes], "outputs": [v.name for v in ks.outputs]}
         if tune:
             step["tune"] = tune
         steps.append(step)
-        per_launch.append({"kernel": info.name, "kind": ks.kind, "nodes": [n.name for n in g.nodes],
-                           "ops": [n.op.value for n in g.nodes], "bytes": ks.bytes_moved, "flops": ks.flops,
-                           "why_not": list(g.why_not)})
+        per_launch.append(launch_stats(info.name, ks, g, cost))
 
     source = _module_source(model_name, graph, list(kernels.values()), helpers)
     plan = _plan(graph, memory, steps, list(kernels.values()))
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
+
+
+# where a node came from, as frontends record it in ``node.meta``: stats key -> meta keys
+_ORIGIN = (("layer", ("layer", "caffe_layer")), ("layer_type", ("caffe_type",)),
+           ("prototxt_line", ("prototxt_line", "line")), ("onnx_node", ("onnx_name",)), ("source", ("source",)))
+
+
+def node_origin(node) -> dict:
+    """Name, op and origin of a node: the Caffe layer, its type and the line of its ``layer {``
+    in the prototxt; the ONNX node name; for traced functions the user's ``file:line``."""
+    entry = {"name": node.name, "op": node.op.value}
+    for key, meta_keys in _ORIGIN:
+        for m in meta_keys:
+            if node.meta.get(m) not in (None, ""):
+                entry[key] = node.meta[m]
+                break
+    return entry
+
+
+def launch_stats(kernel: str, ks: KernelSource, group: KernelGroup, cost: Cost) -> dict:
+    """One ``stats["per_kernel"]`` entry: what runs, from which nodes, and what it costs.
+
+    ``sources`` is ``node_origin`` of each node (Caffe layers with their prototxt lines). Byte
+    and FLOP counts follow ``codegen.cost`` and may be polynomials in the symbolic dims."""
+    sources = [node_origin(n) for n in group.nodes]
+    return {"kernel": kernel, "kind": ks.kind, "group": group.name,
+            "nodes": [n.name for n in group.nodes], "ops": [n.op.value for n in group.nodes],
+            "sources": sources, "outputs": [v.name for v in ks.outputs],
+            "bytes_read": cost.bytes_read, "bytes_written": cost.bytes_written, "bytes": cost.bytes,
+            "flops": cost.flops, "why_not": list(group.why_not)}
 
 
 def _module_source(model_name: str, graph: Graph, kernels: list[KernelInfo], helpers: set[str]) -> str:
@@ -107,7 +138,9 @@ def _module_source(model_name: str, graph: Graph, kernels: list[KernelInfo], hel
         shapes = "; ".join(str(v.type) for v in k.source.outputs)
         more = f"; +{len(k.launches) - 1} more launch(es)" if len(k.launches) > 1 else ""
         sizes = ", ".join(f"{p.name}={p.ref}" for p in k.source.params if p.kind == "size")
-        header = f"# {k.kind} kernel: {users} -> {shapes}, moves {k.source.bytes_moved} bytes{more}"
+        c = k.cost
+        header = (f"# {k.kind} kernel: {users} -> {shapes}, reads {c.bytes_read} + writes {c.bytes_written} "
+                  f"bytes{more}")
         if sizes:
             header += f"\n#   sizes here: {sizes}"
         parts.append(f"{header}\n{src.rstrip()}")

@@ -1,7 +1,10 @@
 """``compiler.compile``: model in, ``CompiledModel`` out.
 
 Frontend -> graph passes for the opt level -> fusion partition -> memory plan -> codegen.
-Each stage is timed; ``CompiledModel.stats`` reports the counts and the per-pass table.
+Each stage is timed; ``CompiledModel.stats`` reports the counts and the per-pass table, and
+``stats["per_kernel"]`` one entry per kernel launch (``codegen.module.launch_stats``: kind,
+kernel, source nodes with their Caffe layers, bytes read and written, FLOPs, fusion refusals).
+``est_hbm_bytes`` sums the launches' bytes under the model of ``codegen.cost``.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def compile(model, *, weights=None, random_weights: bool = False,
         "opt_level": opt_level,
         "passes": pass_table,
         "per_kernel": launches,
-        "why_not_fused": [w for l in launches for w in l["why_not"]],
+        "why_not_fused": list(dict.fromkeys(w for l in launches for w in l["why_not"])),
     }
     constants = {n: v.const for n, v in graph.constants.items()}
     say("loading kernels")

@@ -16,7 +16,7 @@ import numpy as np
 from . import sizes
 from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
-from .errors import InputError, ResourceLimitError
+from .errors import ArtifactError, InputError, ResourceLimitError
 
 MAX_ELEMENTS = 2**31 - 1   # kernels index with 32-bit offsets
 
@@ -93,30 +93,89 @@ class CompiledModel:
         values = [outs[n] for n in self.output_names]
         return values[0] if len(values) == 1 else tuple(values)
 
-    def run(self, inputs: Mapping[str, Any], *, outputs: str = "host") -> dict[str, Any]:
+    def run(self, inputs: Mapping[str, Any], *, outputs: str = "host", keep=None) -> dict[str, Any]:
         """Run on ``inputs`` (name -> array); returns output name -> array.
 
         Inputs are numpy arrays, or on the cuda target also device arrays (anything with
         ``__cuda_array_interface__`` or DLPack, e.g. torch/cupy/jax), used without a copy.
         ``outputs="device"`` returns device tensors (``__cuda_array_interface__``) on cuda.
+
+        ``keep`` (True for every value a kernel writes, or an iterable of value names) also
+        returns those intermediate values, as numpy arrays by value name, as
+        ``compiler.ops.evaluate(..., keep=True)`` does: an output name wins over a value of the
+        same name. Each kept value is copied to the host right after the kernel that writes it,
+        because the memory plan reuses its buffer later in the run. It is a debugging aid
+        (``cortado debug-numerics``): each copy synchronizes, and no CUDA graph is used.
         """
         arrays, env = self._check_inputs(inputs)
+        wanted = self._kept_names(keep)
         dev = self.device
         self._prepare()
-        if self._graph is not None and self._graph.env == env:
+        kept: dict[str, np.ndarray] = {}
+        if self._graph is not None and self._graph.env == env and not wanted:
             outs = self._graph.replay(arrays)
         else:
             in_tensors = {name: dev.from_host(a) for name, a in arrays.items()}
             out_tensors = [dev.empty(o["dtype"], self._shape(o["shape"], env)) for o in self.plan["outputs"]]
-            launches, copies = self.bind(env, in_tensors, out_tensors)
-            self.execute(launches, copies)
+            resolved: dict[str, Any] = {}
+            launches, copies = self.bind(env, in_tensors, out_tensors, resolved=resolved)
+            if wanted:
+                for launch in launches:
+                    self.execute([launch], [])
+                    for name in self.plan["steps"][launch.step]["outputs"]:
+                        if name in wanted:
+                            kept[name] = self._snapshot(name, resolved[name], env)
+                self.execute([], copies)
+            else:
+                self.execute(launches, copies)
             dev.synchronize()
             outs = out_tensors
             if self._use_graph and self._graph is None:
                 self._graph = dev.capture_graph(self, env)
-        if outputs == "device":
+        if outputs == "device" and not wanted:
             return {o["output"]: t for o, t in zip(self.plan["outputs"], outs)}
-        return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
+        result = {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
+        if keep is None or keep is False:
+            return result
+        kept.update(result)
+        return kept
+
+    def _kept_names(self, keep) -> set[str]:
+        """The value names ``run(keep=...)`` copies out, checked against what kernels write."""
+        if keep is None or keep is False:
+            return set()
+        steps = self.plan["steps"]
+        if steps and any("outputs" not in s for s in steps):
+            raise ArtifactError("this launch plan does not record which values each kernel writes "
+                                "(it predates run(keep=...))", hint="compile the model again")
+        written = {name for s in steps for name in s["outputs"]}
+        if keep is True:
+            return written
+        names = {keep} if isinstance(keep, str) else set(keep)
+        unknown = sorted(names - written)
+        if unknown:
+            raise InputError(f"keep= names values no kernel writes: {', '.join(map(repr, unknown))}",
+                             hint="inputs, weights and free reshapes are not kernel outputs")
+        return names
+
+    def _snapshot(self, name: str, t, env: Mapping[str, int]) -> np.ndarray:
+        """A host copy of the value ``name`` held in device tensor ``t``."""
+        dev = self.device
+        dev.synchronize()
+        host = dev.to_host(t)
+        shape = self._shape(self.plan["values"][name]["shape"], env)
+        s = self.plan["slices"].get(name)
+        if s is None:
+            return np.array(host, copy=True).reshape(shape)
+        # a box of a placed concat's buffer: the root's row-major strides, from the offset on
+        root_shape = self._shape(self.plan["values"][s["root"]]["shape"], env)
+        strides, acc = [], host.itemsize
+        for d in reversed(root_shape):
+            strides.append(acc)
+            acc *= d
+        box = np.lib.stride_tricks.as_strided(host.reshape(-1), shape=shape, strides=tuple(reversed(strides)),
+                                              writeable=False)
+        return np.array(box, copy=True)
 
     def use_cuda_graph(self, enabled: bool = True) -> "CompiledModel":
         """On cuda, capture the whole launch plan in a CUDA graph after the next run and replay
@@ -135,12 +194,15 @@ class CompiledModel:
         if self._weights is None:
             self._weights = {name: dev.from_host(a) for name, a in self.constants.items()}
 
-    def bind(self, env: Mapping[str, int], in_tensors: Mapping[str, Any], out_tensors: Sequence[Any]):
-        """Resolve every launch of the plan to (kernel, grid, args, config) for these buffers."""
+    def bind(self, env: Mapping[str, int], in_tensors: Mapping[str, Any], out_tensors: Sequence[Any],
+             resolved: dict | None = None):
+        """Resolve every launch of the plan to (kernel, grid, args, config) for these buffers.
+
+        ``resolved``, when given, receives the tensor of every value the launches use, by name."""
         dev = self.device
         values = self.plan["values"]
         bufs = self._buffers_for(env)
-        cache: dict[str, Any] = {}
+        cache: dict[str, Any] = {} if resolved is None else resolved
 
         def resolve(name: str):
             t = cache.get(name)

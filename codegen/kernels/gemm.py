@@ -42,7 +42,7 @@ def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Seque
 
 
 def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
-    ms, ns, ks = static_size(m, 64), static_size(n, 64), static_size(k, 64)
+    ms, ns, ks = static_size(m), static_size(n, 64), static_size(k, 64)
     # the interpreter pays per program and per loop step, not per element: big tiles
     ibn = min(max(next_pow2(ns), 16), 512)
     interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 17) // ibn)), "BN": ibn,

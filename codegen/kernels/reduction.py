@@ -123,7 +123,7 @@ def _log_softmax(node):
 
 def _configs(rows: Dim, R: Dim, persistent_limit: int) -> dict[str, dict]:
     r = static_size(R, 1024)
-    nrows = static_size(rows, 1024)
+    nrows = static_size(rows)
     ibc = min(next_pow2(r), INTERPRETER_BLOCK)
     ibr = max(1, min(next_pow2(nrows), INTERPRETER_BLOCK // ibc))
     cbc = min(next_pow2(r), persistent_limit)

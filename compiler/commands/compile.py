@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from runtime.errors import CortadoError
 
 from ..progress import Progress
-from .common import fmt_bytes, input_shapes
+from .common import fmt_bytes, input_shapes, random_input
+
+REPRO_SEED = 0
 
 
 def register(sub) -> None:
@@ -22,6 +26,8 @@ def register(sub) -> None:
     c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     c.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3], help="optimization level")
     c.add_argument("--arch", help="also compile kernels ahead of time, e.g. sm_80,sm_90")
+    c.add_argument("--repro", metavar="DIR", help="also write each distinct kernel as a standalone script "
+                   "(inputs, launch, numpy reference) into DIR")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     c.set_defaults(func=run)
 
@@ -52,9 +58,18 @@ def _run(args, progress) -> int:
         attach_cubins(model, archs)
     progress.step("saving artifact")
     model.save(out)
+    scripts = None
+    if args.repro:
+        from codegen.repro import write_repro
+
+        feeds = {info["name"]: random_input(info, np.random.default_rng(REPRO_SEED)) for info in model.inputs}
+        scripts = write_repro(model, args.repro, feeds, seed=REPRO_SEED, progress=progress.step)
+    progress.done()
     s = model.stats
     print(f"compiled {args.model} -> {out}")
     print(f"  nodes {s['nodes_in']} -> {s['nodes_out']}, kernels {s['kernels']} ({s['unique_kernels']} distinct), "
           f"peak {fmt_bytes(s['peak_bytes'])}, est. HBM traffic {fmt_bytes(s['est_hbm_bytes'])}, "
           f"{s['compile_seconds']:.2f}s")
+    if scripts is not None:
+        print(f"  wrote {len(scripts)} kernel repro script(s) to {args.repro} (python {args.repro}/<kernel>.py)")
     return 0
