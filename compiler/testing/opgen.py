@@ -391,19 +391,3 @@ def registered(op: Op) -> bool:
     except KeyError:
         return False
     return True
-
-
-def supported(ops=None, extra=()) -> list[Op]:
-    """The ops (in shrink order) to draw: by default the continuous ones that are registered;
-    explicitly named ops must be registered and have a generator (here or in ``extra``)."""
-    if ops is None:
-        return [op for op in CONTINUOUS if registered(op)]
-    out = []
-    for op in (Op(o) for o in ops):
-        if op not in GENERATORS and op not in extra:
-            raise ValueError(f"no random-graph generator for {op.value}; pass generators={{Op.{op.name}: fn}} "
-                             f"or use one of: {', '.join(o.value for o in GENERATORS)}")
-        if not registered(op):
-            raise ValueError(f"{op.value} is not a registered op (compiler.ops)")
-        out.append(op)
-    return out

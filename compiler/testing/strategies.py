@@ -31,17 +31,45 @@ from hypothesis import strategies as st
 from compiler.ir import DType, Graph, Op, Sym
 
 from . import motifs as _motifs, opgen_discrete as _discrete  # noqa: F401  (registration)
+from . import opgen, opgen_tensor
 from .builder import GraphBuilder
-from .opgen import CONTINUOUS, DISCRETE, GENERATORS, MOTIFS, generator, supported
+from .opgen import GENERATORS, MOTIFS, generator, registered
 
-__all__ = ["graphs", "inputs_for", "graphs_with_inputs", "supported_ops", "CONTINUOUS", "DISCRETE", "MOTIFS",
-           "GraphBuilder", "generator"]
+# Drawn by default: a rounding difference upstream moves their results by a rounding error.
+CONTINUOUS = opgen.CONTINUOUS + opgen_tensor.CONTINUOUS_TENSOR_OPS
+# Drawn on request: a rounding difference can flip them by a whole unit (see opgen's doc).
+DISCRETE = opgen.DISCRETE + opgen_tensor.DISCRETE_TENSOR_OPS
+
+__all__ = ["graphs", "inputs_for", "graphs_with_inputs", "supported_ops", "missing_generators", "CONTINUOUS",
+           "DISCRETE", "GENERATORS", "MOTIFS", "GraphBuilder", "generator"]
 
 
-def supported_ops(ops: Iterable[Op | str] | None = None) -> list[Op]:
-    """Ops ``graphs()`` draws from: by default the continuous ones (see ``opgen``) that are
-    registered. Ops with a generator: ``GENERATORS``; add one with ``@generator(Op.X)``."""
-    return supported(ops)
+def supported_ops(ops: Iterable[Op | str] | None = None, extra: Mapping[Op, Callable] | None = None, *,
+                  registered_only: bool = False) -> list[Op]:
+    """Ops ``graphs()`` draws from, in shrink order: by default the ``CONTINUOUS`` ones that
+    are registered. Explicitly named ops must be registered (or, with ``registered_only``,
+    are skipped when not) and have a generator (in ``GENERATORS`` or ``extra``);
+    ``missing_generators()`` lists registered ops without one."""
+    if ops is None:
+        return [op for op in CONTINUOUS if registered(op)]
+    out = []
+    for op in (Op(o) for o in ops):
+        if registered_only and not registered(op):
+            continue
+        if op not in GENERATORS and op not in (extra or {}):
+            raise ValueError(f"no random-graph generator for {op.value}; pass generators={{'{op.value}': fn}} "
+                             f"or use one of: {', '.join(o.value for o in GENERATORS)}")
+        if not registered(op):
+            raise ValueError(f"{op.value} is not a registered op (compiler.ops)")
+        out.append(op)
+    return out
+
+
+def missing_generators() -> list[Op]:
+    """Registered ops that ``graphs()`` cannot draw (no generator yet)."""
+    from compiler.ops import all_ops
+
+    return [d.op for d in all_ops() if d.op not in GENERATORS]
 
 
 def _bind(fn: Callable, op: Op) -> Callable[[GraphBuilder], object]:
@@ -67,7 +95,10 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     (``fn(builder, op) -> Value | None``)."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
     extra = {Op(k): v for k, v in (generators or {}).items()}
-    op_list = supported(ops, extra) if ops is not None else supported_ops() + [o for o in extra if o not in GENERATORS]
+    if ops is not None:
+        op_list = supported_ops(ops, extra)
+    else:
+        op_list = supported_ops() + [o for o in extra if o not in GENERATORS]
     table = {**GENERATORS, **{o: _bind(fn, o) for o, fn in extra.items()}}
     names = list(MOTIFS) if motifs is True else list(motifs or ())
     unknown = [m for m in names if m not in MOTIFS]

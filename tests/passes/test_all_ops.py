@@ -12,7 +12,7 @@ from passes.layout import assign_layout
 from passes.shape_folding import fold_shapes
 from passes.transpose_sinking import sink_transposes
 
-EVERY_OP = strategies.supported_ops() + strategies.supported_ops(strategies.DISCRETE)
+EVERY_OP = strategies.supported_ops() + strategies.supported_ops(strategies.DISCRETE, registered_only=True)
 
 
 @pytest.mark.parametrize("pass_fn", [dce, cse, fold_constants, fold_shapes, simplify, sink_transposes, assign_layout],

@@ -148,7 +148,10 @@ def test_symbolic_batch_shape_chains_fold_in_the_ir():
     function): static dims fold through Gather/Reshape/Concat/Mul/Cast/Sqrt, the batch stays."""
     g = Graph()
     x = g.add_input("x", TensorType((Sym("N"), 4, 8), "float32"))
-    i64 = lambda v: g.add_constant(np.array(v, np.int64))
+
+    def i64(v):
+        return g.add_constant(np.array(v, np.int64))
+
     shape = apply(g, Op.SHAPE, [x], start=0, end=3).output
     dim = {k: apply(g, Op.GATHER, [shape, i64(k)], axis=0).output for k in range(3)}
     head = apply(g, Op.RESHAPE, [dim[2]], shape=(1,)).output

@@ -25,7 +25,8 @@ def test_drawn_graphs_verify_and_evaluate(case):
         assert feeds[v.name].dtype == v.dtype.numpy and feeds[v.name].ndim == v.type.rank
 
 
-@pytest.mark.parametrize("op", strategies.supported_ops() + list(strategies.DISCRETE), ids=str)
+@pytest.mark.parametrize("op", strategies.supported_ops() + strategies.supported_ops(strategies.DISCRETE,
+                                                                                     registered_only=True), ids=str)
 def test_every_supported_op_is_drawn(op):
     find(strategies.graphs(ops=[op], motifs=False), lambda g: any(n.op is op for n in g.nodes), settings=FIND)
 
@@ -71,8 +72,14 @@ def test_symbolic_dims_are_bound_consistently(data):
 
 
 def test_bad_options_are_clear_errors():
-    with pytest.raises(ValueError, match="no random-graph generator for Trilu"):
-        strategies.supported_ops([Op.TRILU])
+    with pytest.raises(ValueError, match="no random-graph generator for Resize"):
+        strategies.supported_ops([Op.RESIZE])
     with pytest.raises(ValueError, match="unknown motif"):
         find(strategies.graphs(motifs=["nope"]), lambda g: True)
     assert not set(strategies.DISCRETE) & set(strategies.supported_ops())
+
+
+def test_every_listed_op_has_a_generator():
+    listed = set(strategies.CONTINUOUS) | set(strategies.DISCRETE)
+    assert listed <= set(strategies.GENERATORS)
+    assert not listed & set(strategies.missing_generators())
