@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from compiler.ir import Graph, clone_graph, format_graph
 from compiler.ops import evaluate, verify
+from compiler.ops.evaluate import bind_symbols, concrete_shape
 
 from . import strategies
 
@@ -136,6 +137,31 @@ def _fail(title: str, before: str, after: Graph | None, feeds, details: str = ""
     return PassCheckError("\n\n".join(parts))
 
 
+def _evaluate_checked(graph: Graph, feeds, text: str) -> dict[str, np.ndarray]:
+    """Outputs of the graph *before* the pass, checking every value against its type, so a
+    registry bug (a reference that disagrees with shape inference) is reported as such and
+    not blamed on the pass."""
+    def registry_bug(detail: str) -> PassCheckError:
+        return PassCheckError(f"the graph *before* the pass does not evaluate as its types say ({detail}); "
+                              f"an op's reference disagrees with its shape inference (a bug in compiler.ops), "
+                              f"or a generator drew invalid attributes:\n\n{text}")
+
+    try:
+        values = evaluate(graph, feeds, keep=True)
+        expected = evaluate(graph, feeds)
+    except Exception as e:
+        raise registry_bug(f"{type(e).__name__}: {e}") from e
+    env = bind_symbols(graph, feeds)
+    for node in graph.nodes:
+        for v in node.outputs:
+            a = values.get(v.name)
+            want = concrete_shape(v.shape, env)
+            if a is not None and (tuple(a.shape) != tuple(want) or a.dtype != v.dtype.numpy):
+                raise registry_bug(f"{node.op.value} node {node.name} gives {a.dtype}{list(a.shape)} for "
+                                   f"%{v.name}: {v.type}")
+    return expected
+
+
 def check_pass_on(pass_fn: Pass, graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, *,
                   rtol: float = 1e-4, atol: float = 1e-5, idempotent: bool = False) -> Graph:
     """Run ``pass_fn`` on a copy of ``graph`` and check it (see the module doc); returns the
@@ -146,12 +172,7 @@ def check_pass_on(pass_fn: Pass, graph: Graph, feeds: Mapping[str, np.ndarray] |
                  for v in graph.inputs}
     verify(graph)
     before_text = format_graph(graph)
-    try:
-        expected = evaluate(graph, feeds)
-    except Exception as e:
-        raise PassCheckError(f"the reference evaluator cannot run the graph *before* the pass "
-                             f"({type(e).__name__}: {e}); an op's reference disagrees with its shape "
-                             f"inference, or a generator drew invalid attributes:\n\n{before_text}") from e
+    expected = _evaluate_checked(graph, feeds, before_text)
     g = clone_graph(graph)
     try:
         changed = pass_fn(g)

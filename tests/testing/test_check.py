@@ -150,3 +150,17 @@ def test_custom_strategies_plug_in():
 
     check_pass(spy, graphs=strategies.graphs(max_inputs=1, max_nodes=3), settings=FAST)
     assert seen and set(seen) == {1}
+
+
+def test_registry_bugs_are_not_blamed_on_the_pass(monkeypatch):
+    import dataclasses
+
+    from compiler.ops import registry
+
+    relu = registry.get_op(Op.RELU)
+    broken = dataclasses.replace(relu, reference=lambda a, x: np.concatenate([x, x]))
+    monkeypatch.setitem(registry._REGISTRY, Op.RELU, broken)
+    g = Graph()
+    g.add_output(apply(g, Op.RELU, [g.add_input("x", TensorType((2,), "float32"))]).output, "y")
+    with pytest.raises(PassCheckError, match=r"before\* the pass does not evaluate as its types say.*Relu node"):
+        check_pass_on(lambda graph: False, g)
