@@ -51,7 +51,9 @@ def _value_json(v: Value) -> dict:
 
 
 def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan, *, model_name: str = "model",
-                 allow_tf32: bool = True) -> GeneratedModule:
+                 allow_tf32: bool = True, dtype: str = "float32") -> GeneratedModule:
+    """``allow_tf32=False`` makes float32 dots exact (``ieee``) on GPUs too; ``dtype`` is the
+    storage type the graph was converted to, recorded in the plan with the tf32 choice."""
     kernels: dict[str, KernelInfo] = {}
     steps: list[dict] = []
     per_launch: list[dict] = []
@@ -90,6 +92,7 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
 
     source = _module_source(model_name, graph, list(kernels.values()), helpers)
     plan = _plan(graph, memory, steps, list(kernels.values()))
+    plan["precision"] = {"dtype": str(dtype), "allow_tf32": bool(allow_tf32)}
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
 
 

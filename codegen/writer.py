@@ -218,13 +218,26 @@ class KernelWriter:
         return self.idx(self.linear(value, index))
 
     def bound_check(self, coord, size: Dim, lower: bool = True, upper: bool = True) -> str | None:
+        """``0 <= coord < size`` as source text; None when it always holds, ``False`` when never
+        (a constant coordinate is decided now: a Python bool is not a valid mask)."""
+        coord = ix.as_expr(coord)
+        if coord[0] == "const" and isinstance(size, int):
+            ok = (not lower or coord[1] >= 0) and (not upper or coord[1] < size)
+            return None if ok else "(offs < 0)" if "offs" in self.axes else "False"
         parts = []
         c = self.idx(coord)
         if lower:
             parts.append(f"({c} >= 0)")
         if upper:
             parts.append(f"({c} < {self.dim(size)})")
-        return " & ".join(parts) if parts else None
+        if not parts:
+            return None
+        text = " & ".join(parts)
+        if not ix.variables(coord) & set(self.axes):
+            # only loop counters and sizes: a scalar condition. Give it the tile's shape, since
+            # Triton's interpreter will not take a Python bool as a mask.
+            text = f"tl.full({self.tile}, 1, tl.int1) & {text}"
+        return text
 
     def and_masks(self, *masks: str | None) -> str | None:
         ms = [m for m in masks if m]

@@ -50,10 +50,11 @@ def compile(model, *, weights=None, random_weights: bool = False,
     from passes.fusion import partition
     from passes.memory import plan_memory
 
-    from .pipeline import run_pipeline
+    from .pipeline import check_dtype, run_pipeline
 
     if opt_level not in (0, 1, 2, 3):
         raise CortadoError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    dtype = check_dtype(dtype).value
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     say("importing model")
@@ -67,7 +68,8 @@ def compile(model, *, weights=None, random_weights: bool = False,
     groups = partition(graph, fuse=opt_level >= 2)
     memory = plan_memory(graph, groups, reuse=opt_level >= 1)
     say(f"generating {sum(1 for g in groups if g.kind.value not in ('alias', 'placed'))} kernels")
-    module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32)
+    module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32,
+                          dtype=dtype)
     elapsed = time.perf_counter() - t0
     launches = module.per_launch
     stats = {
@@ -81,6 +83,8 @@ def compile(model, *, weights=None, random_weights: bool = False,
         "compile_seconds": elapsed,
         "import_seconds": t_import,
         "opt_level": opt_level,
+        "dtype": dtype,
+        "allow_tf32": bool(allow_tf32),
         "passes": pass_table,
         "per_kernel": launches,
         "why_not_fused": list(dict.fromkeys(w for l in launches for w in l["why_not"])),

@@ -1,11 +1,15 @@
 """The graph passes for each opt level, run by ``passes.manager.PassManager``.
 
-    O0  nothing
+    O0  nothing (but mixed precision, below)
     O1  cleanup to a fixed point: DCE, CSE, shape folding, constant folding, algebraic
         simplification (Identity, Dropout, x+0, x*1, no-op casts, transpose/reshape chains)
     O2  O1, then batch-norm / per-channel affine folding into Conv and Gemm, layout
         assignment, transpose sinking, and cleanup again (fusion runs after, in the driver)
     O3  O2 (autotuning happens at codegen time on a GPU)
+
+Mixed precision (``dtype`` float16/bfloat16) runs last at every level, O0 included: it is a
+choice of storage type, not an optimization, and running it after folding rounds folded
+weights once.
 
 ``run_pipeline`` returns the per-pass table (pass, seconds, nodes before/after, changed) that
 ``CompiledModel.stats["passes"]`` shows.
@@ -13,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Callable, Iterable
@@ -23,28 +28,41 @@ from passes.constant_folding import fold_constants
 from passes.cse import cse
 from passes.dce import dce
 from passes.layout import assign_layout
-from passes.manager import FixedPoint, PassManager, Step, step_names
+from passes.manager import FixedPoint, NamedPass, PassManager, Step, step_names
+from passes.precision import PrecisionConfig, convert_precision
 from passes.shape_folding import fold_shapes
 from passes.transpose_sinking import sink_transposes
 from runtime.errors import CortadoError
 
-from .ir import Graph, format_graph
+from .ir import DType, Graph, format_graph
 
+DTYPES = ("float32", "float16", "bfloat16")
 CLEANUP = FixedPoint("cleanup", (dce, cse, fold_shapes, fold_constants, simplify, dce))
 
 
-def passes_for(opt_level: int) -> list[Step]:
-    if opt_level <= 0:
-        return []
-    steps: list[Step] = [CLEANUP]
+def check_dtype(dtype: str) -> DType:
+    """The compute/storage dtype a user asked for, or a CortadoError naming the choices."""
+    if str(dtype) not in DTYPES:
+        raise CortadoError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
+                           hint="float16/bfloat16 store tensors in half precision and accumulate in float32")
+    return DType(str(dtype))
+
+
+def passes_for(opt_level: int, dtype: str = "float32") -> list[Step]:
+    steps: list[Step] = []
+    if opt_level >= 1:
+        steps.append(CLEANUP)
     if opt_level >= 2:
         steps += [fold_batchnorm, assign_layout, sink_transposes, CLEANUP]
+    storage = check_dtype(dtype)
+    if storage is not DType.FLOAT32:
+        steps.append(NamedPass("precision", functools.partial(convert_precision, config=PrecisionConfig(storage))))
     return steps
 
 
 def pass_names() -> list[str]:
     """Every name ``disable`` and ``dump_after`` accept."""
-    return sorted(set(step_names(passes_for(3))))
+    return sorted(set(step_names(passes_for(3, "float16"))))
 
 
 def _verify_default() -> bool:
@@ -67,14 +85,15 @@ def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug:
     ``disable``: pass names to skip (``pass_names()`` lists them; "cleanup" is the group).
     ``dump_after``: pass names after which ``dump(name, graph)`` is called (default: print
     the graph to stderr). ``verify``: check the IR after every pass (default: in debug mode,
-    under pytest, or with CORTADO_VERIFY=1). ``dtype`` is the compute dtype (passes here keep
-    the model's dtypes; it is accepted for the driver's sake).
+    under pytest, or with CORTADO_VERIFY=1). ``dtype``: the storage type (float16/bfloat16
+    add the mixed-precision pass at the end, see ``passes.precision``).
     """
     disable, dump_after = set(disable), set(dump_after)
     unknown = sorted((disable | dump_after) - set(pass_names()))
     if unknown:
         raise CortadoError(f"unknown pass name(s): {', '.join(unknown)}",
                            hint=f"known passes: {', '.join(pass_names())}")
-    manager = PassManager(passes_for(opt_level), verify=debug or (_verify_default() if verify is None else verify),
+    steps = passes_for(opt_level, dtype)
+    manager = PassManager(steps, verify=debug or (_verify_default() if verify is None else verify),
                           disable=disable, dump_after=dump_after, dump=dump or _print_dump)
     return manager.run(graph)

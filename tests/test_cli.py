@@ -71,6 +71,27 @@ def test_wrong_input_shape_at_run_time(tmp_path):
     assert r.returncode == 2 and "'image' expects shape (N, 3, 32, 32), got (1, 3, 16, 16)" in r.stderr
 
 
+def test_dtype_and_no_tf32_are_recorded_in_the_plan(tmp_path):
+    import json
+
+    import compiler
+
+    out = tmp_path / "tiny16.cortado"
+    r = cortado("compile", TINY, "-o", out, "--target", "interpreter", "--dtype", "float16", "--no-tf32", "-q")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((out / "manifest.json").read_text())["plan"]
+    assert plan["precision"] == {"dtype": "float16", "allow_tf32": False}
+    assert [i["dtype"] for i in plan["inputs"]] == ["float32"], "half models keep float32 inputs"
+    dots = [s["configs"] for s in plan["steps"] if "PRECISION" in s["configs"]["cuda"]]
+    assert dots and {c["cuda"]["PRECISION"] for c in dots} == {"ieee"}
+    # the default keeps tf32 for float32 dots on GPUs; the interpreter is always exact
+    default = compiler.compile(str(TINY), target="interpreter").plan
+    assert default["precision"] == {"dtype": "float32", "allow_tf32": True}
+    steps = [s["configs"] for s in default["steps"] if "PRECISION" in s["configs"]["cuda"]]
+    assert {c["cuda"]["PRECISION"] for c in steps} == {"tf32"}
+    assert {c["interpreter"]["PRECISION"] for c in steps} == {"ieee"}
+
+
 def test_convert_caffe_to_onnx(tmp_path, shared_dir):
     import onnx
 

@@ -23,7 +23,11 @@ def register(sub) -> None:
     w.add_argument("--random-weights", action="store_true", help="seeded random weights (Caffe nets without weights)")
     c.add_argument("--input", action="append", metavar="NAME=1x3x224x224", help="fix or name an input's dims")
     c.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
-    c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="storage type of float tensors; float16/bfloat16 keep float32 accumulation "
+                        "and float32 model inputs/outputs")
+    c.add_argument("--no-tf32", dest="allow_tf32", action="store_false",
+                   help="exact float32 dots on GPUs (tf32 tensor cores are used by default where present)")
     c.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3], help="optimization level")
     c.add_argument("--arch", help="also compile kernels ahead of time, e.g. sm_80,sm_90")
     c.add_argument("--repro", metavar="DIR", help="also write each distinct kernel as a standalone script "
@@ -49,7 +53,7 @@ def _run(args, progress) -> int:
         archs = parse_archs(args.arch)   # before the compile: a typo fails fast
     model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
                           input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
-                          opt_level=args.opt_level, progress=progress.step)
+                          opt_level=args.opt_level, allow_tf32=args.allow_tf32, progress=progress.step)
     out = args.output or (Path(args.model).stem + ".cortado")
     if archs:
         from codegen.aot import attach_cubins

@@ -288,7 +288,10 @@ class BatchNormAttrs:
 class BatchNormalization:
     """Inference batch norm: (x - mean) / sqrt(var + eps) * scale + B, per channel (axis 1).
 
-    Training-mode outputs (running mean/var) are not part of the IR; frontends refuse them."""
+    The four parameters share one float type; it may be float32 under a float16/bfloat16
+    input (ONNX opset 15 allows it; mixed precision keeps the per-channel statistics in
+    float32). Training-mode outputs (running mean/var) are not part of the IR; frontends
+    refuse them."""
 
     Attrs = BatchNormAttrs
 
@@ -298,11 +301,14 @@ class BatchNormalization:
         for name, t in (("scale", scale), ("B", b), ("mean", mean), ("var", var)):
             if t.rank != 1 or t.shape[0] != x.shape[1]:
                 raise ShapeError(f"BatchNormalization {name} must have shape ({x.shape[1]},), got {t.shape}")
-        same_dtype("BatchNormalization", x, scale, b, mean, var)
+        params = same_dtype("BatchNormalization parameters", scale, b, mean, var)
+        if params != x.dtype and not (params is DType.FLOAT32 and x.dtype in (DType.FLOAT16, DType.BFLOAT16)):
+            raise ShapeError(f"BatchNormalization parameters are {params} but the input is {x.dtype}; "
+                             "they must match it, or be float32 under a float16/bfloat16 input")
         return [x]
 
     def reference(a, x, scale, b, mean, var):
         shape = (1, -1) + (1,) * (x.ndim - 2)
         r = lambda t: t.reshape(shape)
-        y = (x - r(mean)) / np.sqrt(r(var) + np.asarray(a.epsilon, dtype=x.dtype)) * r(scale) + r(b)
+        y = (x - r(mean)) / np.sqrt(r(var) + np.asarray(a.epsilon, dtype=var.dtype)) * r(scale) + r(b)
         return y.astype(x.dtype)

@@ -104,3 +104,56 @@ def light_model(name: str, seed: int = 0, *, logits: bool = True) -> onnx.ModelP
     """A light architecture with random weights (and, with ``logits``, its logits as an output)."""
     model = randomize_weights(onnx.load(str(light_path(name))), seed)
     return expose_softmax_input(model) if logits else model
+
+
+def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """The real inputs (old models also list their initializers as inputs)."""
+    inits = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in inits]
+
+
+def with_input_shape(model: onnx.ModelProto, shape, name: str | None = None) -> onnx.ModelProto:
+    """A copy whose input ``name`` (default: the first) declares ``shape`` — a smaller image
+    for cheap whole-model checks of models ending in a global pool, or a batch for benchmarks.
+    Reshape targets that hard-code the batch as 1 (``[1, 2048]``) copy the batch instead
+    (``0``), so a model with a static batch of 1 also runs at other batch sizes."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    info = next(i for i in graph_inputs(model) if name is None or i.name == name)
+    dims = info.type.tensor_type.shape.dim
+    if len(dims) != len(shape):
+        raise ValueError(f"input {info.name} has rank {len(dims)}, not {len(shape)}")
+    for d, v in zip(dims, shape):
+        d.Clear()
+        if isinstance(v, str):
+            d.dim_param = v
+        else:
+            d.dim_value = int(v)
+    for out in model.graph.output:
+        if out.type.tensor_type.HasField("shape"):
+            out.type.tensor_type.ClearField("shape")
+    del model.graph.value_info[:]
+    if shape[0] != 1:
+        _batch_from_input(model)
+    return model
+
+
+def _batch_from_input(model: onnx.ModelProto) -> None:
+    """Rewrite constant Reshape targets with a leading 1 into a copied batch dim (0) where the
+    reshaped tensor derives from a graph input."""
+    g = model.graph
+    live = {i.name for i in graph_inputs(model)}
+    for n in g.node:
+        if any(x in live for x in n.input):
+            live.update(n.output)
+    inits = {t.name: t for t in g.initializer}
+    for n in g.node:
+        if n.op_type != "Reshape" or n.input[0] not in live or n.input[1] not in inits:
+            continue
+        target = numpy_helper.to_array(inits[n.input[1]]).copy()
+        if target.size and target[0] == 1 and not any(a.name == "allowzero" and a.i for a in n.attribute):
+            target[0] = 0
+            name = f"{n.input[1]}_batch"
+            if name not in inits:
+                inits[name] = numpy_helper.from_array(target.astype(np.int64), name)
+                g.initializer.append(inits[name])
+            n.input[1] = name

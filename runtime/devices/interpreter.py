@@ -10,6 +10,7 @@ import numpy as np
 
 from ..dtypes import numpy_dtype
 from ..loader import load_kernels
+from . import interpreter_bf16
 
 
 class HostTensor:
@@ -58,6 +59,7 @@ class InterpreterDevice:
     family = "interpreter"
 
     def load_kernels(self, source: str):
+        interpreter_bf16.install()   # bfloat16 dots and roundings as on a GPU
         return load_kernels(source, interpret=True)
 
     def alloc(self, nbytes: int) -> np.ndarray:

@@ -134,3 +134,16 @@ def test_symbolic_batch_one_compile_serves_every_batch(rng):
     for n in (1, 3, 5):
         feeds = {"x": rand(rng, n, 3, 6, 6)}
         assert_close(m.run(feeds)["y"], ops.evaluate(g, feeds)["y"])
+
+
+@pytest.mark.parametrize("hw", [1, 2])
+def test_windows_over_tiny_spatial_sizes(rng, hw):
+    """Window taps whose coordinates are loop counters only (1x1 inputs) still guard correctly."""
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 4, hw, hw), "float32"))
+    w = g.add_constant(rand(rng, 4, 1, 3, 3))
+    y = ops.apply(g, "Conv", [x, w], kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1),
+                  group=4).output
+    g.add_output(ops.apply(g, "MaxPool", [y], kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1),
+                           dilations=(1, 1)).output, "y")
+    run_both(g, {"x": rand(rng, 1, 4, hw, hw)})
