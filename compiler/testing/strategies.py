@@ -121,7 +121,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     outputs = [produced[-1]]
     for _ in range(b.integer(0, 2)):
         anything = b.integer(0, 5) == 5    # rarely a graph input or a constant as output
-        extra = b.pick(lambda v, anything=anything: anything or v.producer is not None)
+        extra = b.pick(lambda v, anything=anything: (v.producer is None) == anything)
         if extra is not None:
             outputs.append(extra)
     for i, v in enumerate(outputs):

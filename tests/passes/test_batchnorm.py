@@ -12,8 +12,10 @@ CONV = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1
 
 def test_fold_batchnorm_preserves_semantics(counted):
     p = counted(fold_batchnorm)
-    check_pass(p, graphs=strategies.graphs(motifs=["conv_affine", "duplicate", "neutral"]), idempotent=True)
-    p.assert_exercised(0.15)
+    ops = [Op.RELU, Op.ADD, Op.MUL, Op.CONV, Op.GEMM, Op.BATCH_NORMALIZATION, Op.MAX_POOL, Op.TRANSPOSE,
+           Op.RESHAPE, Op.SIGMOID, Op.CONCAT]
+    check_pass(p, graphs=strategies.graphs(ops=ops, motifs=["conv_affine", "duplicate", "neutral"]), idempotent=True)
+    p.assert_exercised(0.2)
 
 
 def _bn_params(g, c, rng):
