@@ -3,8 +3,8 @@
     O0  nothing (but mixed precision, below)
     O1  cleanup to a fixed point: DCE, CSE, shape folding, constant folding, algebraic
         simplification (Identity, Dropout, x+0, x*1, no-op casts, transpose/reshape chains)
-    O2  O1, then batch-norm / per-channel affine folding into Conv and Gemm, layout
-        assignment, transpose sinking, and cleanup again (fusion runs after, in the driver)
+    O2  O1, then to a fixed point: batch-norm / per-channel affine folding into Conv and
+        Gemm, layout assignment, transpose sinking, cleanup (fusion runs after, in the driver)
     O3  O2 (autotuning happens at codegen time on a GPU)
 
 Mixed precision (``dtype`` float16/bfloat16) runs last at every level, O0 included: it is a
@@ -52,8 +52,8 @@ def passes_for(opt_level: int, dtype: str = "float32") -> list[Step]:
     steps: list[Step] = []
     if opt_level >= 1:
         steps.append(CLEANUP)
-    if opt_level >= 2:
-        steps += [fold_batchnorm, assign_layout, sink_transposes, CLEANUP]
+    if opt_level >= 2:    # repeated: a sunk transpose can expose a per-channel affine to fold
+        steps.append(FixedPoint("optimize", (fold_batchnorm, assign_layout, sink_transposes, CLEANUP), max_rounds=4))
     storage = check_dtype(dtype)
     if storage is not DType.FLOAT32:
         steps.append(NamedPass("precision", functools.partial(convert_precision, config=PrecisionConfig(storage))))
