@@ -73,6 +73,10 @@ def has_lowering(op: Op) -> bool:
 
 
 def lower(op: Op, call: Call) -> str:
+    if call.args and all(c is not None for c in call.consts):
+        # every operand is a literal: make the first a 0-d tensor so tl functions and .to() apply
+        d = call.dtypes[0]
+        call.args = [f"tl.full([], {call.args[0]}, {compute_dtype(d)})"] + list(call.args[1:])
     return _TABLE[op](call)
 
 
@@ -227,6 +231,17 @@ def _cast(c):
     return f"{x}.to({compute_dtype(dst)})"
 
 
+@lowering(Op.BIT_CAST)
+def _bitcast(c):
+    x, src, dst = c.args[0], c.dtypes[0], DType(c.attrs.to)
+    if src is DType.BOOL or dst is DType.BOOL:
+        return f"{x}.to({compute_dtype(dst)})"            # 0/1 either way
+    if compute_dtype(src) != src.triton_lang:
+        x = f"{x}.to({src.triton_lang})"                  # back to the stored bits
+    y = f"{x}.to({dst.triton_lang}, bitcast=True)"
+    return y if compute_dtype(dst) == dst.triton_lang else f"{y}.to({compute_dtype(dst)})"
+
+
 # --- binary --------------------------------------------------------------------------------
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.BITWISE_AND: "&", Op.BITWISE_OR: "|",
           Op.BITWISE_XOR: "^", Op.EQUAL: "==", Op.LESS: "<", Op.LESS_OR_EQUAL: "<=", Op.GREATER: ">",
@@ -245,9 +260,9 @@ def _div(c):
 @lowering(Op.MOD)
 def _mod(c):
     x, y = c.args
-    if _is_float(c) or c.attrs.fmod:
+    if c.attrs.fmod:
         return f"({x} % {y})"                 # C fmod semantics
-    return f"{c.use('_mod_floor')}({x}, {y})"
+    return f"{c.use('_mod_floor')}({x}, {y})"   # numpy mod: the sign of the divisor
 
 
 @lowering(Op.MAX)
@@ -271,6 +286,8 @@ def _shift(c):
 def _pow(c):
     x, y = c.args
     e = c.consts[1]
+    if c.consts[0] is not None:      # a literal base: helpers need a tensor
+        x = f"tl.full([], {x}, {compute_dtype(c.dtypes[0])})"
     if not _is_float(c):
         return f"{c.use('_ipow')}({x}, {y}.to({compute_dtype(c.dtypes[0])}))"
     if e is not None:

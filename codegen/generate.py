@@ -40,7 +40,7 @@ def _generate(group: KernelGroup) -> KernelSource:
     if group.kind is Kind.GEMM:
         return gemm.generate(group.nodes, group.anchor, group.outputs)
     if group.kind is Kind.CONV:
-        return conv.generate(group.nodes, group.anchor, group.outputs)
+        return conv.generate(group.nodes, group.anchor, group.outputs, **group.roles)
     if group.kind is Kind.ATTENTION:
         return attention.generate(group.nodes, group.anchor, group.outputs, **group.roles)
     if group.kind is Kind.SPECIAL:
@@ -49,3 +49,7 @@ def _generate(group: KernelGroup) -> KernelSource:
             raise NotImplementedError(f"no kernel generator for {group.anchor.op.value}")
         return fn(group.nodes, group.anchor, group.outputs)
     raise ValueError(f"group kind {group.kind} has no kernel")
+
+
+# generators of ops with kernels of their own register themselves with @special
+from .kernels import conv_transpose, scan, scatter, shape  # noqa: E402,F401

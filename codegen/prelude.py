@@ -40,6 +40,92 @@ def _min_combine(a, b):
     return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)
 ''')
 
+_helper("_imax_combine", '''
+@triton.jit
+def _imax_combine(a, b):
+    return tl.maximum(a, b)
+''')
+
+_helper("_imin_combine", '''
+@triton.jit
+def _imin_combine(a, b):
+    return tl.minimum(a, b)
+''')
+
+# Row reductions of a [R, C] tile to [R, 1] (C a power of two). On GPUs they are tl.reduce
+# with the combine functions above; under the interpreter (TREE=1, set per target in the
+# launch configs) a tl.reduce with a user combine function runs one Python call per element,
+# so there the tile is folded in halves instead: log2(C) steps of whole-tile numpy work.
+for _kind, _op, _comb in [("sum", "a + b", "_sum_combine"), ("prod", "a * b", "_prod_combine"),
+                          ("max", "tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)", "_max_combine"),
+                          ("min", "tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)", "_min_combine"),
+                          ("imax", "tl.maximum(a, b)", "_imax_combine"),
+                          ("imin", "tl.minimum(a, b)", "_imin_combine")]:
+    _helper(f"_row_{_kind}", f'''
+@triton.jit
+def _row_{_kind}(x, TREE: tl.constexpr):
+    if TREE:
+        while x.shape[1] > 1:
+            a, b = tl.split(tl.reshape(x, [x.shape[0], x.shape[1] // 2, 2]))
+            x = {_op}
+        return x
+    else:
+        return tl.reduce(x, 1, {_comb})[:, None]
+''', (_comb,))
+
+_helper("_tree_cumsum", '''
+@triton.jit
+def _tree_cumsum(x):
+    # inclusive prefix sums along axis 1 by pairs: scan the pair sums, then fill in the
+    # first element of each pair (interpreter only; see _row_cumsum)
+    if x.shape[1] == 1:
+        return x
+    a, b = tl.split(tl.reshape(x, [x.shape[0], x.shape[1] // 2, 2]))
+    s = _tree_cumsum(a + b)
+    return tl.reshape(tl.join(s - b, s), [x.shape[0], x.shape[1]])
+''')
+
+_helper("_row_cumsum", '''
+@triton.jit
+def _row_cumsum(x, TREE: tl.constexpr):
+    if TREE:
+        return _tree_cumsum(x)
+    else:
+        return tl.associative_scan(x, 1, _sum_combine)
+''', ("_tree_cumsum", "_sum_combine"))
+
+_helper("_tree_cumprod", '''
+@triton.jit
+def _tree_cumprod(x):
+    # inclusive prefix products along axis 1, as _tree_cumsum (interpreter only)
+    if x.shape[1] == 1:
+        return x
+    a, b = tl.split(tl.reshape(x, [x.shape[0], x.shape[1] // 2, 2]))
+    s = _tree_cumprod(a * b)
+    first = _tree_cumprod_excl(a * b) * a
+    return tl.reshape(tl.join(first, s), [x.shape[0], x.shape[1]])
+''', ("_tree_cumprod_excl",))
+
+_helper("_tree_cumprod_excl", '''
+@triton.jit
+def _tree_cumprod_excl(x):
+    # exclusive prefix products along axis 1 (no division, so zeros are exact)
+    if x.shape[1] == 1:
+        return tl.full(x.shape, 1, x.dtype)
+    a, b = tl.split(tl.reshape(x, [x.shape[0], x.shape[1] // 2, 2]))
+    e = _tree_cumprod_excl(a * b)
+    return tl.reshape(tl.join(e, e * a), [x.shape[0], x.shape[1]])
+''')
+
+_helper("_row_cumprod", '''
+@triton.jit
+def _row_cumprod(x, TREE: tl.constexpr):
+    if TREE:
+        return _tree_cumprod(x)
+    else:
+        return tl.associative_scan(x, 1, _prod_combine)
+''', ("_tree_cumprod", "_prod_combine"))
+
 _helper("_sigmoid", '''
 @triton.jit
 def _sigmoid(x):
@@ -146,6 +232,7 @@ _helper("_pow", '''
 def _pow(x, y):
     # x ** y for float x: exp2(y * log2|x|), with the sign of x for odd integer y,
     # NaN for negative x and non-integer y, and exact handling of x == 0.
+    y = tl.full(x.shape, 0.0, x.dtype) + y      # a literal exponent becomes a tensor
     ax = tl.abs(x)
     r = tl.exp2(y * tl.log2(ax))
     y_int = tl.floor(y) == y

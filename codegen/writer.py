@@ -106,6 +106,9 @@ class KernelWriter:
         # tile variables -> the tile axis they vary along, and the shape stores must cover
         self.axes: dict[str, int] = {"offs": 0}
         self.store_shape = tile
+        # names of scalar (non-tile) variables: program ids and loop counters
+        self.scalars: set[str] = {"pid", "pid_m", "pid_n", "pid_b", "pid_g"}
+        self._scalar_conds: set[str] = set()   # conditions over scalar variables only
         self.layouts: dict[str, tuple] = LAYOUTS.get()
         self.zero_outside: dict[str, str | None] = {}   # load variables -> the guard they honour
 
@@ -174,6 +177,7 @@ class KernelWriter:
     def loop(self, count, prefix: str = "k"):
         """``for k in range(count):`` with its own scope; yields the loop variable."""
         name = self.fresh(prefix)
+        self.scalars.add(name)
         self.line(f"for {name} in range({count}):")
         with self.scope():
             yield name
@@ -233,9 +237,10 @@ class KernelWriter:
         if not parts:
             return None
         text = " & ".join(parts)
-        if not ix.variables(coord) & set(self.axes):
-            # only loop counters and sizes: a scalar condition. Give it the tile's shape, since
-            # Triton's interpreter will not take a Python bool as a mask.
+        if ix.variables(ix.as_expr(coord)) <= self.scalars:
+            # only loop counters, program ids and sizes: a scalar condition. Give it the tile's
+            # shape, since Triton's interpreter will not take a Python bool as a mask. (A
+            # coordinate over a tile variable outside ``axes``, such as a GEMM's rk, is a tile.)
             text = f"tl.full({self.tile}, 1, tl.int1) & {text}"
         return text
 
@@ -243,7 +248,14 @@ class KernelWriter:
         ms = [m for m in masks if m]
         if not ms:
             return None
-        return ms[0] if len(ms) == 1 else " & ".join(f"({m})" for m in ms)
+        if len(ms) == 1:
+            return ms[0]
+        text = " & ".join(f"({m})" for m in ms)
+        if any(m in self._scalar_conds for m in ms):
+            # a condition over loop counters only: Triton's interpreter gives its & with
+            # anything an int32 payload that masks reject; != 0 makes it boolean again
+            text = f"(({text}) != 0)"
+        return text
 
     def guard(self, *conds: str | None) -> str | None:
         """A named boolean for ``conds`` all holding (None when there is nothing to check)."""
@@ -253,7 +265,10 @@ class KernelWriter:
         found = self._lookup(("guard", text))
         if found:
             return found
-        return self._remember(("guard", text), self.assign("g", text))
+        name = self._remember(("guard", text), self.assign("g", text))
+        if all(c is None or c in self._scalar_conds for c in conds):
+            self._scalar_conds.add(name)
+        return name
 
     # -- values ----------------------------------------------------------------------------
     def seed(self, value: Value, index: Index, name: str) -> None:
@@ -302,11 +317,18 @@ class KernelWriter:
         if value.type.numel == 1:
             text = f"tl.load({p})"            # one element, read by every lane: always in bounds
         else:
-            off = self.offset(value, index)
-            m = self.and_masks(self.mask, guard)
+            linear = self.linear(value, index)
+            off = self.idx(linear)
+            # an offset with no variables is one in-bounds element: a scalar load, no mask; one
+            # over scalar variables only (loop counters) is widened to the tile to take the mask
+            names = ix.variables(linear)
+            m = self.and_masks(self.mask, guard) if names else None
             other = "0.0" if value.dtype.is_float else "0"
             mask_part = f", mask={m}, other={other}" if m else ""
-            text = f"tl.load({p} + {off}{mask_part})"
+            target = f"{p} + {off}"
+            if m and names <= self.scalars:
+                target = f"tl.broadcast_to({target}, {self.tile})"
+            text = f"tl.load({target}{mask_part})"
         cd = exprs.compute_dtype(value.dtype)
         if cd != value.dtype.triton_lang and not raw:
             text += f".to({cd})"

@@ -4,7 +4,8 @@
     O1  cleanup to a fixed point: DCE, CSE, shape folding, constant folding, algebraic
         simplification (Identity, Dropout, x+0, x*1, no-op casts, transpose/reshape chains)
     O2  O1, then to a fixed point: batch-norm / per-channel affine folding into Conv and
-        Gemm, layout assignment, transpose sinking, cleanup (fusion runs after, in the driver)
+        Gemm, layout assignment, transpose sinking, cleanup; then horizontal fusion of sibling
+        contractions (kernel fusion runs after, in the driver)
     O3  O2 (autotuning happens at codegen time on a GPU)
 
 Mixed precision (``dtype`` float16/bfloat16) runs last at every level, O0 included: it is a
@@ -27,6 +28,7 @@ from passes.batchnorm import fold_batchnorm
 from passes.constant_folding import fold_constants
 from passes.cse import cse
 from passes.dce import dce
+from passes.horizontal import fuse_siblings
 from passes.layout import assign_layout
 from passes.manager import FixedPoint, NamedPass, PassManager, Step, step_names
 from passes.precision import PrecisionConfig, convert_precision
@@ -54,6 +56,7 @@ def passes_for(opt_level: int, dtype: str = "float32") -> list[Step]:
         steps.append(CLEANUP)
     if opt_level >= 2:    # repeated: a sunk transpose can expose a per-channel affine to fold
         steps.append(FixedPoint("optimize", (fold_batchnorm, assign_layout, sink_transposes, CLEANUP), max_rounds=4))
+        steps.append(NamedPass("horizontal", fuse_siblings))   # after cleanup: CSE would not undo it
     storage = check_dtype(dtype)
     if storage is not DType.FLOAT32:
         steps.append(NamedPass("precision", functools.partial(convert_precision, config=PrecisionConfig(storage))))

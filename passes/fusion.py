@@ -106,6 +106,7 @@ class _Fuser:
         self._build_dag()
         self._attention()
         self._epilogues()
+        self._shortcuts()
         self._prologues()
         self._pointwise_chains()
         return self._finish()
@@ -324,22 +325,37 @@ class _Fuser:
         shape = tuple(g.domain_value.shape)
         if not _is_elementwise(n):
             return f"not elementwise: cannot run on {g.anchor.name}'s accumulator tile"
-        if tuple(n.outputs[0].shape) != shape:
+        wide = self._row_broadcast(g)
+        if tuple(n.outputs[0].shape) != shape and tuple(n.outputs[0].shape) != wide:
             return f"output shape differs from {g.anchor.name}'s ({n.outputs[0].type} vs {g.domain_value.type})"
+        if wide is not None and tuple(n.outputs[0].shape) == wide:
+            shape = wide      # an epilogue over the reduction's input, reading the statistic broadcast
         inside = {id(x) for x in g.nodes}
         for v in n.inputs:
             if v is None or v.producer is None:
                 continue
             if id(v.producer) in self.inline and self._reaches(v, inside):
                 return f"reads {g.anchor.name}'s result through a view"
-            if id(v.producer) in inside and tuple(v.shape) != shape:
+            if id(v.producer) in inside and tuple(v.shape) != shape and \
+                    not (wide is not None and tuple(v.shape) == tuple(g.domain_value.shape)):
                 return f"reads {g.anchor.name}'s group at another index (broadcast)"
+        allowed = {tuple(g.domain_value.shape), shape}
         for v in self._escaping(g.nodes, [n]):
-            if tuple(v.shape) != shape:
+            if tuple(v.shape) not in allowed:
                 return f"{v.name} would leave the kernel with shape {v.type}, not the output domain"
         if self._creates_cycle(g.id, c.id):
             return "fusing would create a cycle (another path joins them)"
         return None
+
+    def _row_broadcast(self, g: _Group):
+        """For a keepdims reduction group: the shape of its input (epilogues may run over it,
+        reading the row statistic broadcast); None otherwise."""
+        if g.kind is not Kind.REDUCTION or _category(g.anchor) is not Category.REDUCTION:
+            return None
+        x = g.anchor.inputs[0]
+        if x is None or g.anchor.outputs[0].type.rank != x.type.rank:
+            return None
+        return tuple(x.shape)
 
     def _reaches(self, v: Value, inside: set[int]) -> bool:
         p = v.producer
@@ -350,6 +366,36 @@ class _Fuser:
         if id(p) in self.inline:
             return any(self._reaches(x, inside) for x in p.inputs if x is not None)
         return False
+
+    # step 2b: residual shortcuts ----------------------------------------------------------
+    def _shortcuts(self) -> None:
+        """A conv whose only reader is another conv's epilogue (the projection shortcut of a
+        residual block, added to the main branch) runs inside that conv's kernel: both
+        accumulate their tiles in one program and the sum is stored once."""
+        self.extra: dict[int, list[Node]] = {}
+        for gid in sorted(self.groups, key=self._order):
+            g2 = self.groups.get(gid)
+            if g2 is None or g2.kind is not Kind.CONV or g2.id in self.extra:
+                continue
+            outs = self._escaping(g2.nodes)
+            if len(outs) != 1 or id(outs[0]) in self.outputs:
+                continue
+            readers = self._consumers(outs[0])
+            if len(readers) != 1 or not _is_elementwise(readers[0]):
+                continue
+            g1 = self.group_of[id(readers[0])]
+            if g1 is g2 or g1.kind is not Kind.CONV or outs[0].producer is None \
+                    or tuple(outs[0].shape) != tuple(g1.anchor.outputs[0].shape):
+                continue
+            a1, a2 = g1.anchor, g2.anchor
+            if a1.attrs.group != a2.attrs.group or a1.inputs[1].shape[0] != a2.inputs[1].shape[0] \
+                    or any(tuple(n.outputs[0].shape) != tuple(outs[0].shape) for n in g2.nodes if n is not a2) \
+                    or id(outs[0].producer) in self.inline:
+                continue
+            if self._creates_cycle(g2.id, g1.id):
+                continue
+            self.extra.setdefault(g1.id, []).extend([a2, *self.extra.pop(g2.id, [])])
+            self._merge(g1, g2)
 
     # step 3: prologues ------------------------------------------------------------------------
     def _prologues(self) -> None:
@@ -438,7 +484,10 @@ class _Fuser:
             nodes = self._with_views(g.nodes)
             outs = self._escaping(g.nodes)
             reasons = [r for n in g.nodes for r in self.why_not.get(id(n), [])]
-            result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons, self.roles.get(g.id, {})))
+            roles = dict(self.roles.get(g.id, {}))
+            if self.extra.get(g.id):
+                roles["extra"] = sorted(self.extra[g.id], key=lambda n: self.pos[id(n)])
+            result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons, roles))
         return _order_groups(result)
 
     def _with_views(self, nodes: list[Node]) -> list[Node]:

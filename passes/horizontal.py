@@ -85,6 +85,9 @@ def fuse_sibling_matmuls(graph: Graph) -> bool:
             if len(group) < MIN_SIBLINGS:
                 continue
             group.sort(key=lambda t: graph.position(t[0]))
+            ends = [a.outputs[0] if a is not None else n.outputs[0] for n, _, a in group]
+            if not _worth_splitting(ends):
+                continue
             first = group[0][0]
             weight = graph.add_constant(np.concatenate([w for _, w, _ in group], axis=1), name="hfused_w")
             merged = apply(graph, Op.MATMUL, [x, weight], before=first).output
@@ -121,6 +124,8 @@ def fuse_sibling_convs(graph: Graph) -> bool:
             if len(group) < MIN_SIBLINGS:
                 continue
             group.sort(key=graph.position)
+            if not _worth_splitting([n.outputs[0] for n in group]):
+                continue
             first = group[0]
             w = graph.add_constant(np.concatenate([n.inputs[1].const for n in group], axis=0), name="hfused_w")
             ins = [x, w]
@@ -135,6 +140,28 @@ def fuse_sibling_convs(graph: Graph) -> bool:
         graph.remove_unused()
         graph.toposort()
     return changed
+
+
+def _reads_slices_well(values: list[Value]) -> bool:
+    """Slices of a merged result cost nothing to readers that index through views (contractions,
+    convolutions, reductions). An elementwise reader would lose its place as an epilogue of the
+    contraction and become a kernel of its own, so siblings with such readers stay apart."""
+    for v in values:
+        if v.is_graph_output:
+            return False
+        for user in v.users:
+            cat = get_op(user.op).category
+            if cat is Category.VIEW:
+                if not _reads_slices_well(list(user.outputs)):
+                    return False
+            elif cat in (Category.ELEMENTWISE, Category.WINDOW):
+                return False
+    return True
+
+
+def _worth_splitting(outs: list[Value]) -> bool:
+    targets, _ = _hoist_common_unary(None, outs)
+    return _reads_slices_well(targets)
 
 
 def _split(graph: Graph, merged: Value, outs: list[Value], sizes: list[int], axis: int, before: Node) -> None:

@@ -104,3 +104,27 @@ def test_convert_caffe_to_onnx(tmp_path, shared_dir):
     r = cortado("convert", caffe / "mnist__lenet.prototxt", "-o", tmp_path / "no.onnx")
     assert r.returncode == 2 and "no weights were given" in r.stderr
     assert not (tmp_path / "no.onnx").exists()
+
+
+def test_check_lists_every_op_and_exits_1_on_unsupported(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    r = cortado("check", TINY)
+    assert r.returncode == 0 and "10 of 10 nodes supported" in r.stdout and "Conv" in r.stdout
+    node = helper.make_node("NonZero", ["x"], ["y"], name="nz")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, [1, None])])
+    path = tmp_path / "nz.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    r = cortado("check", path)
+    assert r.returncode == 1 and "unsupported" in r.stdout and "NonZero" in r.stdout
+
+
+def test_bench_against_onnxruntime():
+    r = cortado("bench", TINY, "--against", "onnxruntime", "--target", "interpreter", "--runs", "2",
+                "--warmup", "0", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "onnxruntime" in r.stdout and "largest output difference" in r.stdout
+    diff = float(r.stdout.strip().splitlines()[-1].split(":")[-1])
+    assert diff < 1e-4

@@ -26,10 +26,11 @@ def _configs(sq, sk, d) -> dict:
     bd = max(16, next_pow2(d))
     sqs, sks = static_size(sq, 128), static_size(sk, 128)
     return {
+        # TREE: row maxima and sums as halving trees on the interpreter (see prelude._row_*)
         "interpreter": {"BM": min(max(16, next_pow2(sqs)), 256), "BN": min(max(16, next_pow2(sks)), 512),
-                        "BD": bd, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"},
+                        "BD": bd, "TREE": 1, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"},
         "cuda": {"BM": 64 if sqs >= 64 else max(16, next_pow2(sqs)), "BN": 64 if bd <= 64 else 32, "BD": bd,
-                 "num_warps": 4, "num_stages": 2, "PRECISION": "tf32"},
+                 "TREE": 0, "num_warps": 4, "num_stages": 2, "PRECISION": "tf32"},
     }
 
 
@@ -63,7 +64,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
     w.line("m_i = tl.full([BM, 1], -float(\"inf\"), tl.float32)")
     w.line("l_i = tl.full([BM, 1], 0.0, tl.float32)")
     w.line("acc = tl.full((BM, BD), 0.0, tl.float32)")
-    w.helpers.update({"_max_combine", "_sum_combine"})
+    w.helpers.update({"_row_max", "_row_sum"})
     w.line(f"for n0 in range(0, {SK}, BN):")
     with w.scope():
         w.line("rn = n0 + tl.arange(0, BN)")
@@ -76,10 +77,10 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
         x = w.value_at(softmax.inputs[0], score_index)
         w.mask = saved
         w.line(f"x = tl.where(rn[None, :] < {SK}, {x}, -float(\"inf\"))")
-        w.line("m_new = tl.maximum(m_i, tl.reduce(x, 1, _max_combine)[:, None])")
+        w.line("m_new = tl.maximum(m_i, _row_max(x, TREE))")
         w.line("p = tl.exp(x - m_new)")
         w.line("alpha = tl.exp(m_i - m_new)")
-        w.line("l_i = l_i * alpha + tl.reduce(p, 1, _sum_combine)[:, None]")
+        w.line("l_i = l_i * alpha + _row_sum(p, TREE)")
         w.line("acc = acc * alpha")
         v_tile = dot_operand(w, v, at(v, ix.var("rn[:, None]"), ix.var("rd[None, :]")),
                              w.guard(f"rn[:, None] < {SK}", m_dv))
@@ -93,7 +94,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
 
     moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
     flops = 2 * nbatch * sq * sk * (d + dv) + 5 * nbatch * sq * sk + elementwise_flops(nodes)
-    src = function_source(w, ["BM", "BN", "BD", "PRECISION"], nodes, outputs, moved)
+    src = function_source(w, ["BM", "BN", "BD", "TREE", "PRECISION"], nodes, outputs, moved)
     return KernelSource(what([scores, softmax, anchor]), src, w.params, (f"cdiv({sq}, BM)", f"{nbatch}"),
                         _configs(sq, sk, max(d, dv) if isinstance(dv, int) else d), list(nodes), list(w.loads),
                         list(outputs), w.helpers, moved, flops, "attention")

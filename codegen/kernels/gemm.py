@@ -30,7 +30,12 @@ def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
         if w.zero_outside.get(x, "") != guard:
             x = w.assign("x", f"tl.where({guard}, {x}, 0.0)")
         return f"{x}.to({value.dtype.triton_lang})" if value.dtype.itemsize == 2 else x
-    return w.assign("x", w.load(value, index, guard, raw=True))
+    x = w.load(value, index, guard, raw=True)
+    if value.type.numel == 1:
+        # a one-element operand loads as a scalar; the guard gives it the tile's shape (and
+        # zeros where the tile hangs past the operand), as tl.dot needs
+        x = f"tl.where({guard}, {x}, 0)"
+    return w.assign("x", x)
 
 
 def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Sequence[Value]) -> None:
@@ -41,12 +46,20 @@ def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Seque
         w.store(out, out_index, val, role="out" if len(outputs) == 1 else f"out{i}")
 
 
+def acc_type(y: Value) -> str:
+    """float64 GEMMs accumulate in float64 (tl.dot needs the accumulator in the operands'
+    type); everything else in float32."""
+    return "tl.float64" if y.dtype.value == "float64" else "tl.float32"
+
+
 def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
     ms, ns, ks = static_size(m), static_size(n, 64), static_size(k, 64)
     # the interpreter pays per program and per loop step, not per element: big tiles
     ibn = min(max(next_pow2(ns), 16), 512)
-    interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 17) // ibn)), "BN": ibn,
-              "BK": min(max(next_pow2(ks), 16), 256), "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
+    ibk = min(max(next_pow2(ks), 16), 256)
+    # tiles stay under Triton's 2**20-element limit on one tensor (the [BM, BK] operand)
+    interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 17) // ibn), (1 << 20) // ibk), "BN": ibn,
+              "BK": ibk, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
     cuda = {"BM": 16 if ms <= 16 else 32 if ms <= 32 else 64 if ms <= 64 else 128,
             "BN": 32 if ns <= 32 else 64 if ns <= 64 else 128,
             "BK": 32 if ks <= 32 or dtype_bytes == 4 else 64, "num_warps": 4, "num_stages": 3,
@@ -98,7 +111,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
 
     # K-loop indexes: A tile is [BM, BK] (rows m, cols k); B tile is [BK, BN] (rows k, cols n)
     ka, kb = ix.var("rk[None, :]"), ix.var("rk[:, None]")
-    w.line("acc = tl.full((BM, BN), 0.0, tl.float32)")
+    w.line(f"acc = tl.full((BM, BN), 0.0, {acc_type(y)})")
     w.line(f"for k0 in range(0, {w.dim(K, 'K')}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")

@@ -2,13 +2,15 @@
 
 The input is seen as a matrix: rows are the kept axes, columns the reduced ones (any axes, not
 only trailing ones — the index math unravels both). A program owns BR rows and walks the
-columns in BC-wide tiles. Reductions (ReduceSum, GlobalAveragePool, ...) store one value per
-row; normalizations (Softmax, LogSoftmax) make statistic passes and then a write pass over the
-row. When a whole row fits in one tile the kernel is *persistent*: the row is loaded once and
-every pass reuses it.
+columns in BC-wide tiles. Reductions (ReduceSum, ArgMax, GlobalAveragePool, ...) store one
+value per row; normalizations (Softmax, LayerNorm, ...) make statistic passes and then a write
+pass over the row. When a whole row fits in one tile the kernel is *persistent*: the row is
+loaded once and every pass reuses it.
 
-Each anchor op is described by a ``RowSpec``: which axes it reduces, the passes it needs and
-how the output is formed from the statistics, so new reductions are table entries.
+Each anchor op is described by a ``RowSpec`` (in ``row_specs``): which axes it reduces, the
+statistic passes it needs and how the output is formed from the statistics, so new
+reductions are table entries. Accumulators are float32 for float32 and half inputs, float64
+for float64, int64 for integers.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from compiler.ir import Node, Op, Value
+from compiler.ir import DType, Node, Op, Value
 from compiler.ir.dims import Dim, prod
 
+from .. import exprs
 from .. import index as ix
 from ..config import INTERPRETER_BLOCK, next_pow2, static_size
-from ..writer import KernelSource, KernelWriter, elementwise_flops, tensor_bytes
+from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
 from .common import function_source, what
 
 NEG_INF, POS_INF = '-float("inf")', 'float("inf")'
@@ -29,50 +32,51 @@ NEG_INF, POS_INF = '-float("inf")', 'float("inf")'
 
 @dataclass
 class Stat:
-    """One per-row statistic: ``combine`` folds a tile into the [BR, BC] accumulator and
-    ``reduce`` turns it into a [BR, 1] column. ``term(x, stats)`` maps the input first (it may
-    use statistics of earlier passes, e.g. exp(x - max))."""
+    """One per-row statistic, folded with ``kind`` ("sum", "prod", "max", "min") over
+    ``term(x, stats)`` — the input mapped first, possibly with statistics of earlier passes
+    (e.g. exp(x - max)); the column index is the variable ``cols``. ``dtype`` overrides the
+    accumulator type (an index statistic is int32)."""
 
     name: str
-    init: str
-    combine: Callable[[str, str], str]
-    reduce: Callable[[str], str]
+    kind: str
     term: Callable[[str, dict], str] = lambda x, s: x
-    helpers: tuple[str, ...] = ()
+    dtype: str | None = None
 
 
-def row_reduce(acc: str, combine: str) -> str:
-    """Reduce a [BR, BC] tile over its columns with a prelude combine function -> [BR, 1].
+@dataclass
+class RowCtx:
+    """What a spec's ``result`` sees: statistics, the input at the current column (None
+    for reductions), the row length R as kernel text, and loads of other operands."""
 
-    ``tl.sum``/``tl.max`` are ``@triton.jit`` library functions built when triton is imported,
-    in whichever mode (compiled or interpreted) was active then; ``tl.reduce`` with a combine
-    function defined in the generated module works in both."""
-    return f"tl.reduce({acc}, 1, {combine})[:, None]"
+    w: KernelWriter
+    stats: dict
+    x: str | None
+    R: str
+    index: tuple | None          # the input's index at the current column (normalizations)
+    acc: str                     # accumulator type
 
+    def at(self, value: Value, axes: Sequence[int] | None = None) -> str:
+        """``value`` at the current element: its dims are the input's ``axes`` (default:
+        numpy broadcasting against the input's shape)."""
+        if axes is None:
+            idx = broadcast_index(self.index, self._shape, value.shape)
+        else:
+            idx = tuple(ix.const(0) if value.shape[k] == 1 else self.index[a] for k, a in enumerate(axes))
+        v = self.w.value_at(value, idx)
+        return v if exprs.compute_dtype(value.dtype) == self.acc else f"{v}.to({self.acc})"
 
-def _sum_stat(name, term=lambda x, s: x):
-    return Stat(name, "0.0", lambda a, t: f"{a} + {t}", lambda a: row_reduce(a, "_sum_combine"), term,
-                ("_sum_combine",))
-
-
-def _max_stat(name, term=lambda x, s: x):
-    return Stat(name, NEG_INF, lambda a, t: f"tl.maximum({a}, {t}, propagate_nan=tl.PropagateNan.ALL)",
-                lambda a: row_reduce(a, "_max_combine"), term, ("_max_combine",))
-
-
-def _min_stat(name, term=lambda x, s: x):
-    return Stat(name, POS_INF, lambda a, t: f"tl.minimum({a}, {t}, propagate_nan=tl.PropagateNan.ALL)",
-                lambda a: row_reduce(a, "_min_combine"), term, ("_min_combine",))
+    _shape: tuple = ()
 
 
 @dataclass
 class RowSpec:
     x: Value
-    axes: tuple[int, ...]
+    axes: tuple[int, ...]                        # reduced axes of ``view`` (or of x)
     passes: list[list[Stat]]                     # statistic passes, in order
-    result: Callable[[dict, str, str], str]      # (stats, x or None, R as source text) -> output
+    result: Callable[[RowCtx], str]              # the output element
     normalize: bool                              # output has x's shape (else one value per row)
-    params: list = field(default_factory=list)
+    view: tuple[Dim, ...] | None = None          # see x as this shape (same elements, row-major)
+    helpers: set = field(default_factory=set)
 
 
 _SPECS: dict[Op, Callable[[Node], RowSpec]] = {}
@@ -90,64 +94,82 @@ def has_spec(op: Op) -> bool:
     return op in _SPECS
 
 
-def _spatial_axes(node):
-    return tuple(range(2, node.inputs[0].type.rank))
+def acc_type(dtype: DType) -> str:
+    if dtype is DType.FLOAT64:
+        return "tl.float64"
+    if dtype.is_float:
+        return "tl.float32"
+    return "tl.int64"
 
 
-@row_spec(Op.GLOBAL_AVERAGE_POOL)
-def _gap(node):
-    return RowSpec(node.inputs[0], _spatial_axes(node), [[_sum_stat("s")]],
-                   lambda s, x, R: f"{s['s']} / {R}", False)
+def _init(kind: str, acc: str) -> str:
+    floats = "float" in acc
+    if kind == "sum":
+        return "0.0" if floats else "0"
+    if kind == "prod":
+        return "1.0" if floats else "1"
+    big = {"tl.int64": 2**63 - 1, "tl.int32": 2**31 - 1}.get(acc, 2**63 - 1)
+    if kind == "max":
+        return NEG_INF if floats else str(-big - 1)
+    return POS_INF if floats else str(big)
 
 
-@row_spec(Op.GLOBAL_MAX_POOL)
-def _gmp(node):
-    return RowSpec(node.inputs[0], _spatial_axes(node), [[_max_stat("m")]], lambda s, x, R: s["m"], False)
+def _combine(kind: str, acc: str, a: str, t: str) -> str:
+    nan = ", propagate_nan=tl.PropagateNan.ALL" if "float" in acc else ""
+    return {"sum": f"{a} + {t}", "prod": f"{a} * {t}", "max": f"tl.maximum({a}, {t}{nan})",
+            "min": f"tl.minimum({a}, {t}{nan})"}[kind]
 
 
-@row_spec(Op.SOFTMAX)
-def _softmax(node):
-    x = node.inputs[0]
-    axis = node.attrs.axis % x.type.rank
-    return RowSpec(x, (axis,), [[_max_stat("m")], [_sum_stat("s", lambda t, s: f"tl.exp({t} - {s['m']})")]],
-                   lambda s, t, R: f"tl.exp({t} - {s['m']}) / {s['s']}", True)
+def _reducer(kind: str, acc: str) -> str:
+    """The prelude helper that reduces a [BR, BC] tile of ``kind`` to [BR, 1]."""
+    if kind in ("max", "min") and "float" not in acc:
+        return f"_row_i{kind}"
+    return f"_row_{kind}"
 
 
-@row_spec(Op.LOG_SOFTMAX)
-def _log_softmax(node):
-    x = node.inputs[0]
-    axis = node.attrs.axis % x.type.rank
-    return RowSpec(x, (axis,), [[_max_stat("m")], [_sum_stat("s", lambda t, s: f"tl.exp({t} - {s['m']})")]],
-                   lambda s, t, R: f"{t} - {s['m']} - tl.log({s['s']})", True)
+def row_reduce(acc: str, helper: str) -> str:
+    """Reduce a [BR, BC] tile over its columns -> [BR, 1].
+
+    ``tl.sum``/``tl.max`` are ``@triton.jit`` library functions built when triton is imported,
+    in whichever mode (compiled or interpreted) was active then; the prelude's ``_row_*``
+    helpers use ``tl.reduce`` with combine functions defined in the generated module on GPUs
+    and a halving tree under the interpreter (the ``TREE`` launch constant)."""
+    return f"{helper}({acc}, TREE)"
 
 
 def _configs(rows: Dim, R: Dim, persistent_limit: int) -> dict[str, dict]:
-    r = static_size(R, 1024)
+    r = max(static_size(R, 1024), 1)
     nrows = static_size(rows)
     ibc = min(next_pow2(r), INTERPRETER_BLOCK)
     ibr = max(1, min(next_pow2(nrows), INTERPRETER_BLOCK // ibc))
     cbc = min(next_pow2(r), persistent_limit)
     cbr = max(1, min(next_pow2(nrows), 2048 // cbc)) if cbc < 2048 else 1
     warps = 4 if cbc * cbr <= 2048 else 8
-    return {"interpreter": {"BR": ibr, "BC": ibc, "num_warps": 4, "num_stages": 1},
-            "cuda": {"BR": cbr, "BC": cbc, "num_warps": warps, "num_stages": 1}}
+    return {"interpreter": {"BR": ibr, "BC": ibc, "TREE": 1, "num_warps": 4, "num_stages": 1},
+            "cuda": {"BR": cbr, "BC": cbc, "TREE": 0, "num_warps": warps, "num_stages": 1}}
 
 
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
+    from . import row_specs  # noqa: F401  (registers the specs)
+
     spec = _SPECS[anchor.op](anchor)
     x = spec.x
-    shape = tuple(x.shape)
+    real = tuple(x.shape)
+    shape = tuple(spec.view) if spec.view is not None else real
     axes = tuple(sorted(spec.axes))
     kept = tuple(a for a in range(len(shape)) if a not in axes)
     R = prod(shape[a] for a in axes)
     ROWS = prod(shape[a] for a in kept)
     persistent = isinstance(R, int) and R <= 8192
+    acc = acc_type(x.dtype)
     w = KernelWriter(nodes, tile="[BR, BC]", mask=None)
+    w.helpers.update(spec.helpers)
     w.axes = {"rows": 0, "cols": 1}
     w.line("pid = tl.program_id(0)")
     w.line("rows = pid * BR + tl.arange(0, BR)[:, None]")
     w.line(f"row_mask = rows < {w.dim(ROWS, 'n_rows')}")
     rc = ix.unravel(ix.var("rows"), tuple(shape[a] for a in kept))
+    Rtext = w.dim(R, "n_cols")
 
     def x_index(cols_var: str):
         cc = ix.unravel(ix.var(cols_var), tuple(shape[a] for a in axes))
@@ -156,63 +178,104 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
             idx[a] = rc[j]
         for j, a in enumerate(axes):
             idx[a] = cc[j]
+        if spec.view is not None:
+            return ix.unravel(ix.ravel(idx, shape), real)
         return tuple(idx)
 
-    stats: dict[str, str] = {}
+    def load_x(cols_var: str) -> str:
+        v = w.value_at(x, x_index(cols_var))
+        cd = exprs.compute_dtype(x.dtype)
+        return v if cd == acc else w.assign("x", f"{v}.to({acc})")
+
+    stats: dict[str, str] = {"R": Rtext}
     cached_x = None
     if persistent:
         w.line("cols = tl.arange(0, BC)[None, :]")
-        w.mask = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
-        cached_x = w.value_at(x, x_index("cols"))
+        w.mask = w.guard(f"row_mask & (cols < {Rtext})")
+        cached_x = load_x("cols")
+
+    def fold(stat_pass, xv, accs, m):
+        for st in stat_pass:
+            t = w.assign("t", st.term(xv, stats))
+            a = accs[st.name]
+            w.line(f"{a} = tl.where({m}, {_combine(st.kind, st.dtype or acc, a, t)}, {a})")
 
     for stat_pass in spec.passes:
         accs = {}
         for st in stat_pass:
-            w.helpers.update(st.helpers)
-            accs[st.name] = w.assign("acc", f"tl.full([BR, BC], {st.init}, tl.float32)")
+            dt = st.dtype or acc
+            w.helpers.add(_reducer(st.kind, dt))
+            accs[st.name] = w.assign("acc", f"tl.full([BR, BC], {_init(st.kind, dt)}, {dt})")
         if persistent:
-            for st in stat_pass:
-                t = w.assign("t", st.term(cached_x, stats))
-                w.line(f"{accs[st.name]} = tl.where({w.mask}, {st.combine(accs[st.name], t)}, {accs[st.name]})")
+            fold(stat_pass, cached_x, accs, w.mask)
         else:
-            w.line(f"for c0 in range(0, {w.dim(R, 'n_cols')}, BC):")
+            w.line(f"for c0 in range(0, {Rtext}, BC):")
             with w.scope():
                 w.line("cols = c0 + tl.arange(0, BC)[None, :]")
-                m = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
+                m = w.guard(f"row_mask & (cols < {Rtext})")
                 saved, w.mask = w.mask, m
-                xv = w.value_at(x, x_index("cols"))
-                for st in stat_pass:
-                    t = w.assign("t", st.term(xv, stats))
-                    w.line(f"{accs[st.name]} = tl.where({m}, {st.combine(accs[st.name], t)}, {accs[st.name]})")
+                fold(stat_pass, load_x("cols"), accs, m)
                 w.mask = saved
         for st in stat_pass:
-            stats[st.name] = w.assign(st.name + "_", st.reduce(accs[st.name]))
+            stats[st.name] = w.assign(st.name + "_", row_reduce(accs[st.name], _reducer(st.kind, st.dtype or acc)))
 
     anchor_out = anchor.outputs[0]
+    out_cd = exprs.compute_dtype(anchor_out.dtype)
+    role = (lambda i: "out" if len(outputs) == 1 else f"out{i}")
     if spec.normalize:
         def write(xv):
             idx = x_index("cols")
-            w.seed(anchor_out, idx, w.assign("y", spec.result(stats, xv, w.dim(R, "n_cols"))))
+            ctx = RowCtx(w, stats, xv, Rtext, idx, acc)
+            ctx._shape = real
+            y = spec.result(ctx)
+            w.seed(anchor_out, idx, w.assign("y", y if acc == out_cd else f"({y}).to({out_cd})"))
             for i, out in enumerate(outputs):
-                w.store(out, idx, w.value_at(out, idx), role="out" if len(outputs) == 1 else f"out{i}")
+                w.store(out, idx, w.value_at(out, idx), role=role(i))
         if persistent:
             write(cached_x)
         else:
-            w.line(f"for c0 in range(0, {w.dim(R, 'n_cols')}, BC):")
+            w.line(f"for c0 in range(0, {Rtext}, BC):")
             with w.scope():
                 w.line("cols = c0 + tl.arange(0, BC)[None, :]")
-                w.mask = w.guard(f"row_mask & (cols < {w.dim(R, 'n_cols')})")
-                write(w.value_at(x, x_index("cols")))
+                w.mask = w.guard(f"row_mask & (cols < {Rtext})")
+                write(load_x("cols"))
     else:
+        keepdims = anchor_out.type.rank == len(shape) and spec.view is None
+        # With keepdims, index the row statistic exactly as a consumer broadcasting it back
+        # over the input would (kept axes: the row's coordinates; reduced axes: 0), so
+        # elementwise epilogues on the input's shape (x / rms) read it from the register.
+        out_index = (tuple(rc[kept.index(a)] if a in kept else ix.const(0) for a in range(len(shape)))
+                     if keepdims else ix.unravel(ix.var("rows"), anchor_out.shape))
+        full_mask = w.mask
         w.mask = "row_mask"
         w.store_shape = "[BR, 1]"
-        out_index = ix.unravel(ix.var("rows"), anchor_out.shape)
-        w.seed(anchor_out, out_index, w.assign("y", spec.result(stats, None, w.dim(R, "n_cols"))))
+        y = spec.result(RowCtx(w, stats, None, Rtext, None, acc))
+        w.seed(anchor_out, out_index, w.assign("y", y if acc == out_cd else f"({y}).to({out_cd})"))
+        wide = [o for o in outputs if keepdims and tuple(o.shape) == real and tuple(o.shape) != tuple(anchor_out.shape)]
         for i, out in enumerate(outputs):
-            w.store(out, out_index, w.value_at(out, out_index), role="out" if len(outputs) == 1 else f"out{i}")
+            if out not in wide:
+                w.store(out, out_index, w.value_at(out, out_index), role=role(i))
+        if wide:
+            # a write pass over the row for epilogues on the input's shape (RMS norm written
+            # as x / sqrt(mean(x*x) + eps), a mean subtracted, ...)
+            w.store_shape = "[BR, BC]"
+
+            def write_wide():
+                idx = x_index("cols")
+                for out in wide:
+                    w.store(out, idx, w.value_at(out, idx), role=role(outputs.index(out)))
+            if persistent:
+                w.mask = full_mask
+                write_wide()
+            else:
+                w.line(f"for c0 in range(0, {Rtext}, BC):")
+                with w.scope():
+                    w.line("cols = c0 + tl.arange(0, BC)[None, :]")
+                    w.mask = w.guard(f"row_mask & (cols < {Rtext})")
+                    write_wide()
 
     moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
     flops = x.type.numel * len(spec.passes) + elementwise_flops(nodes)
-    src = function_source(w, ["BR", "BC"], nodes, outputs, moved)
+    src = function_source(w, ["BR", "BC", "TREE"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, (f"cdiv({ROWS}, BR)",), _configs(ROWS, R, 8192),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "reduction")

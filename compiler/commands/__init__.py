@@ -3,6 +3,6 @@
 ``COMMANDS`` lists them in the order ``cortado --help`` shows them.
 """
 
-from . import compile, convert, debug_numerics, inspect, run
+from . import bench, check, compile, convert, debug_numerics, inspect, run
 
-COMMANDS = [compile, run, inspect, convert, debug_numerics]
+COMMANDS = [compile, run, check, inspect, convert, debug_numerics, bench]

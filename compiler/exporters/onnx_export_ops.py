@@ -184,13 +184,28 @@ def _resize(ctx, node, ins, outs):
     attrs = dict(mode=a.mode, coordinate_transformation_mode=a.coordinate_transformation_mode,
                  nearest_mode=a.nearest_mode, cubic_coeff_a=float(a.cubic_coeff_a),
                  exclude_outside=int(a.exclude_outside), extrapolation_value=float(a.extrapolation_value))
+    if getattr(a, "antialias", 0):
+        attrs["antialias"] = 1
     return [helper.make_node("Resize", inputs, outs, name=node.name, **attrs)]
 
 
+@emits(*_ops("GridSample"))
+def _grid_sample(ctx, node, ins, outs):
+    a = node.attrs
+    return [helper.make_node("GridSample", ins, outs, name=node.name, mode=a.mode, padding_mode=a.padding_mode,
+                             align_corners=int(a.align_corners))]
+
+
+@emits(*_ops("TensorScatter"))
+def _tensor_scatter(ctx, node, ins, outs):
+    return [helper.make_node("TensorScatter", ins, outs, name=node.name, axis=node.attrs.axis, mode=node.attrs.mode)]
+
+
 # ops (or attribute values) that only newer opsets spell
-for _name, _rule in (("GroupNormalization", 21), ("CumProd", 26), ("BitCast", 26),
+for _name, _rule in (("GroupNormalization", 21), ("CumProd", 26), ("BitCast", 26), ("GridSample", 20),
+                     ("TensorScatter", 24),
                      ("Resize", lambda n: 19 if n.attrs.coordinate_transformation_mode == "half_pixel_symmetric"
-                      else 17),
+                      else 18 if getattr(n.attrs, "antialias", 0) else 17),
                      ("Pad", lambda n: 19 if n.attrs.mode == "wrap" else 17)):
     if _name in Op._value2member_map_:
         min_opset(Op(_name), _rule)

@@ -6,7 +6,9 @@ which keeps user code short. Several ONNX operators are canonicalized on import 
 member here: Flatten/Squeeze/Unsqueeze become ``Reshape``, variadic Sum/Mean/Max/Min become
 binary chains, Split becomes ``Slice`` nodes, CastLike becomes ``Cast``, Upsample becomes
 ``Resize``, Einsum becomes Transpose/Reshape/MatMul/ReduceSum, Constant becomes an
-initializer.
+initializer, the quantization ops become Cast/Round/Clip arithmetic, RNN/GRU/LSTM are unrolled
+into MatMul and elementwise ops, If/Loop/Scan with compile-time paths are inlined, and ops
+that ONNX defines by a function body (Attention, RMSNormalization, ...) import as that body.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Op(str, Enum):
     IDENTITY = "Identity"
     DROPOUT = "Dropout"
     CAST = "Cast"
+    BIT_CAST = "BitCast"
     # binary / ternary elementwise
     ADD = "Add"
     SUB = "Sub"
@@ -109,6 +112,7 @@ class Op(str, Enum):
     LP_NORMALIZATION = "LpNormalization"
     MEAN_VARIANCE_NORMALIZATION = "MeanVarianceNormalization"
     CUM_SUM = "CumSum"
+    CUM_PROD = "CumProd"
     TOP_K = "TopK"
     # contractions and windows
     MATMUL = "MatMul"
@@ -131,6 +135,7 @@ class Op(str, Enum):
     GATHER_ND = "GatherND"
     SCATTER_ND = "ScatterND"
     SCATTER_ELEMENTS = "ScatterElements"
+    TENSOR_SCATTER = "TensorScatter"
     EXPAND = "Expand"
     TILE = "Tile"
     PAD = "Pad"
@@ -141,6 +146,7 @@ class Op(str, Enum):
     DEPTH_TO_SPACE = "DepthToSpace"
     SPACE_TO_DEPTH = "SpaceToDepth"
     RESIZE = "Resize"
+    GRID_SAMPLE = "GridSample"
     ONE_HOT = "OneHot"
     TRILU = "Trilu"
 

@@ -172,6 +172,23 @@ class Cast:
             return x.astype(DType(a.to).numpy)
 
 
+@register_op(Op.BIT_CAST, Category.ELEMENTWISE, inputs=("X",))
+class BitCast:
+    """Reinterpret each element's bits as another type of the same size."""
+
+    Attrs = CastAttrs
+
+    def infer(a, x):
+        to = DType(a.to)
+        if to.itemsize != x.dtype.itemsize or DType.BOOL in (to, x.dtype) and to != x.dtype \
+                and {to, x.dtype} != {DType.BOOL, DType.UINT8} and {to, x.dtype} != {DType.BOOL, DType.INT8}:
+            raise ShapeError(f"BitCast from {x.dtype} to {to} changes the element size")
+        return [TensorType(x.shape, to)]
+
+    def reference(a, x):
+        return x.view(DType(a.to).numpy).copy()
+
+
 # --- binary -------------------------------------------------------------------------------
 def _int_div(a, x, y):
     if np.issubdtype(x.dtype, np.integer):
@@ -182,8 +199,12 @@ def _int_div(a, x, y):
 
 
 def _mod(a, x, y):
-    if a.fmod or np.issubdtype(x.dtype, np.floating):
-        return np.fmod(x, y)
+    """fmod=1: C fmod (sign of the dividend); fmod=0: Python/numpy mod (sign of the divisor),
+    for floats too, as onnx's own cases expect."""
+    if a.fmod:
+        return np.fmod(x, y) if np.issubdtype(x.dtype, np.floating) else np.fmod(x, np.where(y == 0, 1, y))
+    if np.issubdtype(x.dtype, np.floating):
+        return np.mod(x, y)
     return np.mod(x, np.where(y == 0, 1, y))
 
 

@@ -86,10 +86,6 @@ def test_layer_norm_is_one_kernel(fn):
     assert [n.op.value for n in low.graph.nodes] == ["LayerNormalization"]
 
 
-@pytest.mark.xfail(strict=True, reason="passes/fusion.py takes a reduction's epilogue only when it has the "
-                                       "reduction's output shape: Div(x, sqrt(mean(x*x) + eps)) reads the [rows, 1] "
-                                       "statistic broadcast over [rows, cols] and is refused ('output shape differs'), "
-                                       "so RMS norm is a reduction kernel plus a pointwise kernel")
 def test_rms_norm_is_one_kernel():
     low = lower(rms_norm, rand(5, 48), rand(48, seed=1))
     assert low.stats["kernels"] == 1, explain(low)

@@ -201,3 +201,34 @@ def test_attention_with_long_keys_and_symbolic_batch(rng):
     g = attention_graph(rng, b=None, s=70, mask=False, batch=Sym("B"))
     for b in (1, 2):
         check_same(g, {"x": rand(rng, b, 70, 48)})
+
+
+@pytest.mark.parametrize("cols", [48, 9000])   # persistent rows, and rows walked in blocks
+def test_reduction_with_an_epilogue_over_its_input_is_one_kernel(rng, cols):
+    """RMS norm as exporters write it: x / sqrt(mean(x*x) + eps) * g."""
+    g = Graph()
+    x = g.add_input("x", TensorType((Sym("N"), cols), "float32"))
+    sq = ops.apply(g, "Mul", [x, x]).output
+    ms = ops.apply(g, "ReduceMean", [sq], axes=(1,), keepdims=1).output
+    rms = ops.apply(g, "Sqrt", [ops.apply(g, "Add", [ms, g.add_constant(np.float32(1e-6))]).output]).output
+    y = ops.apply(g, "Mul", [ops.apply(g, "Div", [x, rms]).output, g.add_constant(rand(rng, cols))]).output
+    g.add_output(y, "y")
+    g.add_output(rms, "rms")          # the statistic itself leaves the kernel too
+    ks = kernels(g)
+    assert len(ks) == 1 and ks[0].kind is Kind.REDUCTION
+    for n in (1, 3):
+        check_same(g, {"x": rand(rng, n, cols)})
+
+
+def test_projection_shortcut_runs_inside_the_main_branch_conv(rng):
+    """conv3(a) + BN + shortcut_conv(x) + BN -> Add -> Relu: one kernel, two accumulators."""
+    g = Graph()
+    x = g.add_input("x", TensorType((1, 6, 8, 8), "float32"))
+    a = ops.apply(g, "Relu", [conv(g, x, g.add_constant(rand(rng, 4, 6, 3, 3)), stride=2)]).output
+    main = bn(g, conv(g, a, g.add_constant(rand(rng, 8, 4, 1, 1)), pad=0), rng)
+    short = bn(g, conv(g, x, g.add_constant(rand(rng, 8, 6, 1, 1)), stride=2, pad=0), rng)
+    g.add_output(ops.apply(g, "Relu", [ops.apply(g, "Add", [main, short]).output]).output, "y")
+    ks = kernels(g)
+    assert [k.kind for k in ks] == [Kind.CONV, Kind.CONV]
+    assert len(ks[1].roles["extra"]) == 1
+    check_same(g, {"x": rand(rng, 1, 6, 8, 8)})

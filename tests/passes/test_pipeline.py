@@ -61,7 +61,7 @@ def test_unknown_pass_names_are_a_clear_error():
         run_pipeline(_small(), opt_level=1, disable={"simplfy"})
     assert "simplify" in e.value.hint
     assert {"dce", "cse", "fold_constants", "fold_shapes", "simplify", "fold_batchnorm", "assign_layout",
-            "sink_transposes", "cleanup", "optimize", "precision"} <= set(pass_names())
+            "sink_transposes", "cleanup", "optimize", "horizontal", "precision"} <= set(pass_names())
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ _DIRECT = {
     "LessOrEqual": (Op.LESS_OR_EQUAL, ()), "Greater": (Op.GREATER, ()),
     "GreaterOrEqual": (Op.GREATER_OR_EQUAL, ()), "And": (Op.AND, ()), "Or": (Op.OR, ()), "Xor": (Op.XOR, ()),
     "BitwiseAnd": (Op.BITWISE_AND, ()), "BitwiseOr": (Op.BITWISE_OR, ()), "BitwiseXor": (Op.BITWISE_XOR, ()),
-    "BitShift": (Op.BIT_SHIFT, ("direction",)), "PRelu": (Op.PRELU, ()), "Where": (Op.WHERE, ()),
+    "BitShift": (Op.BIT_SHIFT, ("direction",)), "Where": (Op.WHERE, ()),
 }
 
 # attributes old opsets had that no longer change the meaning (legacy broadcasting, consumed_inputs)
@@ -41,7 +41,34 @@ def _direct(ctx, node, inputs, attrs):
     unknown = set(attrs) - set(keep) - _LEGACY
     if unknown:
         raise UnsupportedHere(f"attribute(s) {', '.join(sorted(unknown))} not supported")
-    return [ctx.op(op, inputs, **{k: attrs[k] for k in keep if k in attrs})]
+    out = ctx.op(op, inputs, **{k: attrs[k] for k in keep if k in attrs})
+    return [_shape_arithmetic(ctx, op, inputs, out)]
+
+
+_SHAPE_MATH = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
+               Op.DIV: lambda a, b: a // b, Op.MAX: None, Op.MIN: None, Op.IDENTITY: None}
+
+
+def _shape_arithmetic(ctx, op, inputs, out):
+    """Keep shape data flowing through integer arithmetic on shapes (``Shape(x)[0] * 4``)."""
+    if op not in _SHAPE_MATH or not out.dtype.is_int or out.type.rank > 1:
+        return out
+    known = [v.const is not None or id(v) in ctx.symdata for v in inputs]
+    if not all(known) or not any(id(v) in ctx.symdata for v in inputs):
+        return out
+    if op is Op.IDENTITY:
+        return ctx.static_or_shape(out, ctx.ints(inputs[0], "shape data"))
+    a, b = (ctx.ints(v, "shape data") for v in inputs[:2])
+    n = max(len(a), len(b))
+    if len(a) not in (1, n) or len(b) not in (1, n):
+        return out
+    a, b = a * (n // len(a)), b * (n // len(b))
+    f = _SHAPE_MATH[op]
+    if f is None:
+        if not all(isinstance(x, int) and isinstance(y, int) for x, y in zip(a, b)):
+            return out
+        f = max if op is Op.MAX else min
+    return ctx.static_or_shape(out, [f(x, y) for x, y in zip(a, b)])
 
 
 for _name in _DIRECT:
@@ -76,8 +103,8 @@ def _variadic(ctx, node, inputs, attrs):
 @onnx_op("Dropout")
 def _dropout(ctx, node, inputs, attrs):
     if len(inputs) > 2 and inputs[2] is not None:
-        if inputs[2].const is None or bool(inputs[2].const.reshape(())):
-            raise UnsupportedHere("training_mode must be a constant false for inference")
+        if bool(ctx.scalar(inputs[2], "Dropout's training_mode")):
+            raise UnsupportedHere("training_mode=true (training) is not supported")
     if attrs.get("is_test", 1) == 0 and ctx.opset < 7:
         raise UnsupportedHere("is_test=0 (training) is not supported")
     y = ctx.op(Op.DROPOUT, [inputs[0]])
@@ -89,7 +116,7 @@ def _dropout(ctx, node, inputs, attrs):
 
 @onnx_op("Cast", "CastLike")
 def _cast(ctx, node, inputs, attrs):
-    to = DType.from_onnx(int(attrs["to"])) if node.op_type == "Cast" else inputs[1].dtype
+    to = ctx.dtype(int(attrs["to"]), "Cast to") if node.op_type == "Cast" else inputs[1].dtype
     src = inputs[0]
     out = ctx.op(Op.CAST, [src], to=to)
     data = ctx.symdata.get(id(src))
@@ -107,7 +134,26 @@ def _clip(ctx, node, inputs, attrs):
     else:
         lo = inputs[1] if len(inputs) > 1 else None
         hi = inputs[2] if len(inputs) > 2 else None
+    if (lo is None) != (hi is None):
+        # the IR lists only present operands to codegen: give the missing bound its limit
+        import numpy as np
+
+        limit = np.finfo(x.dtype.numpy) if x.dtype.is_float else np.iinfo(x.dtype.numpy)
+        if lo is None:
+            lo = ctx.const(-np.inf if x.dtype.is_float else limit.min, dtype=x.dtype)
+        else:
+            hi = ctx.const(np.inf if x.dtype.is_float else limit.max, dtype=x.dtype)
     return [ctx.op(Op.CLIP, [x, lo, hi])]
+
+
+@onnx_op("PRelu")
+def _prelu(ctx, node, inputs, attrs):
+    x, slope = inputs[0], inputs[1]
+    r = x.type.rank
+    if slope.type.rank == 1 and r > 2 and slope.shape[0] == x.shape[1] and slope.shape[0] != x.shape[-1]:
+        # a per-channel slope given as (C,): older exporters rely on channel broadcasting
+        slope = ctx.op(Op.RESHAPE, [slope], shape=(slope.shape[0],) + (1,) * (r - 2))
+    return [ctx.op(Op.PRELU, [x, slope])]
 
 
 @onnx_op("BatchNormalization")
@@ -121,3 +167,14 @@ def _batchnorm(ctx, node, inputs, attrs):
     if ctx.opset < 9 and attrs.get("spatial", 1) == 0:
         raise UnsupportedHere("spatial=0 is not supported")
     return [ctx.op(Op.BATCH_NORMALIZATION, inputs[:5], epsilon=attrs.get("epsilon", 1e-5))]
+
+
+@onnx_op("BitCast")
+def _bitcast(ctx, node, inputs, attrs):
+    x = inputs[0]
+    to = ctx.dtype(int(attrs["to"]), "BitCast to")
+    ok = to.itemsize == x.dtype.itemsize and (DType.BOOL not in (to, x.dtype) or to == x.dtype
+                                               or {to, x.dtype} <= {DType.BOOL, DType.UINT8, DType.INT8})
+    if not ok:
+        raise UnsupportedHere(f"BitCast from {x.dtype} to {to} changes the element size")
+    return [ctx.op(Op.BIT_CAST, [x], to=to)]

@@ -100,7 +100,22 @@ def _gemm(ctx, node, inputs, attrs):
 
 @onnx_op("MatMul")
 def _matmul(ctx, node, inputs, attrs):
-    return [ctx.op(Op.MATMUL, inputs[:2])]
+    """1-D operands are made 2-D here (numpy's promotion, then the added axis dropped), so
+    the GEMM template only sees matrices."""
+    a, b = inputs[0], inputs[1]
+    if a.type.rank == 0 or b.type.rank == 0:
+        raise UnsupportedHere("MatMul of a scalar is not defined")
+    if a.type.rank > 1 and b.type.rank > 1:
+        return [ctx.op(Op.MATMUL, [a, b])]
+    a2 = ctx.op(Op.RESHAPE, [a], shape=(1, a.shape[0])) if a.type.rank == 1 else a
+    b2 = ctx.op(Op.RESHAPE, [b], shape=(b.shape[0], 1)) if b.type.rank == 1 else b
+    y = ctx.op(Op.MATMUL, [a2, b2])
+    shape = list(y.shape)
+    if b.type.rank == 1:
+        shape.pop(-1)
+    if a.type.rank == 1:
+        shape.pop(-1 if b.type.rank == 1 else -2)
+    return [ctx.op(Op.RESHAPE, [y], shape=tuple(shape))]
 
 
 def _softmax_like(ctx, node, inputs, attrs, op):
@@ -128,3 +143,51 @@ def _softmax(ctx, node, inputs, attrs):
 @onnx_op("LogSoftmax")
 def _log_softmax(ctx, node, inputs, attrs):
     return _softmax_like(ctx, node, inputs, attrs, Op.LOG_SOFTMAX)
+
+
+@onnx_op("ConvTranspose")
+def _conv_transpose(ctx, node, inputs, attrs):
+    """Canonical pads and output_padding: ``output_shape`` and ``auto_pad`` are resolved here
+    (a negative end padding becomes output_padding, as the ONNX formula allows)."""
+    x, w = inputs[0], inputs[1]
+    b = inputs[2] if len(inputs) > 2 else None
+    sp = x.type.rank - 2
+    if sp < 1:
+        raise UnsupportedHere(f"ConvTranspose needs an input of rank >= 3, got {x.type}")
+    kernel = tuple(int(k) for k in (attrs.get("kernel_shape") or w.shape[2:]))
+    strides = tuple(attrs.get("strides") or (1,) * sp)
+    dil = tuple(attrs.get("dilations") or (1,) * sp)
+    out_pad = list(attrs.get("output_padding") or (0,) * sp)
+    auto = attrs.get("auto_pad", "NOTSET")
+    if len(kernel) != sp or len(strides) != sp or len(dil) != sp or len(out_pad) != sp:
+        raise UnsupportedHere("kernel_shape/strides/dilations/output_padding do not match the spatial rank")
+    sizes = x.shape[2:]
+    target = attrs.get("output_shape")
+    if target is None and auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = [s * st for s, st in zip(sizes, strides)]
+    if target is not None:
+        target = list(target)[-sp:]
+        if any(not isinstance(s, int) for s in sizes):
+            raise UnsupportedHere("output_shape / auto_pad need static spatial sizes")
+        begins, ends = [], []
+        for i in range(sp):
+            total = strides[i] * (sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dil[i] + 1 - int(target[i])
+            if auto == "SAME_UPPER":
+                begins.append(total // 2)
+                ends.append(total - total // 2)
+            else:
+                begins.append(total - total // 2)
+                ends.append(total // 2)
+        for i in range(sp):
+            if ends[i] < 0:
+                out_pad[i] -= ends[i]
+                ends[i] = 0
+        if min(begins) < 0:
+            raise UnsupportedHere(f"output_shape {target} needs negative leading padding")
+        pads = tuple(begins + ends)
+    elif auto == "VALID":
+        pads = (0,) * (2 * sp)
+    else:
+        pads = tuple(attrs.get("pads") or (0,) * (2 * sp))
+    return [ctx.op(Op.CONV_TRANSPOSE, [x, w, b], kernel_shape=kernel, strides=strides, pads=pads, dilations=dil,
+                   group=int(attrs.get("group", 1)), output_padding=tuple(out_pad))]

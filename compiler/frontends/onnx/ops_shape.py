@@ -32,6 +32,13 @@ def _constant(ctx, node, inputs, attrs):
         arr = np.array(attrs["value_ints"], dtype=np.int64)
     else:
         raise UnsupportedHere(f"Constant with {', '.join(attrs) or 'no value'} is not supported")
+    if arr.dtype.kind in "OUS":
+        raise UnsupportedHere("string constants are not supported")
+    from ...ir import DType as _DType
+    try:
+        _DType.from_numpy(arr.dtype)
+    except ValueError:
+        raise UnsupportedHere(f"constants of {arr.dtype} are not supported") from None
     return [ctx.const(arr, name=node.output[0])]
 
 
@@ -93,7 +100,8 @@ def _flatten(ctx, node, inputs, attrs):
     rank = x.type.rank
     if not -rank <= axis <= rank:
         raise UnsupportedHere(f"axis {axis} out of range for rank {rank}")
-    axis %= rank + 1 if axis < 0 else rank + 1
+    if axis < 0:
+        axis += rank
     return [_reshape_to(ctx, x, (prod(x.shape[:axis]), prod(x.shape[axis:])))]
 
 
@@ -172,7 +180,9 @@ def _shape(ctx, node, inputs, attrs):
     dims = list(x.shape[start:end])
     if all(isinstance(d, int) for d in dims):
         return [ctx.const(np.array(dims, dtype=np.int64), name=node.output[0])]
-    raise UnsupportedHere("Shape of a tensor with symbolic dims needs the Shape op (not yet supported)")
+    out = ctx.op(Op.SHAPE, [x], start=start, end=max(end, start))
+    ctx.set_symdata(out, dims)
+    return [out]
 
 
 @onnx_op("ConstantOfShape")
