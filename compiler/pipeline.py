@@ -1,21 +1,45 @@
-"""The pass pipeline for each opt level (the full pass manager lives in ``passes.manager``).
+"""The graph passes for each opt level, run by ``passes.manager.PassManager``.
+
+    O0  nothing (but mixed precision, below)
+    O1  cleanup to a fixed point: DCE, CSE, shape folding, constant folding, algebraic
+        simplification (Identity, Dropout, x+0, x*1, no-op casts, transpose/reshape chains)
+    O2  O1, then to a fixed point: batch-norm / per-channel affine folding into Conv and
+        Gemm, layout assignment, transpose sinking, cleanup; then horizontal fusion of sibling
+        contractions (kernel fusion runs after, in the driver)
+    O3  O2 (autotuning happens at codegen time on a GPU)
 
 Mixed precision (``dtype`` float16/bfloat16) runs last at every level, O0 included: it is a
 choice of storage type, not an optimization, and running it after folding rounds folded
 weights once.
+
+``run_pipeline`` returns the per-pass table (pass, seconds, nodes before/after, changed) that
+``CompiledModel.stats["passes"]`` shows.
 """
 
 from __future__ import annotations
 
-import time
+import functools
+import os
+import sys
+from typing import Callable, Iterable
 
+from passes.algebraic import simplify
+from passes.batchnorm import fold_batchnorm
+from passes.constant_folding import fold_constants
+from passes.cse import cse
+from passes.dce import dce
+from passes.horizontal import fuse_siblings
+from passes.layout import assign_layout
+from passes.manager import FixedPoint, NamedPass, PassManager, Step, step_names
 from passes.precision import PrecisionConfig, convert_precision
+from passes.shape_folding import fold_shapes
+from passes.transpose_sinking import sink_transposes
 from runtime.errors import CortadoError
 
-from .ir import DType, Graph
-from .ops import verify
+from .ir import DType, Graph, format_graph
 
 DTYPES = ("float32", "float16", "bfloat16")
+CLEANUP = FixedPoint("cleanup", (dce, cse, fold_shapes, fold_constants, simplify, dce))
 
 
 def check_dtype(dtype: str) -> DType:
@@ -26,26 +50,53 @@ def check_dtype(dtype: str) -> DType:
     return DType(str(dtype))
 
 
-def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug: bool = False) -> list[dict]:
-    storage = check_dtype(dtype)
-    table: list[dict] = []
+def passes_for(opt_level: int, dtype: str = "float32") -> list[Step]:
+    steps: list[Step] = []
     if opt_level >= 1:
-        before = len(graph)
-        graph.remove_unused()
-        table.append({"pass": "dce", "nodes_before": before, "nodes_after": len(graph), "seconds": 0.0,
-                      "changed": before != len(graph)})
-    if opt_level >= 2:
-        from passes.horizontal import fuse_siblings
-
-        before, t0 = len(graph), time.perf_counter()
-        changed = fuse_siblings(graph)
-        table.append({"pass": "horizontal", "nodes_before": before, "nodes_after": len(graph),
-                      "seconds": time.perf_counter() - t0, "changed": changed})
+        steps.append(CLEANUP)
+    if opt_level >= 2:    # repeated: a sunk transpose can expose a per-channel affine to fold
+        steps.append(FixedPoint("optimize", (fold_batchnorm, assign_layout, sink_transposes, CLEANUP), max_rounds=4))
+        steps.append(NamedPass("horizontal", fuse_siblings))   # after cleanup: CSE would not undo it
+    storage = check_dtype(dtype)
     if storage is not DType.FLOAT32:
-        before, t0 = len(graph), time.perf_counter()
-        changed = convert_precision(graph, PrecisionConfig(storage))
-        table.append({"pass": "precision", "nodes_before": before, "nodes_after": len(graph),
-                      "seconds": time.perf_counter() - t0, "changed": changed})
-    if debug:
-        verify(graph)
-    return table
+        steps.append(NamedPass("precision", functools.partial(convert_precision, config=PrecisionConfig(storage))))
+    return steps
+
+
+def pass_names() -> list[str]:
+    """Every name ``disable`` and ``dump_after`` accept."""
+    return sorted(set(step_names(passes_for(3, "float16"))))
+
+
+def _verify_default() -> bool:
+    """Verify after each pass in debug mode, under pytest, or with CORTADO_VERIFY=1."""
+    flag = os.environ.get("CORTADO_VERIFY")
+    if flag is not None:
+        return flag not in ("", "0")
+    return "PYTEST_CURRENT_TEST" in os.environ
+
+
+def _print_dump(name: str, graph: Graph) -> None:
+    print(f"// graph after {name}\n{format_graph(graph)}", file=sys.stderr)
+
+
+def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug: bool = False,
+                 verify: bool | None = None, disable: Iterable[str] = (), dump_after: Iterable[str] = (),
+                 dump: Callable[[str, Graph], None] | None = None) -> list[dict]:
+    """Optimize ``graph`` in place for ``opt_level``; returns the per-pass table.
+
+    ``disable``: pass names to skip (``pass_names()`` lists them; "cleanup" is the group).
+    ``dump_after``: pass names after which ``dump(name, graph)`` is called (default: print
+    the graph to stderr). ``verify``: check the IR after every pass (default: in debug mode,
+    under pytest, or with CORTADO_VERIFY=1). ``dtype``: the storage type (float16/bfloat16
+    add the mixed-precision pass at the end, see ``passes.precision``).
+    """
+    disable, dump_after = set(disable), set(dump_after)
+    unknown = sorted((disable | dump_after) - set(pass_names()))
+    if unknown:
+        raise CortadoError(f"unknown pass name(s): {', '.join(unknown)}",
+                           hint=f"known passes: {', '.join(pass_names())}")
+    steps = passes_for(opt_level, dtype)
+    manager = PassManager(steps, verify=debug or (_verify_default() if verify is None else verify),
+                          disable=disable, dump_after=dump_after, dump=dump or _print_dump)
+    return manager.run(graph)

@@ -220,7 +220,7 @@ class Graph:
         array = np.asarray(array)
         if dtype is not None:
             array = array.astype(DType(dtype).numpy)
-        array = np.ascontiguousarray(array)
+        array = np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d arrays 0-d
         array.setflags(write=False)  # constants are shared: never overwrite one in place
         t = TensorType(array.shape, DType.from_numpy(array.dtype))
         v = Value(self.unique_name(name), t, const=array)

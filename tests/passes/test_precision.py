@@ -202,7 +202,8 @@ def test_half_artifact_round_trip(tmp_path):
     the same results with float32 inputs and outputs."""
     import runtime
 
-    m = compiler.compile(conv_bn_relu(), target="interpreter", dtype="bfloat16", opt_level=2)
+    # O1: at O2 the batch norm (with its float32 parameters) is folded into the conv weights
+    m = compiler.compile(conv_bn_relu(), target="interpreter", dtype="bfloat16", opt_level=1)
     loaded = runtime.load(m.save(tmp_path / "cbr.cortado"), target="interpreter")
     assert {str(a.dtype) for a in loaded.constants.values()} == {"bfloat16", "float32"}
     x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)

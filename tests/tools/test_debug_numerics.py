@@ -113,7 +113,7 @@ def test_cli_exit_codes(cortado, tiny, monkeypatch, capsys, tmp_path):
     code = main(["debug-numerics", str(tiny), "--shape", "image=1x3x32x32", "--target", "interpreter", "-q"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "first divergence: kernel #0 conv_batch_normalization_relu_kernel_0 (conv)" in out
+    assert "first divergence: kernel #0 conv_relu_kernel_0 (conv)" in out
     assert "relu1_3 (Relu)" in out
 
 

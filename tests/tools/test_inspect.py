@@ -75,7 +75,7 @@ def test_cli_prints_and_writes_html_and_json(cortado, tiny, tmp_path):
     page, data = tmp_path / "tiny.html", tmp_path / "tiny.json"
     res = cortado("inspect", tiny, "--html", page, "--json", data, "-q")
     assert res.returncode == 0, res.stderr
-    assert "fusion groups (launch order):" in res.stdout and "conv_batch_normalization_relu_kernel_0" in res.stdout
+    assert "fusion groups (launch order):" in res.stdout and "conv_relu_kernel_0" in res.stdout
     root = _parse_html(page.read_text())
     report = json.loads(data.read_text())
     assert len(root.findall(".//details")) == len(report["kernels"]) == 6

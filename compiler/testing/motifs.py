@@ -1,0 +1,137 @@
+"""Motifs: small patterns the random graphs contain so that passes find work.
+
+Each motif adds a few nodes that one pass or another rewrites — duplicated subexpressions
+(CSE), neutral constants (algebraic simplification; some broadcast the result up, which must
+stay), transpose pairs and NHWC islands (sinking, layout), reshape chains, Conv/Gemm followed
+by batch norm or a per-channel affine (BN folding), shape arithmetic (shape folding), no-op
+casts and identities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from compiler.ir import Op
+
+from .builder import F32, GraphBuilder
+from .opgen import GENERATORS, motif, registered
+
+@motif("duplicate")
+def _duplicate(b: GraphBuilder):
+    """The same computation twice (for CSE); binary ops sometimes with operands swapped."""
+    nodes = [n for n in b.graph.nodes if len(n.outputs) == 1]
+    if not nodes:
+        return None
+    n = nodes[-1 - b.integer(0, len(nodes) - 1)]
+    ins = list(n.inputs)
+    if len(ins) == 2 and n.op in (Op.ADD, Op.MUL, Op.MAX, Op.MIN, Op.SUB) and b.flag():
+        ins.reverse()
+    attrs = {f.name: getattr(n.attrs, f.name) for f in dataclasses.fields(n.attrs)}
+    return b.add(n.op, ins, **attrs)
+
+
+@motif("neutral")
+def _neutral(b: GraphBuilder):
+    """x+0, x-0, x*1, x/1, x**1 with a neutral constant that may broadcast the result up."""
+    x = b.pick_float()
+    if x is None:
+        return None
+    op, kind = b.choice([(Op.ADD, "zeros"), (Op.MUL, "ones"), (Op.SUB, "zeros"), (Op.DIV, "ones"),
+                         (Op.POW, "ones")])
+    c = b.constant(b.broadcast_shape_for(x.shape), kind)
+    a, y = (c, x) if op in (Op.ADD, Op.MUL) and b.flag() else (x, c)
+    return b.add(op, [a, y])
+
+
+@motif("transpose_pair")
+def _transpose_pair(b: GraphBuilder):
+    """A transpose, something elementwise or nothing, then the inverse (or another) transpose."""
+    x = b.pick(lambda v: v.type.rank >= 2)
+    if x is None:
+        return None
+    t = GENERATORS[Op.TRANSPOSE](b)
+    if t is None:
+        return None
+    if b.flag():
+        t = b.add(b.choice([Op.RELU, Op.TANH, Op.NEG]), [t]) if t.dtype is F32 else t
+    perm = t.producer.attrs.perm if t.producer.op is Op.TRANSPOSE else None
+    if perm is None:
+        return t
+    inverse = tuple(sorted(range(len(perm)), key=lambda i: perm[i]))
+    return b.add(Op.TRANSPOSE, [t], perm=inverse if b.integer(0, 3) else perm)
+
+
+@motif("nhwc_island")
+def _nhwc_island(b: GraphBuilder):
+    """Channels-last islands between NCHW ops: NCHW->NHWC, elementwise, NHWC->NCHW."""
+    x = b.pick_float(lambda v: v.type.rank == 4)
+    if x is None:
+        return None
+    t = b.add(Op.TRANSPOSE, [x], perm=(0, 2, 3, 1))
+    for _ in range(b.integer(1, 2)):
+        other = b.constant(b.broadcast_shape_for(t.shape, allow_grow=False), reuse=False)
+        t = b.add(b.choice([Op.RELU, Op.ADD, Op.MUL]), [t] if b.flag() else [t, other]) or t
+    return b.add(Op.TRANSPOSE, [t], perm=(0, 3, 1, 2))
+
+
+@motif("reshape_chain")
+def _reshape_chain(b: GraphBuilder):
+    y = GENERATORS[Op.RESHAPE](b)
+    return y if y is None else (GENERATORS[Op.RESHAPE](b) or y)
+
+
+@motif("conv_affine")
+def _conv_affine(b: GraphBuilder):
+    """Conv or Gemm followed by BatchNormalization or a per-channel Mul/Add (for BN folding)."""
+    y = GENERATORS[Op.CONV](b) if b.flag() else GENERATORS[Op.GEMM](b)
+    if y is None:
+        return None
+    c = y.shape[1]
+    if b.flag():
+        return b.add(Op.BATCH_NORMALIZATION, [y, b.constant((c,), "positive"), b.constant((c,), scale=0.5),
+                                              b.constant((c,), scale=0.5), b.constant((c,), "positive")])
+    shape = (c,) + (1,) * (y.type.rank - 2) if b.flag() else (1, c) + (1,) * (y.type.rank - 2)
+    if b.flag():
+        y = b.add(Op.MUL, [y, b.constant(shape, "positive")]) or y
+    return b.add(Op.ADD, [y, b.constant(shape, scale=0.5)]) if b.flag() else y
+
+
+@motif("noop")
+def _noop(b: GraphBuilder):
+    """Identity, Dropout, a Cast to the same type, a single-input Concat."""
+    x = b.pick()
+    if x is None:
+        return None
+    kind = b.integer(0, 3)
+    if kind == 0:
+        return b.add(Op.IDENTITY, [x])
+    if kind == 1:
+        return b.add(Op.DROPOUT, [x])
+    if kind == 2:
+        return b.add(Op.CAST, [x], to=x.dtype)
+    return b.add(Op.CONCAT, [x], axis=0) if x.type.rank else None
+
+
+@motif("shape_chain")
+def _shape_chain(b: GraphBuilder):
+    """Shape arithmetic as exporters emit it: a tensor's shape (a Shape node when that op is
+    registered, else its constant value), unsqueezed, concatenated with more dims, cast to
+    float and mixed into the data."""
+    x = b.pick(lambda v: v.type.is_static and v.type.rank >= 1)
+    if x is None:
+        return None
+    shape = None
+    if registered(Op.SHAPE):
+        shape = b.add(Op.SHAPE, [x], start=0, end=x.type.rank)
+    if shape is None:
+        shape = b.graph.add_constant(np.array(x.shape, np.int64), "shape")
+    parts = [shape]
+    if b.flag():
+        parts.append(b.graph.add_constant(np.array([b.integer(1, 4)], np.int64), "dims"))
+    joined = b.add(Op.CONCAT, parts, axis=0) if len(parts) > 1 else shape
+    n = joined.shape[0]
+    joined = b.add(Op.RESHAPE, [joined], shape=(1, n)) or joined
+    as_float = b.add(Op.CAST, [joined], to=F32)
+    return as_float if as_float is None or b.flag() else b.add(Op.MUL, [as_float, b.constant((n,), scale=0.1)])

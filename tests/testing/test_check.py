@@ -1,0 +1,166 @@
+"""check_pass: it accepts a correct user pass, and catches and explains broken ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+from compiler import ir
+from compiler.ir import Graph, Op, TensorType
+from compiler.ops import apply
+from compiler.testing import PassCheckError, check_pass, check_pass_on, compare_outputs, strategies, structure_key
+
+FAST = settings(max_examples=60, derandomize=True, deadline=None, database=None)
+
+
+def drop_double_neg(graph: ir.Graph) -> bool:          # the example in DESIGN.md, verbatim
+    changed = False
+    for node in list(graph.nodes):
+        src = node.inputs[0].producer if node.op == "Neg" else None
+        if src is not None and src.op == "Neg":
+            node.outputs[0].replace_all_uses_with(src.inputs[0])
+            changed = True
+    graph.remove_unused()
+    return changed
+
+
+def test_a_correct_user_pass_passes():
+    check_pass(drop_double_neg)
+    check_pass(drop_double_neg, ops=[Op.NEG, Op.RELU, Op.ADD], motifs=False)
+
+
+def _failure(pass_fn, **kw) -> str:
+    with pytest.raises(PassCheckError) as e:
+        check_pass(pass_fn, settings=FAST, **kw)
+    return str(e.value)
+
+
+def test_semantic_change_is_reported_with_a_shrunk_graph():
+    def relu_is_identity(graph):                        # wrong: Relu(x) != x for x < 0
+        changed = False
+        for n in graph.nodes:
+            if n.op == "Relu":
+                n.output.replace_all_uses_with(n.inputs[0])
+                changed = True
+        graph.remove_unused()
+        return changed
+
+    text = _failure(relu_is_identity, ops=[Op.RELU, Op.TANH, Op.ADD])
+    assert text.startswith("the pass changed what the graph computes")
+    before = text.split("graph before the pass:\n")[1].split("\n\n")[0]
+    nodes = [line for line in before.splitlines() if " = " in line and "const" not in line]
+    assert len(nodes) <= 2 and all("Relu" in line for line in nodes), before   # shrunk to the point
+    assert "inputs:\n  x0:" in text
+
+
+def test_contract_violations_are_named():
+    assert "returned None" in _failure(lambda g: None)
+
+    def crash(graph):
+        raise RuntimeError("boom")
+
+    assert "raised RuntimeError: boom" in _failure(crash)
+
+    def silent(graph):
+        apply(graph, Op.RELU, [graph.inputs[0]])                       # dead: allowed silently
+        graph.add_output(graph.outputs[0], "extra")
+        return False
+
+    assert "returned False but changed the graph" in _failure(silent)
+
+    def rename(graph):
+        graph.output_names[0] = "renamed"
+        return True
+
+    assert "inputs or outputs" in _failure(rename)
+
+    def breaks_ir(graph):
+        graph.nodes[-1].outputs[0].type = TensorType((9, 9), "float32")
+        return True
+
+    assert "no longer verifies" in _failure(breaks_ir)
+
+
+def test_idempotence_is_checked_on_request():
+    def grows(graph):
+        graph.set_output(0, apply(graph, Op.IDENTITY, [graph.outputs[0]]).output)
+        return True
+
+    check_pass(grows, settings=FAST)
+    assert "second run" in _failure(grows, idempotent=True)
+
+
+def test_check_pass_on_one_graph_with_default_inputs():
+    g = Graph()
+    x = g.add_input("x", TensorType((2, 3), "float32"))
+    g.add_output(apply(g, Op.NEG, [apply(g, Op.NEG, [x]).output]).output, "y")
+    out = check_pass_on(drop_double_neg, g)
+    assert out.outputs[0] is out.inputs[0] and len(g) == 2       # the caller's graph is untouched
+
+
+def test_compare_outputs_tolerances_nan_and_inf():
+    e = {"y": np.array([1000.0, np.nan, np.inf, -np.inf, 0.0], np.float32)}
+    close = {"y": np.array([1000.05, np.nan, np.inf, -np.inf, 1e-6], np.float32)}
+    assert compare_outputs(e, close) == []
+    far = {"y": np.array([1001.0, 0.0, np.inf, np.inf, 0.0], np.float32)}
+    problems = compare_outputs(e, far)
+    assert len(problems) == 1 and "3 of 5 elements" in problems[0]
+    assert "float64" in compare_outputs(e, {"y": e["y"].astype(np.float64)})[0]
+    assert "exact" in compare_outputs({"i": np.arange(3)}, {"i": np.arange(3) + 1})[0]
+    assert "missing" in compare_outputs(e, {})[0]
+
+
+def _two_relus(swap: bool, dead: bool, names: str):
+    g = Graph()
+    x = g.add_input("x", TensorType((2,), "float32"))
+    a = apply(g, Op.RELU, [x], name=names + "a").output
+    b = apply(g, Op.TANH, [x], name=names + "b").output
+    if dead:
+        apply(g, Op.SIGMOID, [x])
+    s = apply(g, Op.ADD, [b, a] if swap else [a, b]).output
+    g.add_output(s, "y")
+    return g
+
+
+def test_structure_key_ignores_names_order_and_dead_code_only():
+    base = structure_key(_two_relus(False, False, "p"))
+    assert structure_key(_two_relus(True, True, "q")) == base
+    g = _two_relus(False, False, "p")
+    g.set_output(0, apply(g, Op.RELU, [g.outputs[0]]).output)
+    assert structure_key(g) != base
+    g = Graph()
+    x = g.add_input("x", TensorType((2, 3), "float32"))
+    g.add_output(apply(g, Op.TRANSPOSE, [x], perm=(1, 0)).output, "y")
+    h = Graph()
+    x = h.add_input("x", TensorType((2, 3), "float32"))
+    h.add_output(apply(h, Op.LEAKY_RELU, [x], alpha=0.1).output, "y")
+    k = Graph()
+    x = k.add_input("x", TensorType((2, 3), "float32"))
+    k.add_output(apply(k, Op.LEAKY_RELU, [x], alpha=0.2).output, "y")
+    assert len({structure_key(g), structure_key(h), structure_key(k)}) == 3
+
+
+def test_custom_strategies_plug_in():
+    seen = []
+
+    def spy(graph):
+        seen.append(len(graph.inputs))
+        return False
+
+    check_pass(spy, graphs=strategies.graphs(max_inputs=1, max_nodes=3), settings=FAST)
+    assert seen and set(seen) == {1}
+
+
+def test_registry_bugs_are_not_blamed_on_the_pass(monkeypatch):
+    import dataclasses
+
+    from compiler.ops import registry
+
+    relu = registry.get_op(Op.RELU)
+    broken = dataclasses.replace(relu, reference=lambda a, x: np.concatenate([x, x]))
+    monkeypatch.setitem(registry._REGISTRY, Op.RELU, broken)
+    g = Graph()
+    g.add_output(apply(g, Op.RELU, [g.add_input("x", TensorType((2,), "float32"))]).output, "y")
+    with pytest.raises(PassCheckError, match=r"before\* the pass does not evaluate as its types say.*Relu node"):
+        check_pass_on(lambda graph: False, g)
