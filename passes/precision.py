@@ -175,6 +175,9 @@ def convert_precision(graph: Graph, config: PrecisionConfig) -> bool:
     for node in graph.nodes:
         conv.node(node)
     conv.outputs(original)
+    # one float32 cast can serve two output view chains; it was placed before the first chain
+    # converted, which may come after another reader of it
+    graph.toposort()
     for name, c in list(graph.constants.items()):
         if not c.uses and not c.is_graph_output:
             del graph.constants[name]

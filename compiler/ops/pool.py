@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import Op, TensorType
+from ..ir import DType, Op, TensorType
 from .conv import pad_spatial, windows
 from .registry import Category, NoAttrs, register_op
 from .shapes import window_output
@@ -74,7 +74,7 @@ class MaxPool:
         return [TensorType(pool_output_shape(a, x), x.dtype)]
 
     def reference(a, x):
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        fill = -np.inf if DType.from_numpy(x.dtype).is_float else np.iinfo(x.dtype).min   # bfloat16 too
         win, _, _, sp = _pool_windows(a, x, fill)
         return win.max(axis=tuple(range(-sp, 0))).astype(x.dtype)
 

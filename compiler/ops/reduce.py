@@ -38,7 +38,7 @@ def _check_axes(op: str, a: ReduceAttrs, x: TensorType):
 
 
 def _limits(dtype: np.dtype):
-    if dtype.kind == "f":
+    if DType.from_numpy(dtype).is_float:     # bfloat16 (numpy kind "V") too
         return -np.inf, np.inf
     if dtype.kind == "b":
         return False, True

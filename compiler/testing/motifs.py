@@ -4,7 +4,7 @@ Each motif adds a few nodes that one pass or another rewrites — duplicated sub
 (CSE), neutral constants (algebraic simplification; some broadcast the result up, which must
 stay), transpose pairs and NHWC islands (sinking, layout), reshape chains, Conv/Gemm followed
 by batch norm or a per-channel affine (BN folding), shape arithmetic (shape folding), no-op
-casts and identities.
+casts and identities, sibling contractions of one input (horizontal fusion).
 """
 
 from __future__ import annotations
@@ -135,3 +135,41 @@ def _shape_chain(b: GraphBuilder):
     joined = b.add(Op.RESHAPE, [joined], shape=(1, n)) or joined
     as_float = b.add(Op.CAST, [joined], to=F32)
     return as_float if as_float is None or b.flag() else b.add(Op.MUL, [as_float, b.constant((n,), scale=0.1)])
+
+
+@motif("siblings")
+def _siblings(b: GraphBuilder):
+    """Two or three MatMuls (with or without a bias Add) or Convs of one input, each read by a
+    contraction or a shared unary op, as attention's Q/K/V projections and Inception's 1x1
+    branches are (for horizontal fusion)."""
+    if b.flag():
+        x = b.pick_float(lambda v: v.type.rank >= 2 and v.type.is_static)
+        if x is None:
+            return None
+        k = x.shape[-1]
+        outs = []
+        for _ in range(b.integer(2, 3)):
+            n = b.integer(1, 4)
+            y = b.add(Op.MATMUL, [x, b.constant((k, n), scale=1 / np.sqrt(k))])
+            if y is not None and b.flag():
+                y = b.add(Op.ADD, [y, b.constant((n,), scale=0.5)]) or y
+            outs.append(y)
+    else:
+        x = b.pick_float(lambda v: v.type.rank == 4 and v.type.is_static)
+        if x is None:
+            return None
+        c, kernel = x.shape[1], b.choice([(1, 1), (1, 2)])
+        outs = []
+        for _ in range(b.integer(2, 3)):
+            m = b.integer(1, 3)
+            bias = b.constant((m,), scale=0.5) if b.flag() else None
+            outs.append(b.add(Op.CONV, [x, b.constant((m, c, *kernel), scale=1 / np.sqrt(c)), bias],
+                              kernel_shape=kernel))
+    if any(y is None for y in outs):
+        return None
+    if b.flag():                                     # the same unary op after every sibling
+        op = b.choice([Op.RELU, Op.TANH])
+        outs = [b.add(op, [y]) for y in outs]
+    # readers that index through views (an elementwise reader keeps the siblings apart)
+    reads = [b.add(Op.REDUCE_SUM, [y], axes=(y.type.rank - 1,), keepdims=1) for y in outs]
+    return reads[-1]

@@ -3,6 +3,8 @@ the same function (within half-precision rounding) on random graphs."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ import compiler
 from compiler import ops
 from compiler.errors import CortadoError
 from compiler.ir import DType, Graph, Op, Sym, TensorType, clone_graph
+from compiler.testing import check_pass, strategies
 from compiler.testing.reference import assert_close_to_scale
 from passes.precision import PrecisionConfig, convert_precision
 
@@ -163,7 +166,7 @@ def chains(draw):
     return g
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)   # the profile's examples (200 in CI)
 @given(g=chains(), dtype=st.sampled_from(["float16", "bfloat16"]))
 def test_random_chains_keep_their_meaning(g, dtype):
     x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
@@ -208,3 +211,19 @@ def test_half_artifact_round_trip(tmp_path):
     assert {str(a.dtype) for a in loaded.constants.values()} == {"bfloat16", "float32"}
     x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)
     np.testing.assert_array_equal(loaded(x), m(x))
+
+
+# ops whose float32 results stay in half precision's range and whose rounding does not grow
+SAFE_OPS = [Op.RELU, Op.ADD, Op.MUL, Op.TANH, Op.SIGMOID, Op.MATMUL, Op.CONV, Op.TRANSPOSE, Op.RESHAPE,
+            Op.MAX_POOL, Op.AVERAGE_POOL, Op.SOFTMAX, Op.CONCAT, Op.GLOBAL_AVERAGE_POOL]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_precision_pass_on_random_graphs(dtype):
+    """The pass on compiler.testing's random graphs (contractions, windows, softmax, views):
+    float32 in and out, and values within the storage type's rounding of the float32 result."""
+    tol = 2e-2 if dtype == "float16" else 1e-1
+    check_pass(functools.partial(convert_precision, config=PrecisionConfig(dtype)),
+               graphs=strategies.graphs(ops=SAFE_OPS, motifs=["conv_affine", "transpose_pair", "reshape_chain"],
+                                        max_nodes=8),
+               rtol=tol, atol=tol)
