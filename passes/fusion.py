@@ -28,24 +28,12 @@ import networkx as nx
 from compiler.ir import Graph, Node, Value
 from compiler.ops import Category, get_op
 
-from .groups import KernelGroup, Kind, is_alias, kind_of
+from .groups import KernelGroup, Kind, is_alias, kind_of, order_groups, partition_unfused
 
 MAX_ATTENTION_HEAD_DIM = 256  # the fused attention kernel holds a full head row in registers
 MAX_GROUP_NODES = 48          # keeps generated kernels small enough to compile quickly
 MAX_PROLOGUE_NODES = 8        # template operand prologues are recomputed per tile load
 _READS_THROUGH_VIEWS = {Kind.POINTWISE, Kind.REDUCTION, Kind.GEMM, Kind.CONV}
-
-
-def partition_unfused(graph: Graph) -> list[KernelGroup]:
-    groups = []
-    for node in graph.nodes:
-        if is_alias(node):
-            groups.append(KernelGroup(Kind.ALIAS, [node], node, list(node.outputs)))
-            continue
-        kind = kind_of(node)
-        anchor = None if kind is Kind.POINTWISE else node
-        groups.append(KernelGroup(kind, [node], anchor, list(node.outputs)))
-    return groups
 
 
 def partition(graph: Graph, fuse: bool = False) -> list[KernelGroup]:
@@ -488,7 +476,7 @@ class _Fuser:
             if self.extra.get(g.id):
                 roles["extra"] = sorted(self.extra[g.id], key=lambda n: self.pos[id(n)])
             result.append(KernelGroup(g.kind, nodes, g.anchor, outs, reasons, roles))
-        return _order_groups(result)
+        return order_groups(result)
 
     def _with_views(self, nodes: list[Node]) -> list[Node]:
         """The group's nodes plus the inline views between them and the values they load."""
@@ -501,23 +489,3 @@ class _Fuser:
                 members[id(p)] = p
                 stack.extend(x for x in p.inputs if x is not None)
         return sorted(members.values(), key=lambda n: self.pos[id(n)])
-
-
-def _order_groups(groups: list[KernelGroup]) -> list[KernelGroup]:
-    """A kernel order in which every group runs after the groups it reads from."""
-    produced_by: dict[int, int] = {}
-    for i, g in enumerate(groups):
-        for v in g.outputs:
-            produced_by[id(v)] = i
-    dag = nx.DiGraph()
-    dag.add_nodes_from(range(len(groups)))
-    for i, g in enumerate(groups):
-        inside = {id(n) for n in g.nodes}
-        for n in g.nodes:
-            for v in n.inputs:
-                if v is not None and (v.producer is None or id(v.producer) not in inside):
-                    j = produced_by.get(id(v))
-                    if j is not None and j != i:
-                        dag.add_edge(j, i)
-    order = list(nx.lexicographical_topological_sort(dag))
-    return [groups[i] for i in order]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from compiler.ir import Node, Value
+import networkx as nx
+
+from compiler.ir import Graph, Node, Value
 from compiler.ops import Category, get_op
 
 
@@ -56,3 +58,36 @@ def is_depthwise(node: Node) -> bool:
 def is_alias(node: Node) -> bool:
     """A Reshape reads its input's buffer as is: row-major order is unchanged."""
     return node.op.value == "Reshape"
+
+
+def order_groups(groups: list[KernelGroup]) -> list[KernelGroup]:
+    """A kernel order in which every group runs after the groups it reads from."""
+    produced_by: dict[int, int] = {}
+    for i, g in enumerate(groups):
+        for v in g.outputs:
+            produced_by[id(v)] = i
+    dag = nx.DiGraph()
+    dag.add_nodes_from(range(len(groups)))
+    for i, g in enumerate(groups):
+        inside = {id(n) for n in g.nodes}
+        for n in g.nodes:
+            for v in n.inputs:
+                if v is not None and (v.producer is None or id(v.producer) not in inside):
+                    j = produced_by.get(id(v))
+                    if j is not None and j != i:
+                        dag.add_edge(j, i)
+    order = list(nx.lexicographical_topological_sort(dag))
+    return [groups[i] for i in order]
+
+
+def partition_unfused(graph: Graph) -> list[KernelGroup]:
+    """One group per node, in graph order: the O0 partition (a Reshape stays an alias)."""
+    groups = []
+    for node in graph.nodes:
+        if is_alias(node):
+            groups.append(KernelGroup(Kind.ALIAS, [node], node, list(node.outputs)))
+            continue
+        kind = kind_of(node)
+        anchor = None if kind is Kind.POINTWISE else node
+        groups.append(KernelGroup(kind, [node], anchor, list(node.outputs)))
+    return groups

@@ -16,7 +16,7 @@ from compiler.ir.dims import prod
 from .. import index as ix
 from ..writer import KernelSource, elementwise_flops, tensor_bytes, KernelWriter
 from .common import function_source, what
-from .gemm import acc_type, dot_configs, dot_operand, epilogue
+from .gemm import acc_type, dot_configs, dot_operand, epilogue, tile_writer
 
 
 def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
@@ -67,13 +67,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     M = nb * prod(out_sp)
     K = wt.shape[1] * prod(a.kernel_shape)
 
-    w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
-    w.axes = {"rm[:, None]": 0, "rn[None, :]": 1}
-    w.line("pid_m = tl.program_id(0)")
-    w.line("pid_n = tl.program_id(1)")
-    w.line("pid_g = tl.program_id(2)")
-    w.line("rm = pid_m * BM + tl.arange(0, BM)")
-    w.line("rn = pid_n * BN + tl.arange(0, BN)")
+    w = tile_writer(nodes, "pid_g")
     # output position coordinates, as [BM, 1] columns
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     co = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cout_g)), ix.var("rn[None, :]"))

@@ -17,9 +17,9 @@ from compiler.ir.dims import prod
 
 from .. import index as ix
 from ..generate import special
-from ..writer import KernelSource, KernelWriter, elementwise_flops, tensor_bytes
+from ..writer import KernelSource, elementwise_flops, tensor_bytes
 from .common import function_source, what
-from .gemm import acc_type, dot_configs, dot_operand, epilogue
+from .gemm import acc_type, dot_configs, dot_operand, epilogue, tile_writer
 
 
 @special(Op.CONV_TRANSPOSE)
@@ -36,13 +36,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     M = nb * prod(out_sp)
     K = cin_g * prod(taps)
 
-    w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
-    w.axes = {"rm[:, None]": 0, "rn[None, :]": 1}
-    w.line("pid_m = tl.program_id(0)")
-    w.line("pid_n = tl.program_id(1)")
-    w.line("pid_g = tl.program_id(2)")
-    w.line("rm = pid_m * BM + tl.arange(0, BM)")
-    w.line("rn = pid_n * BN + tl.arange(0, BN)")
+    w = tile_writer(nodes, "pid_g")
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     n_i, o_sp = pos[0], pos[1:]
     co = ix.add(ix.mul(ix.var("pid_g"), cout_g), ix.var("rn[None, :]"))

@@ -21,6 +21,19 @@ from .common import function_source, what
 M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
 
 
+def tile_writer(nodes: Sequence[Node], third_axis: str) -> KernelWriter:
+    """A writer for a [BM, BN] output tile: rows ``rm`` and columns ``rn`` of program
+    (pid_m, pid_n), and ``third_axis`` (a batch or group index) from the grid's third dim."""
+    w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
+    w.axes = {"rm[:, None]": 0, "rn[None, :]": 1}
+    w.line("pid_m = tl.program_id(0)")
+    w.line("pid_n = tl.program_id(1)")
+    w.line(f"{third_axis} = tl.program_id(2)")
+    w.line("rm = pid_m * BM + tl.arange(0, BM)")
+    w.line("rn = pid_n * BN + tl.arange(0, BN)")
+    return w
+
+
 def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
     """A tile of ``value`` ready for ``tl.dot``: half types stay half for the tensor cores."""
     if w.is_inside(value):
@@ -97,13 +110,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     batch = tuple(y.shape[: len(y.shape) - (len(a_shape) >= 2) - (len(b_shape) >= 2)])
     nbatch = prod(batch)
 
-    w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
-    w.axes = {"rm[:, None]": 0, "rn[None, :]": 1}
-    w.line("pid_m = tl.program_id(0)")
-    w.line("pid_n = tl.program_id(1)")
-    w.line("pid_b = tl.program_id(2)")
-    w.line("rm = pid_m * BM + tl.arange(0, BM)")
-    w.line("rn = pid_n * BN + tl.arange(0, BN)")
+    w = tile_writer(nodes, "pid_b")
     bc = ix.unravel(ix.var("pid_b"), batch) if batch else ()
 
     def operand_index(shape, rows, cols, trans):

@@ -118,4 +118,4 @@ def test_the_sibling_motif_gives_the_pass_work():
 
     check_pass(spy, graphs=strategies.graphs(motifs=["siblings"]), settings=settings(max_examples=100, derandomize=True,
                                                                                        deadline=None))
-    assert sum(fired) >= len(fired) // 5, f"fired on {sum(fired)} of {len(fired)} graphs"
+    assert sum(fired) >= len(fired) // 20, f"fired on {sum(fired)} of {len(fired)} graphs"

@@ -1,5 +1,5 @@
 """Importers for shape-driven data movement and scans: Slice, Split, Expand, Tile, Pad, Trilu,
-Range, Size, CumSum, TopK, DepthToSpace, SpaceToDepth.
+Range, Size, CumSum, CumProd, TopK, DepthToSpace, SpaceToDepth.
 
 Shape-like inputs (starts, repeats, pads, K, ...) must be known at compile time; they become
 canonical IR attributes. Slice and Split keep shape data flowing (``x.shape[1:]`` style).
@@ -246,13 +246,14 @@ def _size(ctx, node, inputs, attrs):
     return [out]
 
 
-@onnx_op("CumSum")
-def _cumsum(ctx, node, inputs, attrs):
+@onnx_op("CumSum", "CumProd")
+def _cumulative(ctx, node, inputs, attrs):
     x = inputs[0]
     if x.dtype is DType.BOOL:
-        raise UnsupportedHere("CumSum of bool is not supported")
-    axis = normalize_axis(int(ctx.scalar(inputs[1], "CumSum's axis")), x.type.rank)
-    return [ctx.op(Op.CUM_SUM, [x], axis=axis, exclusive=int(attrs.get("exclusive", 0)),
+        raise UnsupportedHere(f"{node.op_type} of bool is not supported")
+    axis = normalize_axis(int(ctx.scalar(inputs[1], f"{node.op_type}'s axis")), x.type.rank)
+    op = Op.CUM_SUM if node.op_type == "CumSum" else Op.CUM_PROD
+    return [ctx.op(op, [x], axis=axis, exclusive=int(attrs.get("exclusive", 0)),
                    reverse=int(attrs.get("reverse", 0)))]
 
 
@@ -282,16 +283,6 @@ def _depth_space(ctx, node, inputs, attrs):
     if mode not in ("DCR", "CRD"):
         raise UnsupportedHere(f"mode {mode!r} is not supported")
     return [ctx.op(op, [x], blocksize=b, mode=mode)]
-
-
-@onnx_op("CumProd")
-def _cumprod(ctx, node, inputs, attrs):
-    x = inputs[0]
-    if x.dtype is DType.BOOL:
-        raise UnsupportedHere("CumProd of bool is not supported")
-    axis = normalize_axis(int(ctx.scalar(inputs[1], "CumProd's axis")), x.type.rank)
-    return [ctx.op(Op.CUM_PROD, [x], axis=axis, exclusive=int(attrs.get("exclusive", 0)),
-                   reverse=int(attrs.get("reverse", 0)))]
 
 
 @onnx_op("EyeLike")
