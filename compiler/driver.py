@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from runtime.errors import CortadoError, ModelLoadError
 from runtime.model import CompiledModel
@@ -68,21 +68,27 @@ def compile(model, *, weights=None, random_weights: bool = False,
             input_shapes: Mapping[str, Sequence] | None = None, target: str = "auto", dtype: str = "float32",
             opt_level: int = 2, allow_tf32: bool = True, name: str | None = None,
             progress: ProgressFn | None = None, debug: bool = False,
-            max_elements: int | None = None) -> CompiledModel:
+            max_elements: int | None = None, disable: Iterable[str] = (),
+            dump_after: Iterable[str] = ()) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ModelProto), a Caffe prototxt, or an IR Graph.
 
     ``max_elements`` bounds every tensor (default ``$CORTADO_MAX_ELEMENTS``, else 2**31-1):
     a larger one is a ``ResourceLimitError`` at compile time, and again at run time when a
-    batch dim makes a value too large."""
+    batch dim makes a value too large.
+
+    ``disable`` skips passes by name and ``dump_after`` prints the graph to stderr after the
+    named passes (``compiler.pipeline.pass_names()`` lists the names; "cleanup" is the group)."""
     from codegen import build_module
     from passes.fusion import partition
     from passes.memory import plan_memory
 
-    from .pipeline import check_dtype, run_pipeline
+    from .pipeline import check_dtype, check_pass_names, run_pipeline
 
     if opt_level not in (0, 1, 2, 3):
         raise CortadoError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     dtype = check_dtype(dtype).value
+    disable, dump_after = tuple(disable), tuple(dump_after)
+    check_pass_names(disable + dump_after)          # before the import: a typo fails fast
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     say("importing model")
@@ -92,7 +98,8 @@ def compile(model, *, weights=None, random_weights: bool = False,
     t_import = time.perf_counter() - t0
     nodes_in = len(graph)
     say(f"optimizing {nodes_in} nodes at O{opt_level}")
-    pass_table = run_pipeline(graph, opt_level=opt_level, dtype=dtype, debug=debug)
+    pass_table = run_pipeline(graph, opt_level=opt_level, dtype=dtype, debug=debug, disable=disable,
+                              dump_after=dump_after)
     say("partitioning into kernels")
     groups = partition(graph, fuse=opt_level >= 2)
     memory = plan_memory(graph, groups, reuse=opt_level >= 1)

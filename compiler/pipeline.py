@@ -68,6 +68,14 @@ def pass_names() -> list[str]:
     return sorted(set(step_names(passes_for(3, "float16"))))
 
 
+def check_pass_names(names: Iterable[str], flag: str = "pass") -> None:
+    """A CortadoError naming every name that is not a pass (``disable`` / ``dump_after``)."""
+    unknown = sorted(set(names) - set(pass_names()))
+    if unknown:
+        raise CortadoError(f"unknown {flag} name(s): {', '.join(unknown)}",
+                           hint=f"known passes: {', '.join(pass_names())}")
+
+
 def _verify_default() -> bool:
     """Verify after each pass in debug mode, under pytest, or with CORTADO_VERIFY=1."""
     flag = os.environ.get("CORTADO_VERIFY")
@@ -92,10 +100,7 @@ def run_pipeline(graph: Graph, *, opt_level: int, dtype: str = "float32", debug:
     add the mixed-precision pass at the end, see ``passes.precision``).
     """
     disable, dump_after = set(disable), set(dump_after)
-    unknown = sorted((disable | dump_after) - set(pass_names()))
-    if unknown:
-        raise CortadoError(f"unknown pass name(s): {', '.join(unknown)}",
-                           hint=f"known passes: {', '.join(pass_names())}")
+    check_pass_names(disable | dump_after)
     steps = passes_for(opt_level, dtype)
     manager = PassManager(steps, verify=debug or (_verify_default() if verify is None else verify),
                           disable=disable, dump_after=dump_after, dump=dump or _print_dump)

@@ -47,6 +47,8 @@ def test_run_model_directly_with_random_inputs():
     (("run", TINY, "--input", "image=missing.npy"), "input file not found"),
     (("run", TINY, "--input", "nope=random"), "has no input 'nope'"),
     (("compile", TINY, "--arch", "sm_42"), "unknown GPU architecture"),
+    (("compile", TINY, "--disable", "layuot"), "unknown pass name.*layuot"),
+    (("compile", TINY, "--dump-after", "cse,nope"), "unknown pass name.*nope"),
 ])
 def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
     r = cortado(*args, cwd=tmp_path)
@@ -128,3 +130,19 @@ def test_bench_against_onnxruntime():
     assert "onnxruntime" in r.stdout and "largest output difference" in r.stdout
     diff = float(r.stdout.strip().splitlines()[-1].split(":")[-1])
     assert diff < 1e-4
+
+
+def test_disable_and_dump_after_passes(tmp_path):
+    """--disable fold_batchnorm keeps the BatchNormalization (one more node, fused as the conv's
+    epilogue); --dump-after prints the graph after the named pass to stderr, and the artifact is
+    still written."""
+    counts = {}
+    for flags in ((), ("--disable", "fold_batchnorm,horizontal")):
+        out = tmp_path / f"tiny{len(flags)}.cortado"
+        r = cortado("compile", TINY, "-o", out, "--target", "interpreter", "-q", "--dump-after", "optimize", *flags)
+        assert r.returncode == 0, r.stderr
+        assert "// graph after optimize" in r.stderr and "graph tiny_cnn(" in r.stderr
+        counts[bool(flags)] = int(r.stdout.split("nodes ")[1].split(" -> ")[1].split(",")[0])
+        assert (out / "manifest.json").exists()
+        assert ("BatchNormalization" in r.stderr) == bool(flags)
+    assert counts[True] == counts[False] + 1

@@ -30,3 +30,9 @@ def test_the_tour_runs(tmp_path, monkeypatch, capsys):
     exec(compile(tour, "README.md (tour)", "exec"), scope)
     assert scope["m"].stats["kernels"] >= 1
     np.testing.assert_allclose(scope["m2"](scope["x"]), scope["probs"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_pass_example_runs():
+    """The user-written pass in the README passes check_pass as the README says it does."""
+    (example,) = [b for b in _blocks("python") if "check_pass(collapse_relus" in b]
+    exec(compile(example, "README.md (pass example)", "exec"), {})

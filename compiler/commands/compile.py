@@ -34,9 +34,18 @@ def register(sub) -> None:
     c.add_argument("--arch", help="also compile kernels ahead of time, e.g. sm_80,sm_90")
     c.add_argument("--repro", metavar="DIR", help="also write each distinct kernel as a standalone script "
                    "(inputs, launch, numpy reference) into DIR")
+    c.add_argument("--disable", action="append", default=[], metavar="PASS",
+                   help="skip a graph pass by name (repeat or comma-separate; an unknown name lists them)")
+    c.add_argument("--dump-after", action="append", default=[], metavar="PASS",
+                   help="print the graph to stderr after a pass (repeat or comma-separate)")
     add_limit_flag(c)
     c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     c.set_defaults(func=run)
+
+
+def pass_list(items) -> tuple[str, ...]:
+    """--disable a,b --disable c -> ("a", "b", "c")."""
+    return tuple(name.strip() for item in items for name in item.split(",") if name.strip())
 
 
 def run(args) -> int:
@@ -61,7 +70,8 @@ def _run(args, progress) -> int:
     model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
                           input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
                           opt_level=args.opt_level, allow_tf32=args.allow_tf32, progress=progress.step,
-                          max_elements=args.max_elements)
+                          max_elements=args.max_elements, disable=pass_list(args.disable),
+                          dump_after=pass_list(args.dump_after))
     if archs:
         from codegen.aot import attach_cubins
 

@@ -1,7 +1,12 @@
-"""Every kernel the nine light architectures produce compiles for sm_80 and sm_90 (no GPU).
+"""Every kernel the model set produces compiles for sm_80 and sm_90 (no GPU), unfused and fused.
 
-Kernels are shape-generic, so the nine models share a few dozen distinct (kernel, config)
-pairs; each is compiled once per architecture in worker processes.
+The nine light architectures at O0 (one kernel per op) and O2 (the fused kernels that run by
+default: GEMM and conv templates with epilogues, projection shortcuts, placed concats,
+reductions with prologues and epilogues), the MobileNetV2-style CNN and the BERT encoder layer
+at O2 (depthwise windows, flash attention) — and fused groups drawn at random by hypothesis, so
+fusion shapes no model has yet are compiled too. Kernels are shape-generic, so the models
+share a few dozen distinct (kernel, config) pairs; each is compiled once per architecture in
+worker processes.
 """
 
 from __future__ import annotations
@@ -9,10 +14,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
 
 import compiler
 from codegen.aot import Job, compile_jobs, jobs_for
+from compiler.ir import Op, clone_graph
+from compiler.testing import strategies
 from compiler.testing.models import LIGHT_MODELS, light_model
+from examples.model_zoo import bert_encoder, mobilenet_v2
+
+ARCHS = ["sm_80", "sm_90"]
 
 
 def _kernel_text(source: str, name: str) -> str:
@@ -20,16 +31,47 @@ def _kernel_text(source: str, name: str) -> str:
     return m.group(0).replace(name, "KERNEL")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("opt_level", [0])
-def test_every_light_model_kernel_compiles_for_sm80_and_sm90(opt_level):
-    unique: dict[tuple, Job] = {}
-    for name in LIGHT_MODELS:
-        m = compiler.compile(light_model(name), target="interpreter", opt_level=opt_level)
-        for job in jobs_for(m.source, m.plan, ["sm_80", "sm_90"]):
-            key = (_kernel_text(m.source, job.kernel), job.config, job.arch)
-            unique.setdefault(key, job)
-    assert len(unique) >= 20
+def _collect(model, opt_level: int, into: dict[tuple, Job]) -> None:
+    m = compiler.compile(model, target="interpreter", opt_level=opt_level)
+    for job in jobs_for(m.source, m.plan, ARCHS):
+        into.setdefault((_kernel_text(m.source, job.kernel), job.config, job.arch), job)
+
+
+def _build_all(unique: dict[tuple, Job]) -> None:
     built = compile_jobs(list(unique.values()), workers=2)
     assert all(k.cubin and len(k.cubin) > 1000 for k in built)
-    assert {k.arch for k in built} == {"sm_80", "sm_90"}
+    assert {k.arch for k in built} == set(ARCHS)
+
+
+@pytest.mark.slow
+def test_every_model_set_kernel_compiles_for_sm80_and_sm90():
+    unique: dict[tuple, Job] = {}
+    for name in LIGHT_MODELS:
+        model = light_model(name)
+        for level in (0, 2):
+            _collect(model, level, unique)
+    fused_only = len(unique)
+    _collect(mobilenet_v2(resolution=32), 2, unique)
+    _collect(bert_encoder(seq=16, hidden=64, heads=4, ffn=128), 2, unique)
+    assert fused_only >= 40 and len(unique) > fused_only
+    _build_all(unique)
+
+
+# ops whose groups the pointwise and reduction generators build (and a contraction or window to
+# anchor prologues and epilogues on)
+FUSIBLE = [Op.RELU, Op.ADD, Op.MUL, Op.SUB, Op.DIV, Op.TANH, Op.SIGMOID, Op.EXP, Op.ABS, Op.MAX, Op.WHERE,
+           Op.TRANSPOSE, Op.RESHAPE, Op.CONCAT, Op.SLICE, Op.SOFTMAX, Op.LOG_SOFTMAX, Op.REDUCE_SUM,
+           Op.REDUCE_MAX, Op.REDUCE_MEAN, Op.LAYER_NORMALIZATION, Op.MATMUL, Op.CONV, Op.MAX_POOL]
+
+
+def test_randomly_drawn_fused_groups_compile_for_sm80_and_sm90():
+    unique: dict[tuple, Job] = {}
+
+    @settings(max_examples=12, derandomize=True, deadline=None)
+    @given(graph=strategies.graphs(ops=FUSIBLE, max_nodes=10))
+    def collect(graph):
+        _collect(clone_graph(graph), 2, unique)
+
+    collect()
+    assert len(unique) >= 12
+    _build_all(unique)
