@@ -48,6 +48,8 @@ MOTIF_SIGNS = {
                                   or _pairs(g, Op.GEMM, Op.BATCH_NORMALIZATION)),
     "noop": lambda g: any(n.op in (Op.IDENTITY, Op.DROPOUT) for n in g.nodes),
     "shape_chain": lambda g: any(v.dtype.is_int for v in g.constants.values()),
+    "siblings": lambda g: any(sum(u.op in (Op.MATMUL, Op.CONV) and u.inputs[0] is v for u in v.users) >= 2
+                              for v in g.values()),
 }
 
 
