@@ -1,11 +1,12 @@
 """Model-set architectures, fused (O2) and unfused (O0), in float32, float16 and bfloat16,
 against onnxruntime's float32 run on the same inputs and weights.
 
-Whole 224x224 CNNs in half precision take 25-35 s each on the CPU interpreter, so these run
-the architectures at reduced cost: SqueezeNet (random weights, ends in a global pool) on
-64x64 images, MobileNetV2 at 64x64 and width 0.5, and the BERT-base encoder layer (full
-hidden size, heads and FFN) on 16 tokens. ResNet-50's random-weight activations reach 1.4e5,
-past float16's range (65504), so it is not a float16 case (trained weights would be).
+Fused and unfused in both half types: SqueezeNet (random weights, ends in a global pool) on
+64x64 images, MobileNetV2 at 64x64 and width 0.5, and the BERT-base encoder layer (full hidden
+size, heads and FFN) on 16 tokens. Fused only, at full size: all nine light architectures in
+both half types, except where their random-weight activations pass float16's range (65504):
+ResNet-50's reach 1.4e5 and ShuffleNet's overflow too, so they are bfloat16 cases only
+(trained weights would be float16 cases).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 import compiler
 from compiler.errors import UnsupportedOpError
-from compiler.testing.models import graph_inputs, light_model, with_input_shape
+from compiler.testing.models import LIGHT_MODELS, graph_inputs, light_model, with_input_shape
 from compiler.testing.reference import assert_close, assert_close_to_scale, run_onnxruntime
 from examples.model_zoo import bert_encoder, bert_inputs, mobilenet_v2
 
@@ -83,3 +84,31 @@ def test_half_fused_and_unfused_match_onnxruntime(name, dtype):
             assert_close_to_scale(got, ref, dtype, what=f"{name} {dtype} O{level} output {i}")
     for fused, unfused in zip(results[2], results.get(0, ())):
         assert_close_to_scale(fused, unfused, dtype, what=f"{name} {dtype} O2 vs O0")
+
+
+# random-weight activations past float16's largest value (65504): bfloat16 only
+FLOAT16_OVERFLOWS = {"resnet50", "shufflenet"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_half_light_models_fused_match_onnxruntime(name, dtype):
+    if dtype == "float16" and name in FLOAT16_OVERFLOWS:
+        pytest.skip(f"{name}'s random-weight activations exceed float16's range (bfloat16 runs it)")
+    model = light_model(name, seed=0)
+    x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    m = _compile(model, dtype=dtype, opt_level=2)
+    got = m.run({m.input_names[0]: x})
+    expected = run_onnxruntime(model, {m.input_names[0]: x})
+    outs = [got[o] for o in m.output_names]
+    assert all(o.dtype == np.float32 for o in outs)
+    assert_close_to_scale(outs[-1], expected[-1], dtype, what=f"{name} {dtype} O2 logits")
+    if len(outs) == 1:
+        return          # DenseNet-121 ends at its logits
+    (probs, logits), (ref_probs, ref_logits) = outs, expected
+    # softmax moves each probability by at most 2 * max|logit error| * p: rounding the logits
+    # to half moves saturated probabilities by more than a fixed share of their scale
+    bound = 2 * np.abs(logits - ref_logits).max() * ref_probs + 1e-6
+    worst = np.abs(probs - ref_probs) - bound
+    assert worst.max() <= 0, f"{name} {dtype}: a probability is off by {worst.max():.3g} more than the bound"
