@@ -38,7 +38,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
              softmax: Node) -> KernelSource:
     """``scores`` is the first MatMul, ``softmax`` the Softmax, ``anchor`` the second MatMul."""
     q, kt = scores.inputs[0], scores.inputs[1]
-    p_val, v = anchor.inputs[0], anchor.inputs[1]
+    v = anchor.inputs[1]          # inputs[0] is the softmax: computed in the kernel, never read
     y = anchor.outputs[0]
     sq, d = q.shape[-2], q.shape[-1]
     sk, dv = v.shape[-2], v.shape[-1]

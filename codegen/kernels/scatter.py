@@ -18,7 +18,6 @@ from typing import Sequence
 from compiler.ir import Node, Op, Value
 from compiler.ir.dims import prod
 
-from .. import exprs
 from .. import index as ix
 from ..config import INTERPRETER_BLOCK, next_pow2, static_size
 from ..generate import special

@@ -8,11 +8,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import compiler
-from compiler.errors import CortadoError, UnsupportedOpError
+from compiler.errors import CortadoError
 from compiler.ir import DType, Graph, Op, Sym, TensorType
 from compiler.ops import apply
 from compiler.pipeline import pass_names, passes_for, run_pipeline
-from compiler.ops import all_ops
 from compiler.testing import check_pass, check_pass_on, strategies
 from compiler.testing.models import light_model
 from compiler.testing.reference import assert_close, run_onnxruntime
@@ -131,10 +130,7 @@ def test_attention_block_shape_chains_fold_away():
     """End to end: no shape computation survives O1. The ONNX frontend's shape data resolves
     these chains while importing; the next test covers the chains that reach the IR."""
     model = attention_block()
-    try:
-        graph = compiler.load_graph(model)
-    except UnsupportedOpError as e:
-        pytest.skip(f"the ONNX frontend cannot import the block yet: {e.message}")
+    graph = compiler.load_graph(model)
     run_pipeline(graph, opt_level=1, verify=True)
     left = [n for n in graph.nodes if n.op in SHAPE_OPS or any(o.dtype.is_int for o in n.outputs)]
     assert not left, f"shape computations survive O1: {left}"
@@ -143,8 +139,6 @@ def test_attention_block_shape_chains_fold_away():
     assert_close(m.run({"x": x})["y"], run_onnxruntime(model, {"x": x})[0], what="attention")
 
 
-@pytest.mark.skipif(not {Op.SHAPE, Op.GATHER} <= {d.op for d in all_ops()},
-                    reason="the IR has no Shape/Gather ops registered yet")
 def test_symbolic_batch_shape_chains_fold_in_the_ir():
     """The chains a frontend without shape-data propagation would leave (or a traced
     function): static dims fold through Gather/Reshape/Concat/Mul/Cast/Sqrt, the batch stays."""
