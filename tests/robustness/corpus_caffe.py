@@ -220,7 +220,7 @@ CASES = [
          LINE_COL),
     Case("caffe_binary_as_prototxt", binary_as_prototxt, ModelLoadError, r"not a text prototxt", NET_FILE),
     Case("caffe_deep_nesting", deep_nesting, ModelFormatError, r"nested more than 100 levels deep", LINE_COL),
-    Case("caffe_oversized_prototxt", oversized_prototxt, ModelLoadError, r"bytes; a prototxt is text", NET_FILE),
+    Case("caffe_oversized_prototxt", oversized_prototxt, ModelLoadError, r"bytes, but a prototxt is text", NET_FILE),
     Case("caffe_huge_integer", huge_integer, ModelFormatError, r"num_output", LINE_COL),
     Case("caffe_empty_prototxt", empty_prototxt, ModelLoadError, r"is empty", NET_FILE),
     Case("caffe_unknown_layer_type", unknown_layer_type, UnsupportedOpError, r"ReLUX.*unknown Caffe layer type",

@@ -30,6 +30,7 @@ from .registry import fields_for, lookup
 from .textformat import parse_text
 from .weights import load_caffemodel
 from ...limits import check_elements
+from ..files import read_model_file
 from ...limits import max_elements as max_elements_limit
 
 __all__ = ["import_caffe", "load_net"]
@@ -38,17 +39,9 @@ MAX_PROTOTXT_BYTES = 16 * 1024**2   # the largest published nets are under 1 MiB
 
 
 def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise ModelLoadError(f"model file not found: {path}", hint="check the path")
-    if path.is_dir():
-        raise ModelLoadError(f"{path} is a folder, not a prototxt file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelLoadError(f"{path} is empty")
-    if size > MAX_PROTOTXT_BYTES:
-        raise ModelLoadError(f"{path} is {size} bytes; a prototxt is text and should be far smaller",
-                             hint="is this the .caffemodel? pass it as weights=")
-    data = path.read_bytes()
+    data = read_model_file(path, kind="prototxt", max_bytes=MAX_PROTOTXT_BYTES,
+                           too_big="but a prototxt is text and should be far smaller",
+                           hint="is this the .caffemodel? pass it as weights=")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -21,6 +21,8 @@ from google.protobuf.message import DecodeError
 
 from runtime.errors import ModelLoadError, WeightsError
 
+from ..files import read_model_file
+
 __all__ = ["Blob", "load_caffemodel", "fit_blob"]
 
 MAX_CAFFEMODEL_BYTES = 2**31 - 1     # protobuf's limit on one serialized message
@@ -106,17 +108,9 @@ def _blob(b, layer: str, index: int, where: str) -> Blob:
 def load_caffemodel(path) -> dict[str, list[Blob]]:
     """Layer name -> its blobs, in file order. Layers without blobs are left out."""
     p = Path(os.fspath(path))
-    if not p.exists():
-        raise ModelLoadError(f"weights file not found: {p}", hint="check the path given as weights= / --weights")
-    if p.is_dir():
-        raise ModelLoadError(f"{p} is a folder, not a .caffemodel file")
-    size = p.stat().st_size
-    if size > MAX_CAFFEMODEL_BYTES:
-        raise ModelLoadError(f"weights file {p} is {size:,} bytes, over the 2 GiB a protobuf message can hold",
-                             hint="is this really a .caffemodel?")
-    data = p.read_bytes()
-    if not data:
-        raise ModelLoadError(f"weights file {p} is empty")
+    data = read_model_file(p, kind=".caffemodel", max_bytes=MAX_CAFFEMODEL_BYTES, role="weights",
+                           too_big="over the 2 GiB a protobuf message can hold", hint="is this really a .caffemodel?",
+                           missing_hint="check the path given as weights= / --weights")
     net = NetParameter()
     try:
         net.ParseFromString(data)

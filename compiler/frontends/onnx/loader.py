@@ -12,6 +12,8 @@ from google.protobuf.message import DecodeError
 from runtime.errors import ModelLoadError
 from runtime.limits import INDEX_LIMIT, check_elements, element_count
 
+from ..files import read_model_file
+
 MAX_MODEL_BYTES = 4 * 1024**3
 
 
@@ -26,17 +28,10 @@ def load_model(source, max_elements: int = INDEX_LIMIT) -> tuple[onnx.ModelProto
         check_text(model, "<bytes>")
         return model, None
     path = Path(os.fspath(source))
-    if not path.exists():
-        raise ModelLoadError(f"model file not found: {path}", hint="check the path")
-    if path.is_dir():
-        raise ModelLoadError(f"{path} is a folder, not a model file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelLoadError(f"{path} is empty")
-    if size > MAX_MODEL_BYTES:
-        raise ModelLoadError(f"{path} is {size} bytes, larger than the {MAX_MODEL_BYTES}-byte protobuf limit",
-                             hint="store the weights as ONNX external data")
-    model = _parse(path.read_bytes(), str(path))
+    data = read_model_file(path, kind="model", max_bytes=MAX_MODEL_BYTES,
+                           too_big=f"larger than the {MAX_MODEL_BYTES}-byte protobuf limit",
+                           hint="store the weights as ONNX external data")
+    model = _parse(data, str(path))
     check_text(model, str(path))
     load_external_data(model, path.parent, str(path), max_elements)
     return model, path.parent
