@@ -52,7 +52,8 @@ def _concat(w, node, value, index, guard):
         start = start + size
     expr = pieces[-1][1]
     for cond, val in reversed(pieces[:-1]):
-        expr = f"tl.where({cond}, {val}, {expr})"
+        # no condition: the index always falls in this piece (a constant index)
+        expr = val if cond is None else f"tl.where({cond}, {val}, {expr})"
         if len(pieces) > 8:
             # one line per piece: Python refuses source nested 200 parentheses deep
             expr = w.assign("x", expr)
@@ -102,7 +103,9 @@ def _pad(w, node, value, index, guard):
             at.append(s)
             continue
         if a.mode == "constant":
-            conds.append(w.bound_check(s, d, lower=b > 0, upper=e > 0))
+            cond = w.bound_check(s, d, lower=b > 0, upper=e > 0)
+            if cond is not None:         # None: a constant index inside the source
+                conds.append(cond)
             at.append(s)
         elif a.mode == "edge":
             at.append(ix.minimum(ix.maximum(s, 0), ix.sub(d, 1)))

@@ -304,8 +304,10 @@ class KernelWriter:
             name = self.assign("x", text)
         else:
             name = self.assign("x", self.load(value, index, guard))
-            # a masked load already reads 0 wherever the guard fails
-            self.zero_outside[name] = guard
+            if value.type.numel != 1 and ix.variables(self.linear(value, index)):
+                # a masked load already reads 0 wherever the guard fails (a one-element or
+                # constant-offset load is an unmasked scalar: it does not)
+                self.zero_outside[name] = guard
         return self._remember(key, name)
 
     def load(self, value: Value, index: Index, guard: str | None = None, role: str | None = None,
