@@ -7,6 +7,7 @@ from typing import Sequence
 from compiler.ir import Node, Value
 from compiler.ir.dims import Dim
 
+from ..text import drop_unused_assignments
 from ..writer import KernelWriter
 
 
@@ -31,7 +32,8 @@ def function_source(w: KernelWriter, constexprs: Sequence[str], nodes: Sequence[
     ]
     if prologue:
         lines += ["    " + ln if ln else "" for ln in prologue.splitlines()]
-    return "\n".join(lines) + "\n" + w.body.getvalue()
+    head = "\n".join(lines)
+    return head + "\n" + drop_unused_assignments(w.body.getvalue(), context=head)
 
 
 def what(nodes: Sequence[Node], limit: int = 3) -> str:
