@@ -65,7 +65,10 @@ class GatherElements:
         return [TensorType(idx.shape, x.dtype)]
 
     def reference(a, x, idx):
-        return np.take_along_axis(x, _wrap(idx, x.shape[a.axis], "GatherElements"), axis=a.axis)
+        # off the axis, indices may be shorter than data (ONNX reads data[..., j, ...] for each
+        # j of indices): crop data to them, as take_along_axis wants equal lengths
+        crop = tuple(slice(None) if d == a.axis else slice(0, n) for d, n in enumerate(idx.shape))
+        return np.take_along_axis(x[crop], _wrap(idx, x.shape[a.axis], "GatherElements"), axis=a.axis)
 
 
 @dataclasses.dataclass(frozen=True)

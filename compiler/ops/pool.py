@@ -60,7 +60,10 @@ def _pool_windows(a: PoolAttrs, x: np.ndarray, fill: float):
     inside = pad_spatial(np.ones((1, 1) + x.shape[2:], dtype=np.float64), begins, ends, 0.0)
     in_pads = np.zeros_like(inside)
     in_pads[(0, 0) + tuple(slice(0, x.shape[2 + i] + a.pads[i] + a.pads[sp + i]) for i in range(sp))] = 1.0
-    w = lambda t: windows(t, a.kernel_shape, a.strides, a.dilations)
+    # the end padding may hold a window that ceil_mode drops (it would start in the padding):
+    # keep exactly the windows shape inference counts
+    keep = (slice(None), slice(None)) + tuple(slice(0, o) for o in out)
+    w = lambda t: windows(t, a.kernel_shape, a.strides, a.dilations)[keep]
     return w(xp), w(inside), w(in_pads), sp
 
 

@@ -276,22 +276,7 @@ def _pool(b: GraphBuilder, op: Op):
         attrs["dilations"] = (1,) * len(attrs["dilations"])
         attrs["pads"] = tuple(min(p, k - 1) for p, k in zip(attrs["pads"], attrs["kernel_shape"] * 2))
     extra = {"count_include_pad": b.integer(0, 1)} if op is Op.AVERAGE_POOL else {}
-    ceil = b.integer(0, 1)
-    if ceil and _drops_last_window(x, attrs):
-        ceil = 0   # the pool reference disagrees with shape inference here (see tests/testing)
-    return b.add(op, [x], ceil_mode=ceil, **attrs, **extra)
-
-
-def _drops_last_window(x: Value, a: dict) -> bool:
-    """ceil_mode would add a window that starts inside the end padding (ONNX drops it)."""
-    sp = len(a["kernel_shape"])
-    for i in range(sp):
-        size, k, s, d = x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i]
-        pb, pe = a["pads"][i], a["pads"][sp + i]
-        span = size + pb + pe - ((k - 1) * d + 1)
-        if span >= 0 and (-(-span // s)) * s >= size + pb:
-            return True
-    return False
+    return b.add(op, [x], ceil_mode=b.integer(0, 1), **attrs, **extra)
 
 
 @generator(Op.GLOBAL_AVERAGE_POOL, Op.GLOBAL_MAX_POOL)

@@ -1,19 +1,14 @@
-"""Inconsistencies in the op registry that the random-graph strategies found.
-
-The strategies steer around each one (so pass tests test passes); these strict xfails keep
-the finding visible and fail once the registry is fixed, so the workaround can go.
-"""
+"""Inconsistencies in the op registry that the random-graph strategies found, kept as
+regression tests now that they are fixed (the strategies no longer steer around them)."""
 
 import numpy as np
-import pytest
 
 from compiler.ir import Graph, Op, TensorType
-from compiler.ops import all_ops, apply, evaluate
+from compiler.ops import apply, evaluate
 
 
-@pytest.mark.xfail(strict=True, reason="MaxPool reference keeps a ceil_mode window that shape inference drops "
-                                       "(compiler/ops/pool.py); opgen._drops_last_window steers around it")
 def test_ceil_mode_pool_reference_matches_inferred_shape():
+    """Fixed: the reference keeps exactly the windows shape inference counts."""
     g = Graph()
     x = g.add_input("x", TensorType((1, 1, 1, 1), "float32"))
     y = apply(g, Op.MAX_POOL, [x], kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 1), dilations=(1, 2),
@@ -23,10 +18,8 @@ def test_ceil_mode_pool_reference_matches_inferred_shape():
     assert out.shape == tuple(y.shape)
 
 
-@pytest.mark.skipif(Op.GATHER_ELEMENTS not in {d.op for d in all_ops()}, reason="GatherElements is not registered")
-@pytest.mark.xfail(strict=True, reason="GatherElements reference (take_along_axis) rejects indices shorter than "
-                                       "data off the gather axis, which ONNX and shape inference allow")
 def test_gather_elements_with_short_indices():
+    """Fixed: off the gather axis, indices may be shorter than data (the reference crops data)."""
     g = Graph()
     x = g.add_input("x", TensorType((1, 1, 3), "float32"))
     idx = g.add_constant(np.zeros((1, 1, 2), np.int64))
