@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 from compiler.ir import DType, Op
+from compiler.ops.pool import padding_only_windows
 
 from . import exprs
 from . import index as ix
@@ -35,18 +36,22 @@ def _spatial_taps(w, node, value, index, guard, body):
 @lowering(Op.MAX_POOL)
 def _maxpool(w, node, value, index, guard):
     src = node.inputs[0]
-    import numpy as np
-
-    lowest = float("-inf") if src.dtype.is_float else (False if src.dtype is DType.BOOL else
-                                                         int(np.iinfo(src.dtype.numpy).min))
-    acc = w.assign("acc", w.full(lowest, src.dtype))
+    is_float = src.dtype.is_float
+    acc = w.assign("acc", w.full(float("-inf") if is_float else src.dtype.lowest, src.dtype))
+    seen = None
+    if is_float and padding_only_windows(node.attrs, src.shape[2:], value.shape[2:]):
+        seen = w.assign("seen", f"tl.full({w.tile}, 0, tl.int1)")
 
     def tap(coords, g):
         v = w.value_at(src, coords, g)
         w.line(f"{acc} = tl.where({g}, tl.maximum({acc}, {v}), {acc})" if g else f"{acc} = tl.maximum({acc}, {v})")
+        if seen is not None:
+            w.line(f"{seen} = {seen} | {g}" if g else f"{seen} = {seen} | True")
 
     _spatial_taps(w, node, value, index, guard, tap)
-    return acc
+    if seen is None:
+        return acc
+    return f"tl.where({seen}, {acc}, {exprs.literal(src.dtype.lowest, src.dtype)})"
 
 
 @lowering(Op.AVERAGE_POOL, Op.LP_POOL)

@@ -61,6 +61,18 @@ class DType(str, Enum):
         return self.is_float or self.value.startswith("int")
 
     @property
+    def lowest(self):
+        """The smallest finite value (False for bool): what MaxPool starts from, as onnxruntime
+        does, so a window that covers only padding gives it rather than -inf."""
+        if self is DType.BOOL:
+            return False
+        if self.is_float:
+            import ml_dtypes
+
+            return float(ml_dtypes.finfo(self.numpy).min)
+        return int(np.iinfo(self.numpy).min)
+
+    @property
     def onnx_code(self) -> int:
         return _ONNX_CODES[self.value]
 

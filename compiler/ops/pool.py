@@ -46,6 +46,22 @@ def pool_output_shape(a: PoolAttrs, x: TensorType) -> tuple:
     return (x.shape[0], x.shape[1], *out)
 
 
+def padding_only_windows(a: PoolAttrs, in_sizes, out_sizes) -> bool:
+    """Whether some window covers padding alone (pads as wide as a dilated window allows).
+    Its max is over no element: onnxruntime gives the type's lowest finite value, and so does
+    Cortado (a window of real -inf values stays -inf)."""
+    sp = len(a.kernel_shape)
+    for i in range(sp):
+        n, o = in_sizes[i], out_sizes[i]
+        if not (isinstance(n, int) and isinstance(o, int)):
+            return True          # decided per launch: assume it can happen
+        for j in range(o):
+            taps = (j * a.strides[i] - a.pads[i] + t * a.dilations[i] for t in range(a.kernel_shape[i]))
+            if not any(0 <= p < n for p in taps):
+                return True
+    return False
+
+
 def _pool_windows(a: PoolAttrs, x: np.ndarray, fill: float):
     """Windows of x padded with ``fill``, plus windows of masks: inside-input and inside-pads."""
     sp = x.ndim - 2
@@ -77,9 +93,16 @@ class MaxPool:
         return [TensorType(pool_output_shape(a, x), x.dtype)]
 
     def reference(a, x):
-        fill = -np.inf if DType.from_numpy(x.dtype).is_float else np.iinfo(x.dtype).min   # bfloat16 too
-        win, _, _, sp = _pool_windows(a, x, fill)
-        return win.max(axis=tuple(range(-sp, 0))).astype(x.dtype)
+        # padding is the type's lowest finite value, as onnxruntime starts from: a window of
+        # padding alone gives it, not -inf
+        dtype = DType.from_numpy(x.dtype)
+        fill = -np.inf if dtype.is_float else dtype.lowest
+        win, inside, _, sp = _pool_windows(a, x, fill)
+        axes = tuple(range(-sp, 0))
+        out = win.max(axis=axes)
+        if dtype.is_float:       # a window of padding alone (see padding_only_windows)
+            out = np.where(inside.max(axis=axes) > 0, out, dtype.lowest)
+        return out.astype(x.dtype)
 
 
 @register_op(Op.AVERAGE_POOL, Category.WINDOW, inputs=("X",))

@@ -67,6 +67,15 @@ def softmax():
     return onnx_model(nodes, [vi("x", [3, 9])], [vi("y", None)])
 
 
+def max_pool_windows():
+    """MaxPool over windows of -inf, and (pads as wide as the dilated window allows) of padding
+    alone: onnxruntime starts each max from float32's lowest finite value, so both give it."""
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2], strides=[1]),
+             helper.make_node("MaxPool", ["x"], ["q"], kernel_shape=[2], strides=[1], dilations=[2], pads=[1, 1]),
+             helper.make_node("Concat", ["p", "q"], ["y"], axis=2)]
+    return onnx_model(nodes, [vi("x", [1, 2, 9])], [vi("y", None)])
+
+
 MODELS = {"elementwise": elementwise, "activations": activations, "contraction": contraction,
           "conv_pool": conv_pool, "softmax": softmax}
 
@@ -87,6 +96,38 @@ def test_specials_propagate_like_onnxruntime(name, opt_level):
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected))
     finite = np.isfinite(expected)
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("opt_level", [0, 2])
+def test_max_pool_of_minus_inf_and_of_padding_alone(opt_level):
+    """A window of -inf values gives -inf (as onnx.reference and onnxruntime's dilated path do;
+    its plain path gives float32's lowest value instead). A window of padding alone has no
+    element to take the max of: Cortado gives float32's lowest value, as onnxruntime does
+    (onnx.reference gives NaN). NaN is left out: onnxruntime's paths treat it differently."""
+    model = max_pool_windows()
+    x = np.random.default_rng(0).standard_normal((1, 2, 9)).astype(np.float32)
+    x[0, 0, :4] = -np.inf
+    x[0, 1, ::2] = -np.inf
+    got = compiler.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
+    plain, dilated = got[..., :8], got[..., 8:]
+    windows = np.lib.stride_tricks.sliding_window_view(x, 2, axis=2)
+    np.testing.assert_array_equal(plain, windows.max(axis=-1))
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1)), constant_values=np.nan)
+    taps = np.stack([padded[..., 0:9], padded[..., 2:11]], axis=-1)     # dilation 2, pads 1
+    expected = np.where(np.isnan(taps).all(-1), np.finfo(np.float32).min, np.nanmax(taps, axis=-1))
+    np.testing.assert_array_equal(dilated, expected)
+    assert np.isneginf(got).any()
+
+
+def test_a_window_of_padding_alone_gives_the_lowest_float_as_onnxruntime():
+    x = np.full((1, 2, 1), 2.0, np.float32)
+    model = onnx_model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], dilations=[2], pads=[1, 1])],
+                       [vi("x", [1, 2, 1])], [vi("y", None)])
+    expected = run_onnxruntime(model, {"x": x})[0]
+    assert (expected == np.finfo(np.float32).min).all()
+    for level in (0, 2):
+        got = compiler.compile(model, target="interpreter", opt_level=level).run({"x": x})["y"]
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_all_nan_input_runs():
