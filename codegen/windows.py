@@ -42,9 +42,13 @@ def _maxpool(w, node, value, index, guard):
     if is_float and padding_only_windows(node.attrs, src.shape[2:], value.shape[2:]):
         seen = w.assign("seen", f"tl.full({w.tile}, 0, tl.int1)")
 
+    # NaN propagates, on GPUs as on the interpreter (as the Max op does)
+    nan = ", propagate_nan=tl.PropagateNan.ALL" if is_float else ""
+
     def tap(coords, g):
         v = w.value_at(src, coords, g)
-        w.line(f"{acc} = tl.where({g}, tl.maximum({acc}, {v}), {acc})" if g else f"{acc} = tl.maximum({acc}, {v})")
+        step = f"tl.maximum({acc}, {v}{nan})"
+        w.line(f"{acc} = tl.where({g}, {step}, {acc})" if g else f"{acc} = {step}")
         if seen is not None:
             w.line(f"{seen} = {seen} | {g}" if g else f"{seen} = {seen} | True")
 
