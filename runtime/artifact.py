@@ -185,10 +185,13 @@ def _write_dir(path: Path, files: dict[str, bytes]) -> None:
             if _exchange(tmp, path):             # atomic swap: readers see the old or the new one
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            old = path.with_name(f".{path.name}.old-{os.getpid()}-{attempt}")
+            # a fresh empty folder to move the old artifact onto (a rename may replace an empty
+            # folder): its name is unique across processes and threads
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
             try:
                 os.replace(path, old)
             except FileNotFoundError:
+                old.rmdir()
                 continue                         # another writer moved it first
             shutil.rmtree(old, ignore_errors=True)
         raise ArtifactError(f"could not replace {path}: other processes keep writing it")
