@@ -68,11 +68,11 @@ def pass_names() -> list[str]:
     return sorted(set(step_names(passes_for(3, "float16"))))
 
 
-def check_pass_names(names: Iterable[str], flag: str = "pass") -> None:
+def check_pass_names(names: Iterable[str]) -> None:
     """A CortadoError naming every name that is not a pass (``disable`` / ``dump_after``)."""
     unknown = sorted(set(names) - set(pass_names()))
     if unknown:
-        raise CortadoError(f"unknown {flag} name(s): {', '.join(unknown)}",
+        raise CortadoError(f"unknown pass name(s): {', '.join(unknown)}",
                            hint=f"known passes: {', '.join(pass_names())}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+import ml_dtypes
 import numpy as np
 
 from runtime.dtypes import NUMPY_DTYPES, dtype_name
@@ -62,13 +63,11 @@ class DType(str, Enum):
 
     @property
     def lowest(self):
-        """The smallest finite value (False for bool): what MaxPool starts from, as onnxruntime
-        does, so a window that covers only padding gives it rather than -inf."""
+        """The smallest finite value (False for bool): what MaxPool gives for a window of
+        padding alone, as onnxruntime does, and where an integer MaxPool starts."""
         if self is DType.BOOL:
             return False
         if self.is_float:
-            import ml_dtypes
-
             return float(ml_dtypes.finfo(self.numpy).min)
         return int(np.iinfo(self.numpy).min)
 

@@ -93,14 +93,14 @@ class MaxPool:
         return [TensorType(pool_output_shape(a, x), x.dtype)]
 
     def reference(a, x):
-        # padding is the type's lowest finite value, as onnxruntime starts from: a window of
-        # padding alone gives it, not -inf
+        # padding never wins (-inf); a window of padding alone gives the type's lowest finite
+        # value, as onnxruntime does (see padding_only_windows)
         dtype = DType.from_numpy(x.dtype)
         fill = -np.inf if dtype.is_float else dtype.lowest
         win, inside, _, sp = _pool_windows(a, x, fill)
         axes = tuple(range(-sp, 0))
         out = win.max(axis=axes)
-        if dtype.is_float:       # a window of padding alone (see padding_only_windows)
+        if dtype.is_float:
             out = np.where(inside.max(axis=axes) > 0, out, dtype.lowest)
         return out.astype(x.dtype)
 
