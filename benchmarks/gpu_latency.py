@@ -46,7 +46,7 @@ DEFAULT_MODELS = "resnet50,mobilenet_v2,bert_encoder"
 
 def gpu_unavailable_reason() -> str | None:
     """None when Cortado's cuda target can run here, else why not."""
-    from runtime.devices import cuda_available
+    from cortado.runtime.devices import cuda_available
 
     if not cuda_available():
         return "no usable CUDA GPU (needs an NVIDIA GPU, its driver and cuda-core: pip install -e '.[cuda]')"
@@ -87,9 +87,9 @@ def scale_error(got: np.ndarray, ref: np.ndarray) -> float:
 # outputs as numpy arrays. Modes: "device" (inputs already in GPU memory, outputs left there)
 # and "host" (numpy in, numpy out, transfers included).
 def cortado_runner(model, feeds, dtype: str, allow_tf32: bool, target: str = "cuda"):
-    import compiler
+    import cortado
 
-    m = compiler.compile(model, target=target, dtype=dtype, opt_level=2, allow_tf32=allow_tf32)
+    m = cortado.compile(model, target=target, dtype=dtype, opt_level=2, allow_tf32=allow_tf32)
     dev = m.device
     on_device = {n: dev.from_host(a) for n, a in feeds.items()} if target == "cuda" else feeds
     modes = {
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from benchmarks.model_set import build, inputs, parse_names
-    from compiler.testing.reference import run_onnxruntime
+    from cortado.testing.reference import run_onnxruntime
 
     names = parse_names(args.models)
     batches = [int(b) for b in args.batches.split(",")]

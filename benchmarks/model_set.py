@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from compiler.testing.models import LIGHT_MODELS, graph_inputs, light_model, with_input_shape
+from cortado.testing.models import LIGHT_MODELS, graph_inputs, light_model, with_input_shape
 from examples.model_zoo import bert_encoder, bert_inputs, mobilenet_v2
 
 ARCHITECTURES = LIGHT_MODELS + ("mobilenet_v2", "bert_encoder")

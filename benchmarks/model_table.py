@@ -18,8 +18,8 @@ from pathlib import Path
 if __package__ in (None, ""):   # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import compiler  # noqa: E402
-from compiler.errors import CortadoError, UnsupportedOpError  # noqa: E402
+import cortado  # noqa: E402
+from cortado.errors import CortadoError, UnsupportedOpError  # noqa: E402
 
 from benchmarks.model_set import build, parse_names  # noqa: E402
 
@@ -32,7 +32,7 @@ def measure(name: str, model, dtype: str = "float32") -> dict:
     row: dict = {"model": name}
     try:
         for level in (0, 2):
-            s = compiler.compile(model, target="interpreter", opt_level=level, dtype=dtype).stats
+            s = cortado.compile(model, target="interpreter", opt_level=level, dtype=dtype).stats
             row["nodes in"] = s["nodes_in"]
             row[f"kernels O{level}"] = s["kernels"]
             row[f"est. HBM O{level}"] = s["est_hbm_bytes"]

@@ -16,7 +16,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from runtime.errors import CortadoError
+from cortado.runtime.errors import CortadoError
 
 ARCHS = {"sm_80": 80, "sm_86": 86, "sm_89": 89, "sm_90": 90}
 
@@ -76,7 +76,7 @@ def _build(job: Job) -> CompiledKernel:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from runtime.loader import load_kernels
+    from cortado.runtime.loader import load_kernels
 
     module = load_kernels(job.source, interpret=False)
     fn = getattr(module, job.kernel)

@@ -7,7 +7,7 @@ compiled model (and one saved artifact) runs on either.
 
 from __future__ import annotations
 
-from compiler.ir.dims import Dim
+from cortado.ir.dims import Dim
 
 TARGETS = ("interpreter", "cuda")
 

@@ -35,9 +35,9 @@ from typing import Sequence
 
 import numpy as np
 
-from compiler.ir import Node, Op, Value
-from compiler.ir.dims import Dim, prod
-from compiler.ops import Category, get_op
+from cortado.ir import Node, Op, Value
+from cortado.ir.dims import Dim, prod
+from cortado.ops import Category, get_op
 
 from .writer import KernelSource, tensor_bytes
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from compiler.ir import DType, Op
+from cortado.ir import DType, Op
 
 
 def compute_dtype(dtype: DType) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from passes.groups import KernelGroup, Kind
+from cortado.passes.groups import KernelGroup, Kind
 
 from . import views, windows  # noqa: F401  (register view and window lowerings)
 from .kernels import attention, conv, gemm, pointwise, reduction

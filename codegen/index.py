@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from compiler.ir.dims import Dim, SymExpr
+from cortado.ir.dims import Dim, SymExpr
 
 # Node forms:
 #   ("const", int)   a literal of the kernel's structure (a conv stride, a pad, 0, 1)

@@ -12,10 +12,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from compiler.ir import Graph, Value
-from compiler.ir.dims import Dim
-from passes.groups import KernelGroup, Kind
-from passes.memory import MemoryPlan
+from cortado.ir import Graph, Value
+from cortado.ir.dims import Dim
+from cortado.passes.groups import KernelGroup, Kind
+from cortado.passes.memory import MemoryPlan
 
 from . import generate as gen
 from .cost import Cost, kernel_cost

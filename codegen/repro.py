@@ -28,10 +28,10 @@ from typing import Mapping
 
 import numpy as np
 
-from compiler.ops import evaluate
-from runtime import sizes
-from runtime.errors import CortadoError
-from runtime.loader import write_atomic
+from cortado.ops import evaluate
+from cortado.runtime import sizes
+from cortado.runtime.errors import CortadoError
+from cortado.runtime.loader import write_atomic
 
 # (rtol, atol) by output dtype; atol is relative to the output's largest magnitude.
 TOLERANCES = {"float64": (1e-9, 1e-9), "float32": (1e-4, 1e-4), "float16": (1e-2, 1e-2),
@@ -326,8 +326,8 @@ import sys
 
 import numpy as np
 
-from runtime.devices import get_device, resolve_target
-from runtime.model import Launch
+from cortado.runtime.devices import get_device, resolve_target
+from cortado.runtime.model import Launch
 
 HERE = pathlib.Path(__file__).resolve().parent
 _cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])

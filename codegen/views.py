@@ -6,7 +6,7 @@ its input (with a guard where some outputs come from another input or from paddi
 
 from __future__ import annotations
 
-from compiler.ir import Op
+from cortado.ir import Op
 
 from . import exprs
 from . import index as ix

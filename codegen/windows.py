@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 
-from compiler.ir import DType, Op
-from compiler.ops.pool import padding_only_windows
+from cortado.ir import DType, Op
+from cortado.ops.pool import padding_only_windows
 
 from . import exprs
 from . import index as ix
@@ -191,7 +191,7 @@ def _axis_taps(w, a, axis, x, n_in, ct):
         return [(clamp(pick), None)]
     t = w.assign("r", f"({x} - {f}).to({ct})")
     if a.antialias and a.scales[axis] < 1.0:
-        from compiler.ops.resize import antialias_offsets
+        from cortado.ops.resize import antialias_offsets
 
         offsets, s = antialias_offsets(a, a.scales[axis])
         A = float(a.cubic_coeff_a)
@@ -232,7 +232,7 @@ def _axis_taps(w, a, axis, x, n_in, ct):
 def _resize(w, node, value, index, guard):
     import itertools
 
-    from compiler.ops.resize import resized_axes
+    from cortado.ops.resize import resized_axes
 
     a = node.attrs
     src = node.inputs[0]
@@ -276,7 +276,7 @@ def _resize(w, node, value, index, guard):
 
 # -- GridSample -------------------------------------------------------------------------------
 def _reflect_text(w, v: str, lo: float, hi: float) -> str:
-    """Kernel text folding float ``v`` into [lo, hi] (see compiler.ops.resize.reflect)."""
+    """Kernel text folding float ``v`` into [lo, hi] (see cortado.ops.resize.reflect)."""
     rng = hi - lo
     if rng <= 0:
         return f"({v} * 0.0 + {lo!r})"

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-from compiler.ir import DType, Node, Op, Value
-from compiler.ir.dims import Dim, SymExpr
-from compiler.ops import Category, get_op
+from cortado.ir import DType, Node, Op, Value
+from cortado.ir.dims import Dim, SymExpr
+from cortado.ops import Category, get_op
 
 from . import exprs
 from . import index as ix

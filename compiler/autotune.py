@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from runtime import sizes
-from runtime.loader import cache_dir, write_atomic
+from cortado.runtime import sizes
+from cortado.runtime.loader import cache_dir, write_atomic
 
 REPEATS = 10
 
@@ -44,7 +44,7 @@ def autotune(model, *, inputs=None) -> dict:
 
     from cuda.bindings import driver as cu
 
-    from runtime.devices.cuda import _check
+    from cortado.runtime.devices.cuda import _check
 
     t0 = time.perf_counter()
     dev = model.device

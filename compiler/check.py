@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from runtime.errors import UnsupportedOpError
+from cortado.runtime.errors import UnsupportedOpError
 
 __all__ = ["CheckRow", "check_model", "format_check", "summarize"]
 

@@ -2,7 +2,7 @@
 
 Every user-caused error (a bad file, a bad shape, an unsupported op) ends with one message on
 stderr and exit code 2; outputs are written atomically, so a failed command leaves no
-half-written file behind. Subcommands live in ``compiler.commands``, one module each.
+half-written file behind. Subcommands live in ``cortado.commands``, one module each.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runtime.errors import CortadoError
+from cortado.runtime.errors import CortadoError
 
 EXIT_USER_ERROR = 2
 

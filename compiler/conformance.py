@@ -1,6 +1,6 @@
 """Conformance: onnx's own backend test cases through ``compile`` + run on the interpreter.
 
-``python -m compiler.conformance`` builds every node case of
+``python -m cortado.conformance`` builds every node case of
 ``onnx.backend.test.case.node.collect_testcases()`` (each operator's reference cases, plus the
 ``*_expanded`` cases that spell a function op out in primitive ops) and the model folders onnx
 ships under ``backend/test/data`` (``pytorch-converted``, ``pytorch-operator``, ``simple``).
@@ -254,7 +254,7 @@ def _compile_binding_shape_inputs(case: Case, opt_level: int):
     """Compile; when the frontend needs a shape-like operand (axes, pads, sizes...) that the
     case feeds as a graph input, bind that input to the case's value and try again — the way a
     user freezes such inputs. Returns (model, frozen names)."""
-    from runtime.errors import UnsupportedOpError
+    from cortado.runtime.errors import UnsupportedOpError
 
     from .driver import compile as compile_model
 
@@ -276,7 +276,7 @@ def _compile_binding_shape_inputs(case: Case, opt_level: int):
 
 def run_case(case: Case, opt_level: int = 0, time_limit: int = CASE_SECONDS) -> Result:
     """Compile and run one case; never raises."""
-    from runtime.errors import UnsupportedOpError
+    from cortado.runtime.errors import UnsupportedOpError
 
     t0 = time.perf_counter()
 
@@ -427,7 +427,7 @@ def format_report(report: Report, *, markdown: bool = False, details: bool = Tru
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m compiler.conformance", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m cortado.conformance", description=__doc__.split("\n\n")[0])
     p.add_argument("-k", "--filter", help="regular expression over case names and op names")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("-O", "--opt-level", type=int, default=0, choices=(0, 1, 2, 3))

@@ -4,7 +4,7 @@
 optimized graph with the numpy reference evaluator on one set of inputs, and then, for each
 kernel launch of the plan in order:
 
-1. runs the fused kernel *in isolation* (a one-step sub-plan, ``compiler.subplan``) on the
+1. runs the fused kernel *in isolation* (a one-step sub-plan, ``cortado.subplan``) on the
    reference values of what it reads, and compares what it writes with the reference;
 2. runs the unfused kernels of the same nodes (the O0 compile of the same optimized graph,
    so the fusion decisions are the same) on the same inputs, chained, and compares them too —
@@ -26,8 +26,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from codegen.repro import compare, reference_values, symbol_env, tolerance
-from runtime.model import CompiledModel
+from cortado.codegen.repro import compare, reference_values, symbol_env, tolerance
+from cortado.runtime.model import CompiledModel
 
 from . import subplan
 

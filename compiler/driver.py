@@ -1,4 +1,4 @@
-"""``compiler.compile``: model in, ``CompiledModel`` out.
+"""``cortado.compile``: model in, ``CompiledModel`` out.
 
 Frontend -> graph passes for the opt level -> fusion partition -> memory plan -> codegen.
 Each stage is timed; ``CompiledModel.stats`` reports the counts and the per-pass table, and
@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from runtime.errors import CortadoError, ModelLoadError
-from runtime.model import CompiledModel
+from cortado.runtime.errors import CortadoError, ModelLoadError
+from cortado.runtime.model import CompiledModel
 
 from .ir import Graph, clone_graph
 from .limits import check_graph
@@ -29,7 +29,7 @@ def load_graph(model, *, weights=None, random_weights: bool = False,
                max_elements: int | None = None) -> Graph:
     """Any supported model source as an IR graph (the caller's Graph is copied, never changed).
 
-    Every value is checked against ``max_elements`` (see ``compiler.limits``): a model whose
+    Every value is checked against ``max_elements`` (see ``cortado.limits``): a model whose
     tensors would be absurdly large is refused before anything of that size is allocated."""
     limit = max_elements_limit(max_elements)
     if isinstance(model, Graph):
@@ -46,7 +46,7 @@ def load_graph(model, *, weights=None, random_weights: bool = False,
             raise ModelLoadError(f"weights= is for Caffe models; {Path(model).name} is read as ONNX")
         if not isinstance(model, (str, os.PathLike, bytes, bytearray)) and not _is_model_proto(model):
             raise ModelLoadError(f"cannot compile a {type(model).__name__}: give a path to an .onnx or .prototxt "
-                                 "file, ONNX bytes, an onnx.ModelProto or a compiler.ir.Graph")
+                                 "file, ONNX bytes, an onnx.ModelProto or a cortado.ir.Graph")
         from .frontends.onnx import import_onnx
 
         graph = import_onnx(model, input_shapes=input_shapes, max_elements=limit)
@@ -77,10 +77,10 @@ def compile(model, *, weights=None, random_weights: bool = False,
     batch dim makes a value too large.
 
     ``disable`` skips passes by name and ``dump_after`` prints the graph to stderr after the
-    named passes (``compiler.pipeline.pass_names()`` lists the names; "cleanup" is the group)."""
-    from codegen import build_module
-    from passes.fusion import partition
-    from passes.memory import plan_memory
+    named passes (``cortado.pipeline.pass_names()`` lists the names; "cleanup" is the group)."""
+    from cortado.codegen import build_module
+    from cortado.passes.fusion import partition
+    from cortado.passes.memory import plan_memory
 
     from .pipeline import check_dtype, check_pass_names, run_pipeline
 

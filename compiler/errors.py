@@ -1,6 +1,6 @@
 """User-facing errors (``CortadoError`` and its kinds); defined in ``runtime.errors``."""
 
-from runtime.errors import (ArtifactError, CortadoError, InputError, ModelFormatError, ModelLoadError,
+from cortado.runtime.errors import (ArtifactError, CortadoError, InputError, ModelFormatError, ModelLoadError,
                             OutputError, ResourceLimitError, ShapeError, TargetError, UnsupportedOpError, WeightsError)
 
 __all__ = ["ArtifactError", "CortadoError", "InputError", "ModelFormatError", "ModelLoadError",

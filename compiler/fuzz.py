@@ -1,16 +1,16 @@
 """Differential fuzzing: random valid ONNX models through Cortado and onnxruntime.
 
-Hypothesis draws models (``compiler.testing.onnx_models``); each runs through onnxruntime and
+Hypothesis draws models (``cortado.testing.onnx_models``); each runs through onnxruntime and
 through Cortado at every requested opt level (default O0 and O2, interpreter target), and the
-outputs are compared with the per-dtype tolerances of ``compiler.testing.reference`` (NaN and
+outputs are compared with the per-dtype tolerances of ``cortado.testing.reference`` (NaN and
 infinities must match exactly). A *crash* is any exception from Cortado on a valid model —
 including a ``CortadoError``, since the strategy draws only supported ops; a *mismatch* is an
 output outside tolerance. A failure is shrunk by hypothesis to a minimal model, which is saved
 as ``.onnx`` (its input seed in its metadata) for a regression test, and fuzzing goes on with
 the next seed.
 
-    python -m compiler.fuzz --minutes 10                   # until the time is up
-    python -m compiler.fuzz --models 1000 --save DIR       # a fixed number of random models
+    python -m cortado.fuzz --minutes 10                   # until the time is up
+    python -m cortado.fuzz --models 1000 --save DIR       # a fixed number of random models
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Summary:
 
 def run_cortado(model: onnx.ModelProto, feeds, opt_level: int, target: str = "interpreter") -> list[np.ndarray]:
     """Compile and run; the plan must also pass the artifact loader's structural checks."""
-    from runtime.plan_check import check_plan
+    from cortado.runtime.plan_check import check_plan
 
     from .driver import compile as compile_model
 
@@ -126,7 +126,7 @@ def save_case(case: FuzzCase, finding: Finding, folder: Path) -> Path:
     model.doc_string = f"cortado fuzz finding: {finding.headline()}"
     data = model.SerializeToString()
     path = folder / f"{finding.kind}_{hashlib.sha256(data).hexdigest()[:12]}.onnx"
-    from runtime.loader import write_atomic
+    from cortado.runtime.loader import write_atomic
 
     write_atomic(path, data)
     return path
@@ -204,7 +204,7 @@ def fuzz(*, models: int | None = None, seconds: float | None = None, seed: int =
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m compiler.fuzz", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m cortado.fuzz", description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, help="fuzz for this long")
     p.add_argument("--models", type=int, help="fuzz this many random models")
     p.add_argument("--seed", type=int, default=0)

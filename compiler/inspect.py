@@ -35,7 +35,7 @@ def _signature(values, names=None) -> list[dict]:
 def build_report(model, *, weights=None, random_weights: bool = False,
                  input_shapes: Mapping[str, Sequence] | None = None, target: str = "auto",
                  dtype: str = "float32", opt_level: int = 2, progress=None) -> dict:
-    from codegen.repro import kernel_sources
+    from cortado.codegen.repro import kernel_sources
 
     from .driver import compile as compile_model, load_graph
 

@@ -9,8 +9,8 @@ an absurd layer.
 
 from __future__ import annotations
 
-from runtime.errors import ResourceLimitError
-from runtime.limits import ENV_VAR, INDEX_LIMIT, check_elements, element_count, max_elements
+from cortado.runtime.errors import ResourceLimitError
+from cortado.runtime.limits import ENV_VAR, INDEX_LIMIT, check_elements, element_count, max_elements
 
 from .ir import Graph
 

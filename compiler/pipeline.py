@@ -23,18 +23,18 @@ import os
 import sys
 from typing import Callable, Iterable
 
-from passes.algebraic import simplify
-from passes.batchnorm import fold_batchnorm
-from passes.constant_folding import fold_constants
-from passes.cse import cse
-from passes.dce import dce
-from passes.horizontal import fuse_siblings
-from passes.layout import assign_layout
-from passes.manager import FixedPoint, NamedPass, PassManager, Step, step_names
-from passes.precision import PrecisionConfig, convert_precision
-from passes.shape_folding import fold_shapes
-from passes.transpose_sinking import sink_transposes
-from runtime.errors import CortadoError
+from cortado.passes.algebraic import simplify
+from cortado.passes.batchnorm import fold_batchnorm
+from cortado.passes.constant_folding import fold_constants
+from cortado.passes.cse import cse
+from cortado.passes.dce import dce
+from cortado.passes.horizontal import fuse_siblings
+from cortado.passes.layout import assign_layout
+from cortado.passes.manager import FixedPoint, NamedPass, PassManager, Step, step_names
+from cortado.passes.precision import PrecisionConfig, convert_precision
+from cortado.passes.shape_folding import fold_shapes
+from cortado.passes.transpose_sinking import sink_transposes
+from cortado.runtime.errors import CortadoError
 
 from .ir import DType, Graph, format_graph
 

@@ -23,8 +23,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from runtime import sizes
-from runtime.dtypes import numpy_dtype
+from cortado.runtime import sizes
+from cortado.runtime.dtypes import numpy_dtype
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""compiler.jit on plain numpy functions: an MLP, softmax, layer norm and attention.
+"""cortado.jit on plain numpy functions: an MLP, softmax, layer norm and attention.
 
     python examples/jit_demo.py            # runs on the GPU when one is usable, else on the CPU
 
@@ -15,30 +15,30 @@ import time
 
 import numpy as np
 
-import compiler
-from compiler.jit import UnsupportedFunctionError
+import cortado
+from cortado.jit import UnsupportedFunctionError
 
 
-@compiler.jit(dynamic=True)            # the leading (batch) dim stays symbolic
+@cortado.jit(dynamic=True)            # the leading (batch) dim stays symbolic
 def mlp(x, w1, b1, w2, b2):
     h = np.maximum(x @ w1 + b1, 0.0)   # bias + ReLU ride on the first matmul's kernel
     return h @ w2 + b2
 
 
-@compiler.jit
+@cortado.jit
 def softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-@compiler.jit
+@cortado.jit
 def layer_norm(x, gamma, beta, eps=1e-5):   # eps is a Python float: a static argument
     mu = x.mean(axis=-1, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
     return (x - mu) / np.sqrt(var + eps) * gamma + beta
 
 
-@compiler.jit
+@cortado.jit
 def attention(q, k, v):
     scores = q @ k.T * (1.0 / math.sqrt(q.shape[-1]))   # math.sqrt keeps float32 (np.sqrt would not)
     p = np.exp(scores - scores.max(axis=-1, keepdims=True))

@@ -27,8 +27,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from compiler.ir import DType, Graph, Node, Op, Value
-from compiler.ops import make_attrs
+from cortado.ir import DType, Graph, Node, Op, Value
+from cortado.ops import make_attrs
 
 from .rewrite import compose_perms, is_filled, remove_if_dead, replace_result
 

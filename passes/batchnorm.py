@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import Graph, Node, Op, Value
-from compiler.ops import apply, make_attrs
+from cortado.ir import Graph, Node, Op, Value
+from cortado.ops import apply, make_attrs
 
 from .rewrite import drop_constant, replace_result
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import Graph, Node
-from compiler.ops import run_reference
+from cortado.ir import Graph, Node
+from cortado.ops import run_reference
 
 from .rewrite import remove_if_dead
 

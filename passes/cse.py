@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from compiler.ir import Graph, Node, Op
+from cortado.ir import Graph, Node, Op
 
 from .rewrite import drop_constant
 

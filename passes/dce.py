@@ -7,7 +7,7 @@ output is used), constants nobody reads. Needs nothing before it.
 
 from __future__ import annotations
 
-from compiler.ir import Graph
+from cortado.ir import Graph
 
 
 def dce(graph: Graph) -> bool:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from compiler.ir import Graph, Node, Value
-from compiler.ops import Category, get_op
+from cortado.ir import Graph, Node, Value
+from cortado.ops import Category, get_op
 
 from .groups import KernelGroup, Kind, is_alias, kind_of, order_groups, partition_unfused
 

@@ -7,8 +7,8 @@ from enum import Enum
 
 import networkx as nx
 
-from compiler.ir import Graph, Node, Value
-from compiler.ops import Category, get_op
+from cortado.ir import Graph, Node, Value
+from cortado.ops import Category, get_op
 
 
 class Kind(str, Enum):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import Graph, Node, Op, Value
-from compiler.ops import Category, apply, get_op, infer_types
+from cortado.ir import Graph, Node, Op, Value
+from cortado.ops import Category, apply, get_op, infer_types
 
 MIN_SIBLINGS = 2
 

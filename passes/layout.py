@@ -39,8 +39,8 @@ from collections import deque
 import networkx as nx
 import numpy as np
 
-from compiler.ir import Graph, Node, Op, Value
-from compiler.ops import Category, apply, get_op
+from cortado.ir import Graph, Node, Op, Value
+from cortado.ops import Category, apply, get_op
 
 from .rewrite import compose_perms, nbytes_estimate, remove_if_dead, replace_result
 

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, Union
 
-from compiler.ir import Graph
-from compiler.ops import verify as verify_graph
+from cortado.ir import Graph
+from cortado.ops import verify as verify_graph
 
 __all__ = ["Pass", "NamedPass", "FixedPoint", "PassManager", "PassFailure", "pass_name", "named"]
 

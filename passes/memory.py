@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.ir import Graph, Value
-from compiler.ir.dims import Dim
+from cortado.ir import Graph, Value
+from cortado.ir.dims import Dim
 
 from .groups import KernelGroup, Kind
 

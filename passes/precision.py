@@ -38,9 +38,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from compiler.ir import DType, Graph, Node, Op, Value
-from compiler.ops import Category, apply, get_op, infer_types
-from runtime.errors import CortadoError, ShapeError
+from cortado.ir import DType, Graph, Node, Op, Value
+from cortado.ops import Category, apply, get_op, infer_types
+from cortado.runtime.errors import CortadoError, ShapeError
 
 HALF_TYPES = (DType.FLOAT16, DType.BFLOAT16)
 

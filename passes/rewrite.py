@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import Graph, Node, Value
+from cortado.ir import Graph, Node, Value
 
 
 def const_of(v: Value | None) -> np.ndarray | None:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import DType, Graph, Node, Op, prod
-from compiler.ops import Category, get_op
+from cortado.ir import DType, Graph, Node, Op, prod
+from cortado.ops import Category, get_op
 
 from .constant_folding import fold_node
 from .rewrite import remove_if_dead

@@ -28,8 +28,8 @@ import dataclasses
 
 import numpy as np
 
-from compiler.ir import Graph, Node, Op, Value
-from compiler.ops import Category, apply, get_op
+from cortado.ir import Graph, Node, Op, Value
+from cortado.ops import Category, apply, get_op
 
 from .rewrite import compose_perms, inverse_perm, nbytes_estimate, remove_if_dead, replace_result
 

@@ -1,7 +1,7 @@
 """Element types by name, as numpy dtypes: the one table both the runtime and the IR use.
 
 The runtime must work on a serving machine with numpy and triton only, so the mapping from a
-manifest's dtype names to numpy lives here; ``compiler.ir.dtypes`` builds on it.
+manifest's dtype names to numpy lives here; ``cortado.ir.dtypes`` builds on it.
 """
 
 from __future__ import annotations

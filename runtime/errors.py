@@ -1,7 +1,7 @@
 """Errors a user can cause. Each says what went wrong, where, and how to fix it.
 
 They live in ``runtime`` because a serving machine raises them too (bad inputs, a tampered
-artifact) without the compiler installed; ``compiler.errors`` re-exports every one. The CLI
+artifact) without the compiler installed; ``cortado.errors`` re-exports every one. The CLI
 turns any ``CortadoError`` into one message and exit code 2; anything else is a bug in
 Cortado and keeps its traceback.
 """

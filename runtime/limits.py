@@ -2,7 +2,7 @@
 
 One number bounds every tensor: ``max_elements``, the most elements a single value (an input,
 a weight, an intermediate, an output) may hold. The compiler checks every value's static size
-against it before anything is allocated (``compiler.compile(..., max_elements=)``), the runtime
+against it before anything is allocated (``cortado.compile(..., max_elements=)``), the runtime
 checks the sizes that batch dims give at run time, before allocating buffers or copying inputs.
 
 The default is the kernels' own bound, 2**31 - 1 elements (they index with 32-bit offsets);

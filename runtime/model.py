@@ -1,6 +1,6 @@
 """CompiledModel: a launch plan, its kernels and weights, run on a device.
 
-The same object comes back from ``compiler.compile`` (with ``graph`` and full ``stats``) and
+The same object comes back from ``cortado.compile`` (with ``graph`` and full ``stats``) and
 from ``runtime.load`` (plan, kernels and weights only). Running binds the symbolic sizes from
 the inputs, allocates the planned buffers (kept for the next run with the same sizes), and
 launches every kernel in order.
@@ -104,7 +104,7 @@ class CompiledModel:
 
         ``keep`` (True for every value a kernel writes, or an iterable of value names) also
         returns those intermediate values, as numpy arrays by value name, as
-        ``compiler.ops.evaluate(..., keep=True)`` does: an output name wins over a value of the
+        ``cortado.ops.evaluate(..., keep=True)`` does: an output name wins over a value of the
         same name. Each kept value is copied to the host right after the kernel that writes it,
         because the memory plan reuses its buffer later in the run. It is a debugging aid
         (``cortado debug-numerics``): each copy synchronizes, and no CUDA graph is used.

@@ -11,19 +11,19 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "examples" / "tiny_cnn.onnx"
 
 
-def cortado(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True,
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cortado.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or ROOT)
 
 
 def test_compile_then_run_artifact(tmp_path):
     out = tmp_path / "tiny.cortado"
-    r = cortado("compile", TINY, "-o", out, "--target", "interpreter", "-q")
+    r = cli("compile", TINY, "-o", out, "--target", "interpreter", "-q")
     assert r.returncode == 0, r.stderr
     assert "kernels" in r.stdout and (out / "manifest.json").exists()
     x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    r = cortado("run", out, "--input", f"image={tmp_path / 'x.npy'}", "--save-outputs", tmp_path / "outs",
+    r = cli("run", out, "--input", f"image={tmp_path / 'x.npy'}", "--save-outputs", tmp_path / "outs",
                 "--target", "interpreter", "-q")
     assert r.returncode == 0, r.stderr
     probs = np.load(tmp_path / "outs" / "probs.npy")
@@ -32,7 +32,7 @@ def test_compile_then_run_artifact(tmp_path):
 
 
 def test_run_model_directly_with_random_inputs():
-    r = cortado("run", TINY, "--target", "interpreter", "-q")
+    r = cli("run", TINY, "--target", "interpreter", "-q")
     assert r.returncode == 0, r.stderr
     assert "probs: float32[1, 10]" in r.stdout
 
@@ -51,7 +51,7 @@ def test_run_model_directly_with_random_inputs():
     (("compile", TINY, "--dump-after", "cse,nope"), "unknown pass name.*nope"),
 ])
 def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
-    r = cortado(*args, cwd=tmp_path)
+    r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert not list(tmp_path.iterdir()), "a failed command must not leave files behind"
     assert "Traceback" not in r.stderr
@@ -63,23 +63,23 @@ def test_user_errors_exit_2_without_traceback(tmp_path, args, message):
 
 def test_pickled_npy_is_refused(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    r = cortado("run", TINY, "--input", f"image={tmp_path / 'obj.npy'}")
+    r = cli("run", TINY, "--input", f"image={tmp_path / 'obj.npy'}")
     assert r.returncode == 2 and "not a readable .npy" in r.stderr
 
 
 def test_wrong_input_shape_at_run_time(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((1, 3, 16, 16), np.float32))
-    r = cortado("run", TINY, "--input", f"image={tmp_path / 'x.npy'}", "--target", "interpreter")
+    r = cli("run", TINY, "--input", f"image={tmp_path / 'x.npy'}", "--target", "interpreter")
     assert r.returncode == 2 and "'image' expects shape (N, 3, 32, 32), got (1, 3, 16, 16)" in r.stderr
 
 
 def test_dtype_and_no_tf32_are_recorded_in_the_plan(tmp_path):
     import json
 
-    import compiler
+    import cortado
 
     out = tmp_path / "tiny16.cortado"
-    r = cortado("compile", TINY, "-o", out, "--target", "interpreter", "--dtype", "float16", "--no-tf32", "-q")
+    r = cli("compile", TINY, "-o", out, "--target", "interpreter", "--dtype", "float16", "--no-tf32", "-q")
     assert r.returncode == 0, r.stderr
     plan = json.loads((out / "manifest.json").read_text())["plan"]
     assert plan["precision"] == {"dtype": "float16", "allow_tf32": False}
@@ -87,7 +87,7 @@ def test_dtype_and_no_tf32_are_recorded_in_the_plan(tmp_path):
     dots = [s["configs"] for s in plan["steps"] if "PRECISION" in s["configs"]["cuda"]]
     assert dots and {c["cuda"]["PRECISION"] for c in dots} == {"ieee"}
     # the default keeps tf32 for float32 dots on GPUs; the interpreter is always exact
-    default = compiler.compile(str(TINY), target="interpreter").plan
+    default = cortado.compile(str(TINY), target="interpreter").plan
     assert default["precision"] == {"dtype": "float32", "allow_tf32": True}
     steps = [s["configs"] for s in default["steps"] if "PRECISION" in s["configs"]["cuda"]]
     assert {c["cuda"]["PRECISION"] for c in steps} == {"tf32"}
@@ -99,11 +99,11 @@ def test_convert_caffe_to_onnx(tmp_path, shared_dir):
 
     caffe = shared_dir / "models" / "caffe"
     out = tmp_path / "lenet.onnx"
-    r = cortado("convert", caffe / "mnist__lenet.prototxt", "--weights", caffe / "mnist__lenet_iter_10000.caffemodel",
+    r = cli("convert", caffe / "mnist__lenet.prototxt", "--weights", caffe / "mnist__lenet_iter_10000.caffemodel",
                 "-o", out)
     assert r.returncode == 0, r.stderr
     onnx.checker.check_model(onnx.load(str(out)))
-    r = cortado("convert", caffe / "mnist__lenet.prototxt", "-o", tmp_path / "no.onnx")
+    r = cli("convert", caffe / "mnist__lenet.prototxt", "-o", tmp_path / "no.onnx")
     assert r.returncode == 2 and "no weights were given" in r.stderr
     assert not (tmp_path / "no.onnx").exists()
 
@@ -112,19 +112,19 @@ def test_check_lists_every_op_and_exits_1_on_unsupported(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    r = cortado("check", TINY)
+    r = cli("check", TINY)
     assert r.returncode == 0 and "10 of 10 nodes supported" in r.stdout and "Conv" in r.stdout
     node = helper.make_node("NonZero", ["x"], ["y"], name="nz")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
                               [helper.make_tensor_value_info("y", TensorProto.INT64, [1, None])])
     path = tmp_path / "nz.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    r = cortado("check", path)
+    r = cli("check", path)
     assert r.returncode == 1 and "unsupported" in r.stdout and "NonZero" in r.stdout
 
 
 def test_bench_against_onnxruntime():
-    r = cortado("bench", TINY, "--against", "onnxruntime", "--target", "interpreter", "--runs", "2",
+    r = cli("bench", TINY, "--against", "onnxruntime", "--target", "interpreter", "--runs", "2",
                 "--warmup", "0", "-q")
     assert r.returncode == 0, r.stderr
     assert "onnxruntime" in r.stdout and "largest output difference" in r.stdout
@@ -139,7 +139,7 @@ def test_disable_and_dump_after_passes(tmp_path):
     counts = {}
     for flags in ((), ("--disable", "fold_batchnorm,horizontal")):
         out = tmp_path / f"tiny{len(flags)}.cortado"
-        r = cortado("compile", TINY, "-o", out, "--target", "interpreter", "-q", "--dump-after", "optimize", *flags)
+        r = cli("compile", TINY, "-o", out, "--target", "interpreter", "-q", "--dump-after", "optimize", *flags)
         assert r.returncode == 0, r.stderr
         assert "// graph after optimize" in r.stderr and "graph tiny_cnn(" in r.stderr
         counts[bool(flags)] = int(r.stdout.split("nodes ")[1].split(" -> ")[1].split(",")[0])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from compiler.ir import Node, Value
-from compiler.ir.dims import Dim
+from cortado.ir import Node, Value
+from cortado.ir.dims import Dim
 
 from ..text import drop_unused_assignments
 from ..writer import KernelWriter

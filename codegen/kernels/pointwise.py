@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from compiler.ir import Node, Value
+from cortado.ir import Node, Value
 
 from .. import config
 from .. import index as ix

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from compiler.ir import DType, Node, Op, Value
-from compiler.ir.dims import Dim, prod
+from cortado.ir import DType, Node, Op, Value
+from cortado.ir.dims import Dim, prod
 
 from .. import exprs
 from .. import index as ix

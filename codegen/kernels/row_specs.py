@@ -8,7 +8,7 @@ enough for long rows with a large mean.
 
 from __future__ import annotations
 
-from compiler.ir import Op
+from cortado.ir import Op
 
 from .reduction import RowSpec, Stat, row_spec
 

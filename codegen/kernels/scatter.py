@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from compiler.ir import Node, Op, Value
-from compiler.ir.dims import prod
+from cortado.ir import Node, Op, Value
+from cortado.ir.dims import prod
 
 from .. import index as ix
 from ..config import INTERPRETER_BLOCK, next_pow2, static_size

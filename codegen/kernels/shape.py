@@ -4,7 +4,7 @@ frontend folds them into constants."""
 
 from __future__ import annotations
 
-from compiler.ir import Op
+from cortado.ir import Op
 
 from ..generate import special
 from . import pointwise

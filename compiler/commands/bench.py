@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from runtime.errors import CortadoError
+from cortado.runtime.errors import CortadoError
 
 from ..progress import Progress
 from .common import feeds_for, input_shapes, is_artifact
@@ -41,8 +41,7 @@ def _time(fn, runs: int, warmup: int) -> list[float]:
 
 
 def run(args) -> int:
-    import runtime
-
+    from cortado import runtime
     with Progress(enabled=not args.quiet) as progress:
         if is_artifact(args.model):
             model = runtime.load(args.model, target=args.target)

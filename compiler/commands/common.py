@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.errors import InputError, ShapeError
+from cortado.runtime.errors import InputError, ShapeError
 
 
 def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
@@ -52,7 +52,7 @@ def fmt_bytes(n) -> str:
 
 def random_input(info: dict, rng=None) -> np.ndarray:
     """Seeded random data for an input spec {shape, dtype}; symbolic dims become 1."""
-    from runtime.dtypes import numpy_dtype
+    from cortado.runtime.dtypes import numpy_dtype
 
     rng = rng or np.random.default_rng(0)
     shape = tuple(d if isinstance(d, int) else 1 for d in info["shape"])
@@ -80,7 +80,7 @@ def load_input(spec: str, model, limit: int | None = None) -> tuple[str, np.ndar
 def check_destination(path, flag: str, *, folder: bool = False) -> None:
     """Fail fast, before a long compile or run, when ``path`` cannot be written: its nearest
     existing ancestor must be a folder, and a ``folder`` destination must not be a file."""
-    from runtime.errors import OutputError
+    from cortado.runtime.errors import OutputError
 
     p = Path(path)
     if folder and p.exists() and not p.is_dir():
@@ -102,7 +102,7 @@ def read_npy(path: Path, name: str, limit: int | None = None) -> np.ndarray:
     the file's size and the element limit before any data is read or allocated."""
     from numpy.lib import format as npy
 
-    from runtime.limits import check_elements, max_elements
+    from cortado.runtime.limits import check_elements, max_elements
 
     where = f"--input {name}"
     if not path.is_file():

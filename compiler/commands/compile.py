@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.artifact import check_destination as check_artifact_destination
-from runtime.errors import CortadoError
+from cortado.runtime.artifact import check_destination as check_artifact_destination
+from cortado.runtime.errors import CortadoError
 
 from ..progress import Progress
 
@@ -60,7 +60,7 @@ def _run(args, progress) -> int:
 
     archs = None
     if args.arch:
-        from codegen.aot import parse_archs
+        from cortado.codegen.aot import parse_archs
 
         archs = parse_archs(args.arch)   # before the compile: a typo fails fast
     out = args.output or (Path(args.model).stem + ".cortado")
@@ -73,7 +73,7 @@ def _run(args, progress) -> int:
                           max_elements=args.max_elements, disable=pass_list(args.disable),
                           dump_after=pass_list(args.dump_after))
     if archs:
-        from codegen.aot import attach_cubins
+        from cortado.codegen.aot import attach_cubins
 
         progress.step(f"compiling kernels for {', '.join(archs)}")
         attach_cubins(model, archs)
@@ -81,7 +81,7 @@ def _run(args, progress) -> int:
     model.save(out)
     scripts = None
     if args.repro:
-        from codegen.repro import write_repro
+        from cortado.codegen.repro import write_repro
 
         feeds = {info["name"]: random_input(info, np.random.default_rng(REPRO_SEED)) for info in model.inputs}
         scripts = write_repro(model, args.repro, feeds, seed=REPRO_SEED, progress=progress.step)

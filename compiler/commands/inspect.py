@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runtime.loader import write_atomic
+from cortado.runtime.loader import write_atomic
 
 from ..progress import Progress
 from .common import input_shapes

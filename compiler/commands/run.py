@@ -33,8 +33,7 @@ def run(args) -> int:
 
 
 def _run(args, progress) -> int:
-    import runtime
-
+    from cortado import runtime
     if args.save_outputs:
         check_destination(args.save_outputs, "--save-outputs", folder=True)
     if is_artifact(args.model):
@@ -66,8 +65,8 @@ def _run(args, progress) -> int:
 
 def save_outputs(out: Path, outputs) -> None:
     """Each output as OUT/NAME.npy, each file written atomically (whole or not at all)."""
-    from runtime.errors import OutputError
-    from runtime.loader import write_atomic
+    from cortado.runtime.errors import OutputError
+    from cortado.runtime.loader import write_atomic
 
     check_destination(out, "--save-outputs", folder=True)
     try:

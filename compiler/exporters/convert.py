@@ -1,6 +1,6 @@
 """``cortado convert``: a Caffe net (prototxt + optional caffemodel) as a checked ONNX file.
 
-The model goes through the same Caffe frontend that ``compiler.compile`` uses, then
+The model goes through the same Caffe frontend that ``cortado.compile`` uses, then
 ``export_onnx``; ``onnx.checker`` must accept the result before anything is written, and the
 file is written atomically (a temporary file in the target folder, then one rename), so an
 error never leaves a half-written ``.onnx`` behind.
@@ -15,8 +15,8 @@ from typing import Mapping, Sequence
 
 import onnx
 
-from runtime.errors import OutputError, ResourceLimitError
-from runtime.loader import usual_mode
+from cortado.runtime.errors import OutputError, ResourceLimitError
+from cortado.runtime.loader import usual_mode
 
 from .onnx_export import export_onnx
 

@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..ir import DType, Graph, Node, Op, Value
 from ..ir.dims import SymExpr
-from runtime.errors import ShapeError, UnsupportedOpError
+from cortado.runtime.errors import ShapeError, UnsupportedOpError
 
 __all__ = ["export_onnx", "exportable_ops"]
 
@@ -258,7 +258,7 @@ def _names(graph: Graph):
 def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cortado",
                 doc: str = "") -> onnx.ModelProto:
     """An ONNX model computing what ``graph`` computes (inputs, outputs and names kept)."""
-    from compiler import __version__
+    from cortado import __version__
 
     from . import onnx_export_ops  # noqa: F401  (registers the shape-input emitters)
 

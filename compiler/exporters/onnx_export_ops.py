@@ -14,7 +14,7 @@ from onnx import helper, numpy_helper
 
 from ..ir import DType, Op
 from ..ir.dims import SymExpr
-from runtime.errors import ShapeError, UnsupportedOpError
+from cortado.runtime.errors import ShapeError, UnsupportedOpError
 
 from .onnx_export import emits, min_opset
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.errors import ModelLoadError
+from cortado.runtime.errors import ModelLoadError
 
 
 def read_model_file(path: Path, *, kind: str, max_bytes: int, too_big: str, hint: str,

@@ -1,6 +1,6 @@
 """The Cortado IR: graphs of typed values and ONNX-named operators.
 
-Public so that users can write and test their own passes (see ``compiler.testing``)."""
+Public so that users can write and test their own passes (see ``cortado.testing``)."""
 
 from .clone import clone_graph
 from .dims import Dim, Sym, SymExpr, is_static, prod, sanitize_symbol

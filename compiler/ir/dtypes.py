@@ -7,7 +7,7 @@ from enum import Enum
 import ml_dtypes
 import numpy as np
 
-from runtime.dtypes import NUMPY_DTYPES, dtype_name
+from cortado.runtime.dtypes import NUMPY_DTYPES, dtype_name
 
 __all__ = ["DType"]
 

@@ -250,7 +250,7 @@ class Graph:
         """Create a node whose outputs have the given types and place it in the graph.
 
         Without ``before`` the node is appended (its inputs must already be defined); with it,
-        the node goes right before that node. ``compiler.ops.apply`` infers the types for you.
+        the node goes right before that node. ``cortado.ops.apply`` infers the types for you.
         """
         op = Op(op)
         for v in inputs:

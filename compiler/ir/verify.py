@@ -1,4 +1,4 @@
-"""Structural invariants of a graph; ``compiler.ops.verify`` adds the type checks.
+"""Structural invariants of a graph; ``cortado.ops.verify`` adds the type checks.
 
 Messages name the node or value at fault and say how to fix it, because they are read by
 people writing passes.

@@ -1,8 +1,8 @@
-"""``compiler.jit``: numpy functions compiled into fused Triton kernels.
+"""``cortado.jit``: numpy functions compiled into fused Triton kernels.
 
     import numpy as np, compiler
 
-    @compiler.jit
+    @cortado.jit
     def softmax(x):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)

@@ -1,12 +1,12 @@
-"""``compiler.jit``: trace a numpy function, compile it like any model, cache per signature.
+"""``cortado.jit``: trace a numpy function, compile it like any model, cache per signature.
 
-    @compiler.jit
+    @cortado.jit
     def mlp(x, w1, w2):
         return np.maximum(x @ w1, 0) @ w2
 
 The first call with a new signature (array dtypes and shapes, static argument values) traces
 the function with ``Tracer`` arrays into an IR graph, raises numpy idioms into the fused ops
-(``raising.py``), and hands the graph to ``compiler.compile`` — the same passes, fusion and
+(``raising.py``), and hands the graph to ``cortado.compile`` — the same passes, fusion and
 codegen as an imported model. Later calls with that signature run the cached kernels.
 
 With ``dynamic=True`` the leading dim of every array argument starts symbolic (see
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..ir import Graph, Sym
-from runtime.devices import resolve_target
+from cortado.runtime.devices import resolve_target
 from .arguments import BoundCall, bind_call, substitute
 from .dlpack import KDL_CUDA, Exported, to_framework
 from .errors import JitError, user_location
@@ -83,7 +83,7 @@ class JitFunction:
     def __init__(self, fn: Callable, *, static_argnames=(), dynamic=False, target="auto", opt_level=2,
                  maxsize: int | None = 64, allow_tf32: bool = True):
         if not callable(fn):
-            raise JitError(f"compiler.jit needs a function, got {type(fn).__name__}", where=user_location())
+            raise JitError(f"cortado.jit needs a function, got {type(fn).__name__}", where=user_location())
         functools.update_wrapper(self, fn)
         self.fn = fn
         self._sig = inspect.signature(fn)
@@ -135,7 +135,7 @@ class JitFunction:
             self._hits = self._misses = self._traces = 0
 
     def __repr__(self) -> str:
-        return f"<compiler.jit of {self.fn.__qualname__}>"
+        return f"<cortado.jit of {self.fn.__qualname__}>"
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -191,10 +191,10 @@ class JitFunction:
         return spec
 
     def _compile(self, call: BoundCall) -> _Entry:
-        import compiler
+        import cortado
 
         graph, tree, final = self._settled_trace(call)
-        compiled = compiler.compile(graph, target=self.target, opt_level=self.opt_level,
+        compiled = cortado.compile(graph, target=self.target, opt_level=self.opt_level,
                                     allow_tf32=self.allow_tf32, name=self.fn.__name__)
         return _Entry(final, graph, compiled, tree)
 
@@ -210,7 +210,7 @@ class JitFunction:
                 for keep, drop in s.merge:
                     new = [keep if x == drop else x for x in new]
                 if new == spec:
-                    raise JitError("tracing did not settle on the shapes of the arguments (a bug in compiler.jit)",
+                    raise JitError("tracing did not settle on the shapes of the arguments (a bug in cortado.jit)",
                                    where=user_location()) from None
                 spec = new
         else:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.dtypes import dtype_name
+from cortado.runtime.dtypes import dtype_name
 
 from .dlpack import DeviceArray, is_dlpack
 from .errors import JitError, user_location

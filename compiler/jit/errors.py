@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from runtime.errors import CortadoError, UnsupportedOpError
+from cortado.runtime.errors import CortadoError, UnsupportedOpError
 
 __all__ = ["JitError", "TracerConversionError", "UnsupportedFunctionError", "user_location"]
 
@@ -17,7 +17,7 @@ _SKIP = (_HERE + os.sep, _NUMPY + os.sep)
 
 
 def user_location(depth: int = 1) -> str:
-    """``file:line`` of the innermost frame outside compiler.jit and numpy (the user's code)."""
+    """``file:line`` of the innermost frame outside cortado.jit and numpy (the user's code)."""
     frame = sys._getframe(depth)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
@@ -46,18 +46,18 @@ class TracerConversionError(JitError):
             f"{what} needs the value of a traced array, which is only known when the compiled kernels run",
             where=where,
             hint="branch with np.where(cond, a, b) instead of if/else on array values, or pass the value "
-                 "as a static argument (compiler.jit(fn, static_argnames=(...)))")
+                 "as a static argument (cortado.jit(fn, static_argnames=(...)))")
 
 
 class UnsupportedFunctionError(UnsupportedOpError):
-    """A numpy function, ufunc, method or argument that compiler.jit cannot trace."""
+    """A numpy function, ufunc, method or argument that cortado.jit cannot trace."""
 
     def __init__(self, function: str, where: str, reason: str = "", hint: str | None = None):
         self.items = [(function, where, reason or "not supported")]
         self.function = function
         self.missing_op = None     # the IR op a supported function needs but this build lacks
-        text = f"{function} is not supported by compiler.jit"
+        text = f"{function} is not supported by cortado.jit"
         if reason:
             text += f": {reason}"
         CortadoError.__init__(self, text, where=where,
-                              hint=hint or "see docs/jit.md for the numpy functions compiler.jit traces")
+                              hint=hint or "see docs/jit.md for the numpy functions cortado.jit traces")

@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops
 from ..ir import DType, Graph, Op, TensorType, Value
 from ..ir.dims import Dim, prod
-from runtime.errors import CortadoError, ShapeError
+from cortado.runtime.errors import CortadoError, ShapeError
 
 from .errors import UnsupportedFunctionError, user_location
 from .symbolic import Specialize, broadcast_dims, hint, symbols_of
@@ -30,7 +30,7 @@ def ir_dtype(dtype, trace: "Trace | None" = None) -> DType:
         return DType.from_numpy(np.dtype(dtype))
     except (ValueError, TypeError):
         where = trace.where() if trace else user_location()
-        fn = trace.function if trace else "compiler.jit"
+        fn = trace.function if trace else "cortado.jit"
         raise UnsupportedFunctionError(fn, where, f"arrays of dtype {np.dtype(dtype)} are not supported",
                                        hint="use float32/float16/bfloat16/float64, int8..int64, uint8..uint64 "
                                             "or bool") from None
@@ -40,7 +40,7 @@ class Trace:
     def __init__(self, name: str, env: Mapping[str, int]):
         self.graph = Graph(name)
         self.env = dict(env)                 # symbol -> its size in this call
-        self.function = "compiler.jit"       # the numpy function being traced, for messages
+        self.function = "cortado.jit"       # the numpy function being traced, for messages
         self._scalars: dict[tuple, Value] = {}
         self._arrays: dict[int, tuple[np.ndarray, Value]] = {}
 

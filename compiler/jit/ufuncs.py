@@ -194,7 +194,7 @@ def lift(t: Trace, x, dtype=None) -> Value:
 
     if isinstance(x, Tracer):
         if x._trace is not t:
-            t.unsupported("a traced array from another compiler.jit trace was used here",
+            t.unsupported("a traced array from another cortado.jit trace was used here",
                           hint="return arrays from jitted functions instead of storing them")
         return x._value if dtype is None else t.cast(x._value, dtype)
     if isinstance(x, SymDim):

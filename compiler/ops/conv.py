@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..ir import TensorType
 from .registry import Category, register_op
 from .shapes import same_dtype, window_output
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 from ..ir import Op
 
 

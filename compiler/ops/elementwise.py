@@ -16,7 +16,7 @@ import numpy as np
 from ..ir import DType, Op, TensorType
 from .registry import Category, NoAttrs, register_op
 from .shapes import broadcast_shapes, same_dtype
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 def _quiet():
     return np.errstate(all="ignore")

@@ -14,7 +14,7 @@ import numpy as np
 from ..ir import Graph, SymExpr
 from ..ir.dims import Dim
 from .registry import run_reference
-from runtime.errors import InputError
+from cortado.runtime.errors import InputError
 
 
 def bind_symbols(graph: Graph, arrays: Mapping[str, np.ndarray]) -> dict[str, int]:

@@ -16,7 +16,7 @@ import numpy as np
 from ..ir import DType, Op, TensorType
 from .registry import Category, register_op
 from .shapes import normalize_axis
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 def _int_indices(op: str, t: TensorType):

@@ -9,7 +9,7 @@ import numpy as np
 from ..ir import Op, TensorType
 from .registry import Category, NoAttrs, register_op
 from .shapes import broadcast_shapes, same_dtype
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 def matmul_shape(a: TensorType, b: TensorType) -> tuple:

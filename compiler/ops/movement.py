@@ -14,7 +14,7 @@ from ..ir import Op, TensorType
 from ..ir.dims import Dim, prod
 from .registry import Category, register_op
 from .shapes import normalize_axis, same_dtype
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 from ..ir import Op, TensorType
 from .registry import Category, register_op
 from .shapes import normalize_axis
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from ..ir import DType, Op, TensorType
 from .conv import pad_spatial, windows
 from .registry import Category, NoAttrs, register_op
 from .shapes import window_output
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 @dataclasses.dataclass(frozen=True)

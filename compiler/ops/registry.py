@@ -26,8 +26,8 @@ import numpy as np
 
 from ..ir import Op, TensorType
 from ..ir.graph import Graph, Node, Value
-from runtime.errors import ModelFormatError, ShapeError
-from runtime.limits import check_elements
+from cortado.runtime.errors import ModelFormatError, ShapeError
+from cortado.runtime.limits import check_elements
 
 __all__ = ["Category", "OpDef", "NoAttrs", "register_op", "get_op", "all_ops", "make_attrs",
            "infer_types", "run_reference", "apply"]

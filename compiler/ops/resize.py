@@ -21,7 +21,7 @@ import numpy as np
 from ..ir import Op, TensorType
 from ..ir.dims import Dim
 from .registry import Category, register_op
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                     "tf_crop_and_resize")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import DType, Op, TensorType
 from .registry import Category, register_op
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 @dataclasses.dataclass(frozen=True)

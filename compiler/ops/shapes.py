@@ -6,7 +6,7 @@ from typing import Sequence
 
 from ..ir import TensorType
 from ..ir.dims import Dim, SymExpr
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 def broadcast_shapes(*shapes: Sequence[Dim]) -> tuple[Dim, ...]:

@@ -15,7 +15,7 @@ from ..ir import DType, Op, TensorType
 from ..ir.dims import Dim
 from .registry import Category, register_op
 from .shapes import broadcast_shapes
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The full IR verifier: structure (``compiler.ir.verify_structure``) plus types re-inferred.
+"""The full IR verifier: structure (``cortado.ir.verify_structure``) plus types re-inferred.
 
 The pass manager runs it after every pass in tests and debug mode.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..ir import Graph
 from ..ir.verify import VerificationError, verify_structure
 from .registry import get_op, infer_types
-from runtime.errors import CortadoError
+from cortado.runtime.errors import CortadoError
 
 
 def verify(graph: Graph) -> None:
@@ -18,7 +18,7 @@ def verify(graph: Graph) -> None:
         if not isinstance(node.attrs, d.attrs):
             raise VerificationError(f"node {node.name} ({node.op.value}) has attrs of type "
                                     f"{type(node.attrs).__name__}, expected {d.attrs.__name__}; "
-                                    "build attrs with compiler.ops.make_attrs")
+                                    "build attrs with cortado.ops.make_attrs")
         try:
             types = infer_types(node.op, node.attrs, [None if v is None else v.type for v in node.inputs])
         except CortadoError as e:

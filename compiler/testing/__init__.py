@@ -1,10 +1,10 @@
 """Testing support that users share with Cortado's own suite.
 
-``compiler.testing.strategies`` draws random valid graphs (and inputs for them) for
+``cortado.testing.strategies`` draws random valid graphs (and inputs for them) for
 hypothesis; ``check_pass`` property-tests a graph pass with them (semantics and IR invariants
-preserved, shrunk counterexample on failure). ``compiler.testing.models`` builds real-model
+preserved, shrunk counterexample on failure). ``cortado.testing.models`` builds real-model
 test inputs (the ONNX light architectures with seeded random weights);
-``compiler.testing.reference`` runs the independent references (onnxruntime,
+``cortado.testing.reference`` runs the independent references (onnxruntime,
 ``onnx.reference``) and compares with dtype-aware tolerances.
 """
 

@@ -13,10 +13,10 @@ from typing import Callable, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from compiler.ir import DType, Graph, Op, TensorType, Value
-from compiler.ops import apply
-from compiler.ops.shapes import broadcast_shapes
-from runtime.errors import CortadoError
+from cortado.ir import DType, Graph, Op, TensorType, Value
+from cortado.ops import apply
+from cortado.ops.shapes import broadcast_shapes
+from cortado.runtime.errors import CortadoError
 
 F32 = DType.FLOAT32
 

@@ -5,9 +5,9 @@ check runs the pass on a copy and asserts:
 
 1. the pass returns a bool, and returns False only when it left the graph unchanged (up to
    dead code: a pass may tidy unused nodes away without reporting it);
-2. ``compiler.ops.verify`` accepts the result (structure, topological order, types);
+2. ``cortado.ops.verify`` accepts the result (structure, topological order, types);
 3. the graph keeps its inputs and its output names, shapes and dtypes;
-4. the reference evaluator (``compiler.ops.evaluate``) gives the same outputs on random
+4. the reference evaluator (``cortado.ops.evaluate``) gives the same outputs on random
    inputs, within tolerances (NaN matches NaN, infinities match by sign);
 5. optionally (``idempotent=True``) a second run changes nothing.
 
@@ -23,9 +23,9 @@ import numpy as np
 from hypothesis import Phase, given, settings as hsettings
 from hypothesis import strategies as st
 
-from compiler.ir import Graph, clone_graph, format_graph
-from compiler.ops import evaluate, verify
-from compiler.ops.evaluate import bind_symbols, concrete_shape
+from cortado.ir import Graph, clone_graph, format_graph
+from cortado.ops import evaluate, verify
+from cortado.ops.evaluate import bind_symbols, concrete_shape
 
 from . import strategies
 
@@ -143,7 +143,7 @@ def _evaluate_checked(graph: Graph, feeds, text: str) -> dict[str, np.ndarray]:
     not blamed on the pass."""
     def registry_bug(detail: str) -> PassCheckError:
         return PassCheckError(f"the graph *before* the pass does not evaluate as its types say ({detail}); "
-                              f"an op's reference disagrees with its shape inference (a bug in compiler.ops), "
+                              f"an op's reference disagrees with its shape inference (a bug in cortado.ops), "
                               f"or a generator drew invalid attributes:\n\n{text}")
 
     try:

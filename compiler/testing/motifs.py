@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from compiler.ir import Op
+from cortado.ir import Op
 
 from .builder import F32, GraphBuilder
 from .opgen import GENERATORS, motif, registered

@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from compiler.ir import DType, Op, Value
-from compiler.ops import get_op
+from cortado.ir import DType, Op, Value
+from cortado.ops import get_op
 
 from .builder import F32, GraphBuilder
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.ir import DType, Op, Value
+from cortado.ir import DType, Op, Value
 
 from .builder import F32, GraphBuilder
 from .opgen import _at_least, generator

@@ -1,7 +1,7 @@
 """Hypothesis strategies for random *valid* IR graphs and inputs for them.
 
     from hypothesis import given
-    from compiler.testing import strategies
+    from cortado.testing import strategies
 
     @given(strategies.graphs_with_inputs())
     def test_my_pass(case):
@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 from hypothesis import strategies as st
 
-from compiler.ir import DType, Graph, Op, Sym
+from cortado.ir import DType, Graph, Op, Sym
 
 from . import motifs as _motifs, opgen_discrete as _discrete  # noqa: F401  (registration)
 from . import opgen, opgen_tensor
@@ -60,14 +60,14 @@ def supported_ops(ops: Iterable[Op | str] | None = None, extra: Mapping[Op, Call
             raise ValueError(f"no random-graph generator for {op.value}; pass generators={{'{op.value}': fn}} "
                              f"or use one of: {', '.join(o.value for o in GENERATORS)}")
         if not registered(op):
-            raise ValueError(f"{op.value} is not a registered op (compiler.ops)")
+            raise ValueError(f"{op.value} is not a registered op (cortado.ops)")
         out.append(op)
     return out
 
 
 def missing_generators() -> list[Op]:
     """Registered ops that ``graphs()`` cannot draw (no generator yet)."""
-    from compiler.ops import all_ops
+    from cortado.ops import all_ops
 
     return [d.op for d in all_ops() if d.op not in GENERATORS]
 

@@ -16,11 +16,11 @@ import re
 import pytest
 from hypothesis import given, settings
 
-import compiler
-from codegen.aot import Job, compile_jobs, jobs_for
-from compiler.ir import Op, clone_graph
-from compiler.testing import strategies
-from compiler.testing.models import LIGHT_MODELS, light_model
+import cortado
+from cortado.codegen.aot import Job, compile_jobs, jobs_for
+from cortado.ir import Op, clone_graph
+from cortado.testing import strategies
+from cortado.testing.models import LIGHT_MODELS, light_model
 from examples.model_zoo import bert_encoder, mobilenet_v2
 
 ARCHS = ["sm_80", "sm_90"]
@@ -32,7 +32,7 @@ def _kernel_text(source: str, name: str) -> str:
 
 
 def _collect(model, opt_level: int, into: dict[tuple, Job]) -> None:
-    m = compiler.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
     for job in jobs_for(m.source, m.plan, ARCHS):
         into.setdefault((_kernel_text(m.source, job.kernel), job.config, job.arch), job)
 

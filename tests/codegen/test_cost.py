@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from codegen.cost import touched
-from compiler import ops
-from compiler.ir import Graph, Sym, TensorType
-from compiler.testing.reference import assert_close
+import cortado
+from cortado.codegen.cost import touched
+from cortado import ops
+from cortado.ir import Graph, Sym, TensorType
+from cortado.testing.reference import assert_close
 
 
 def _conv(g, x, w, stride, pad):
@@ -56,7 +56,7 @@ def test_strided_1x1_conv_reads_a_quarter_of_its_input(rng):
     w = g.add_constant(rng.standard_normal((6, 4, 1, 1)).astype(np.float32))
     h = ops.apply(g, "Relu", [x]).output                  # a prologue reads x at the strided taps too
     g.add_output(ops.apply(g, "Relu", [_conv(g, h, w, 2, 0)]).output, "y")
-    m = compiler.compile(g, target="interpreter")
+    m = cortado.compile(g, target="interpreter")
     (k,) = m.stats["per_kernel"]
     assert k["kind"] == "conv"
     assert k["bytes_read"] == 4 * 4 * 4 * 4 + 6 * 4 * 4      # a quarter of x, all of w
@@ -74,7 +74,7 @@ def test_pooling_reads_only_covered_rows_and_counts_taps(rng):
     g = Graph()
     x = g.add_input("x", TensorType((1, 3, 9, 9), "float32"))
     g.add_output(_pool(g, ops.apply(g, "Neg", [x]).output, 2, 3), "y")
-    m = compiler.compile(g, target="interpreter")
+    m = cortado.compile(g, target="interpreter")
     (k,) = m.stats["per_kernel"]
     assert k["bytes_read"] == 3 * 6 * 6 * 4 and k["bytes_written"] == 3 * 3 * 3 * 4
     assert k["flops"] == 3 * 9 * 9 + 3 * 3 * 3 * 4         # Neg per element of x, 4 taps per output
@@ -89,7 +89,7 @@ def test_full_windows_and_symbolic_batch_stay_polynomials(rng):
     x = g.add_input("x", TensorType((Sym("N"), 2, 8, 8), "float32"))
     w = g.add_constant(rng.standard_normal((4, 2, 3, 3)).astype(np.float32))
     g.add_output(_conv(g, x, w, 2, 1), "y")
-    m = compiler.compile(g, target="interpreter")
+    m = cortado.compile(g, target="interpreter")
     (k,) = m.stats["per_kernel"]
     n = Sym("N")
     assert k["bytes_read"] == n * 2 * 8 * 8 * 4 + 4 * 2 * 9 * 4
@@ -106,7 +106,7 @@ def test_per_kernel_entries_name_sources_and_caffe_layers(rng):
     c.producer.meta.update(layer="conv1", prototxt_line=12)
     r = ops.apply(g, "Relu", [c]).output
     g.add_output(_pool(g, r, 2, 2), "y")
-    m = compiler.compile(g, target="interpreter")
+    m = cortado.compile(g, target="interpreter")
     first, second = m.stats["per_kernel"]
     assert first["kernel"].startswith("conv_relu_kernel") and first["kind"] == "conv"
     assert first["nodes"] == [c.producer.name, r.producer.name]
@@ -121,7 +121,7 @@ def test_per_kernel_entries_name_sources_and_caffe_layers(rng):
 def test_caffe_layers_and_prototxt_lines_reach_the_stats(shared_dir):
     proto = shared_dir / "models" / "caffe" / "mnist__lenet.prototxt"
     weights = shared_dir / "models" / "caffe" / "mnist__lenet_iter_10000.caffemodel"
-    m = compiler.compile(str(proto), weights=str(weights), target="interpreter")
+    m = cortado.compile(str(proto), weights=str(weights), target="interpreter")
     lines = proto.read_text().splitlines()
     layers = [s for k in m.stats["per_kernel"] for s in k["sources"]]
     assert {s["layer"] for s in layers} >= {"conv1", "pool1", "conv2", "ip1", "relu1", "ip2", "prob"}

@@ -11,11 +11,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-import compiler
-from compiler import ops
-from compiler.ir import Graph, Op, TensorType
-from codegen.aot import compile_jobs, jobs_for
-from compiler.testing.reference import assert_close_to_scale
+import cortado
+from cortado import ops
+from cortado.ir import Graph, Op, TensorType
+from cortado.codegen.aot import compile_jobs, jobs_for
+from cortado.testing.reference import assert_close_to_scale
 
 # 4 units of roundoff of the storage type, relative to the output's largest magnitude
 # (measured: at most 0.65 of this)
@@ -99,7 +99,7 @@ def flash_block() -> tuple[Graph, dict]:
 def test_half_kernels_match_float32_reference(build, dtype, opt_level):
     g, feeds = build()
     expected = ops.evaluate(g, feeds)
-    m = compiler.compile(g, target="interpreter", dtype=dtype, opt_level=opt_level)
+    m = cortado.compile(g, target="interpreter", dtype=dtype, opt_level=opt_level)
     got = m.run(feeds)
     for name in g.output_names:
         assert got[name].dtype == np.float32
@@ -120,7 +120,7 @@ def test_bfloat16_matmul_and_rounding_on_the_interpreter():
     g.add_output(ops.apply(g, Op.CAST, [x], to="bfloat16").output, "rounded")
     A, B = rng.standard_normal((37, 70)).astype(BF16), rng.standard_normal((70, 45)).astype(BF16)
     X = rng.standard_normal(1000).astype(np.float32)
-    got = compiler.compile(g, target="interpreter", opt_level=0).run({"a": A, "b": B, "x": X})
+    got = cortado.compile(g, target="interpreter", opt_level=0).run({"a": A, "b": B, "x": X})
     exact = A.astype(np.float64) @ B.astype(np.float64)
     err = np.abs(got["ab"].astype(np.float64) - exact)
     assert np.all(err <= 2.0 ** -8 * np.abs(exact) + 1e-5), "one bfloat16 rounding of a float32 accumulation"
@@ -136,7 +136,7 @@ def test_half_kernels_compile_for_sm80_and_sm90():
     jobs, seen = [], set()
     for build in (conv_block, attention_block, flash_block):
         for dtype, other_arch in (("float16", "sm_80"), ("bfloat16", "sm_90")):
-            m = compiler.compile(build()[0], target="interpreter", dtype=dtype, opt_level=2)
+            m = cortado.compile(build()[0], target="interpreter", dtype=dtype, opt_level=2)
             kinds = {k["name"]: k["kind"] for k in m.plan["kernels"]}
             seen |= set(kinds.values())
             jobs += [j for j in jobs_for(m.source, m.plan, ["sm_80", "sm_90"])

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codegen import index as ix
+from cortado.codegen import index as ix
 
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from compiler import ops
-from compiler.ir import Graph, Sym, TensorType
-from compiler.testing.reference import assert_close
+import cortado
+from cortado import ops
+from cortado.ir import Graph, Sym, TensorType
+from cortado.testing.reference import assert_close
 
 
 def run_both(g: Graph, feeds: dict, opt_level: int = 0):
-    m = compiler.compile(g, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(g, target="interpreter", opt_level=opt_level)
     got = m.run(feeds)
     ref = ops.evaluate(g, feeds)
     for name in g.output_names:
@@ -130,7 +130,7 @@ def test_symbolic_batch_one_compile_serves_every_batch(rng):
     p = ops.apply(g, "GlobalAveragePool", [c]).output
     f = ops.apply(g, "Reshape", [p], shape=(Sym("N"), 4)).output
     g.add_output(ops.apply(g, "Softmax", [f], axis=1).output, "y")
-    m = compiler.compile(g, target="interpreter", opt_level=0)
+    m = cortado.compile(g, target="interpreter", opt_level=0)
     for n in (1, 3, 5):
         feeds = {"x": rand(rng, n, 3, 6, 6)}
         assert_close(m.run(feeds)["y"], ops.evaluate(g, feeds)["y"])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
+import cortado
 
 triton = pytest.importorskip("triton")
 
@@ -115,9 +115,9 @@ _BANNED = re.compile(r"\btl\.(sum|max|min|zeros|zeros_like|cdiv|sort|softmax|arg
 
 
 def _kernels(model):
-    from runtime.loader import load_kernels
+    from cortado.runtime.loader import load_kernels
 
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target="interpreter", opt_level=0)
     mod = load_kernels(m.source, interpret=False)
     for k in m.plan["kernels"]:
         step = next(s for s in m.plan["steps"] if s["kernel"] == k["name"])
@@ -126,7 +126,7 @@ def _kernels(model):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_generated_source_uses_no_jit_library_functions(name):
-    m = compiler.compile(MODELS[name](), target="interpreter", opt_level=0)
+    m = cortado.compile(MODELS[name](), target="interpreter", opt_level=0)
     assert not _BANNED.findall(m.source), _BANNED.findall(m.source)
 
 

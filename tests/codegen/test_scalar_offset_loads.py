@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
 def _model(nodes, inputs, inits, opset=13):
@@ -26,7 +26,7 @@ def test_gemm_epilogue_reading_a_per_batch_value():
     feeds = {"a": rng.standard_normal((3, 4, 5)).astype(np.float32),
              "b": rng.standard_normal((3, 5, 6)).astype(np.float32)}
     for level in (0, 2):
-        m = compiler.compile(model, target="interpreter", opt_level=level)
+        m = cortado.compile(model, target="interpreter", opt_level=level)
         assert_close(m.run(feeds)["y"], run_onnxruntime(model, feeds)[0], what=f"O{level}")
 
 
@@ -35,7 +35,7 @@ def test_pool_window_with_a_one_pixel_output():
     model = _model([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[3, 3],
                                      pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=0)], [("x", [1, 1, 2, 2])], {})
     x = np.random.default_rng(1).standard_normal((1, 1, 2, 2)).astype(np.float32)
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target="interpreter", opt_level=0)
     assert_close(m(x), run_onnxruntime(model, {"x": x})[0])
 
 
@@ -46,5 +46,5 @@ def test_conv_bounds_over_the_reduction_axis_keep_the_operand_shape():
     model = _model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[2, 2])], [("x", [1, 4, 1])],
                    {"w": rng.standard_normal((4, 4, 5)).astype(np.float32)})
     x = rng.standard_normal((1, 4, 1)).astype(np.float32)
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target="interpreter", opt_level=0)
     assert_close(m(x), run_onnxruntime(model, {"x": x})[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from codegen.text import drop_unused_assignments
+from cortado.codegen.text import drop_unused_assignments
 
 BODY = """    x0 = tl.load(a_ptr)
     x1 = tl.load(a_ptr + 1)

@@ -1,5 +1,5 @@
 """onnx's own backend test cases through compile + run on the interpreter
-(``python -m compiler.conformance``): every case passes, or is rejected with the
+(``python -m cortado.conformance``): every case passes, or is rejected with the
 unsupported-operator error — never a crash — and at least 95% of the node cases of supported
 operators pass (leaving out cases about element types Cortado does not have, such as float8)."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler import conformance as conf
+from cortado import conformance as conf
 
 
 @pytest.fixture(scope="module")

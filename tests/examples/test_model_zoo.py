@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import onnx
 
-from compiler.testing.reference import run_onnxruntime
+from cortado.testing.reference import run_onnxruntime
 from examples import model_zoo
 
 

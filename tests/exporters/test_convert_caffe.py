@@ -8,12 +8,12 @@ import numpy as np
 import onnx
 import pytest
 
-from compiler.errors import ModelLoadError, OutputError, WeightsError
-from compiler.exporters import convert_caffe, save_onnx
-from compiler.exporters import convert as convert_module
-from compiler.frontends.caffe import import_caffe
-from compiler.ops import evaluate
-from compiler.testing.reference import run_onnxruntime
+from cortado.errors import ModelLoadError, OutputError, WeightsError
+from cortado.exporters import convert_caffe, save_onnx
+from cortado.exporters import convert as convert_module
+from cortado.frontends.caffe import import_caffe
+from cortado.ops import evaluate
+from cortado.testing.reference import run_onnxruntime
 
 LENET = "models/caffe/mnist__lenet.prototxt"
 LENET_WEIGHTS = "models/caffe/mnist__lenet_iter_10000.caffemodel"

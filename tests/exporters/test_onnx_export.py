@@ -7,12 +7,12 @@ import numpy as np
 import onnx
 import pytest
 
-from compiler.errors import ShapeError, UnsupportedOpError
-from compiler.exporters import export_onnx, exportable_ops
-from compiler.exporters import onnx_export
-from compiler.ir import DType, Graph, Op, Sym, TensorType
-from compiler.ops import all_ops, apply, evaluate
-from compiler.testing.reference import assert_close, run_onnxruntime
+from cortado.errors import ShapeError, UnsupportedOpError
+from cortado.exporters import export_onnx, exportable_ops
+from cortado.exporters import onnx_export
+from cortado.ir import DType, Graph, Op, Sym, TensorType
+from cortado.ops import all_ops, apply, evaluate
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
 def single(op, shapes, attrs=None, *, dtypes=None, consts=None, seed=0, positive=False):

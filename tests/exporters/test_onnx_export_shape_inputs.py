@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.exporters import export_onnx
-from compiler.ir import DType, Graph, Sym, TensorType
-from compiler.ops import apply, evaluate, get_op
-from compiler.testing.reference import assert_close, run_onnxruntime
+from cortado.exporters import export_onnx
+from cortado.ir import DType, Graph, Sym, TensorType
+from cortado.ops import apply, evaluate, get_op
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
 def needs(*names):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from runtime.devices import cuda_available
+from cortado.runtime.devices import cuda_available
 
 
 def pytest_collection_modifyitems(config, items):

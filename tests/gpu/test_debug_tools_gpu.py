@@ -6,15 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-import compiler
-from codegen.repro import write_repro
-from compiler.debug_numerics import check_numerics, render_text
+import cortado
+from cortado.codegen.repro import write_repro
+from cortado.debug_numerics import check_numerics, render_text
 
 TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
 
 
 def test_repro_scripts_pass_on_cuda(tmp_path):
-    m = compiler.compile(str(TINY), input_shapes={"image": (2, 3, 32, 32)}, target="cuda")
+    m = cortado.compile(str(TINY), input_shapes={"image": (2, 3, 32, 32)}, target="cuda")
     x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
     for script in write_repro(m, tmp_path, {"image": x}, seed=0):
         r = subprocess.run([sys.executable, str(script), "--target", "cuda"], capture_output=True, text=True)

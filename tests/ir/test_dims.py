@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.ir import Sym
-from compiler.ir.dims import SymExpr, prod, sanitize_symbol
+from cortado.ir import Sym
+from cortado.ir.dims import SymExpr, prod, sanitize_symbol
 
 N, S = Sym("N"), Sym("S")
 ints = st.integers(1, 50)

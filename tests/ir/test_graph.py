@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from compiler import ops
-from compiler.ir import Graph, IRError, TensorType, VerificationError, to_networkx, verify_structure
+from cortado import ops
+from cortado.ir import Graph, IRError, TensorType, VerificationError, to_networkx, verify_structure
 
 
 def small_graph():

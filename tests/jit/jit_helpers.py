@@ -1,4 +1,4 @@
-"""Shared by the jit tests: run a case through compiler.jit and compare with numpy's own result."""
+"""Shared by the jit tests: run a case through cortado.jit and compare with numpy's own result."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import contextlib
 import numpy as np
 import pytest
 
-from compiler.jit import UnsupportedFunctionError
-from compiler.testing.reference import assert_close
+from cortado.jit import UnsupportedFunctionError
+from cortado.testing.reference import assert_close
 
 
 @contextlib.contextmanager

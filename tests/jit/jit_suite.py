@@ -1,5 +1,5 @@
 """The numpy function suite: plain numpy functions a user would write, each with a recipe for
-random inputs. The tests run every one through compiler.jit and compare with numpy itself."""
+random inputs. The tests run every one through cortado.jit and compare with numpy itself."""
 
 from __future__ import annotations
 

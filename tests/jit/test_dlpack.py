@@ -11,9 +11,9 @@ import types
 import numpy as np
 import pytest
 
-import compiler
-from compiler.jit import JitError
-from compiler.jit.dlpack import DeviceArray, Exported, to_framework
+import cortado
+from cortado.jit import JitError
+from cortado.jit.dlpack import DeviceArray, Exported, to_framework
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, np.int64, np.int8, np.uint8, np.bool_])
@@ -91,7 +91,7 @@ def fake_framework():
 
 def test_framework_tensors_in_give_framework_tensors_out(fake_framework):
     x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
-    f = compiler.jit(lambda a, b: (np.tanh(a) + b, a * 2), target="interpreter")
+    f = cortado.jit(lambda a, b: (np.tanh(a) + b, a * 2), target="interpreter")
     y, z = f(fake_framework.Tensor(x), x)
     assert isinstance(y, fake_framework.Tensor) and isinstance(z, fake_framework.Tensor)
     np.testing.assert_allclose(y.array, np.tanh(x) + x, rtol=1e-5, atol=1e-6)

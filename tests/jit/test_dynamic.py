@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from compiler.ir import SymExpr
+import cortado
+from cortado.ir import SymExpr
 from jit_helpers import assert_same, skip_if_op_missing
 
 
@@ -24,7 +24,7 @@ def weights():
 
 
 def test_new_batch_size_compiles_nothing():
-    f = compiler.jit(mlp, dynamic=True, target="interpreter")
+    f = cortado.jit(mlp, dynamic=True, target="interpreter")
     w = weights()
     for i, n in enumerate((3, 5, 1, 16, 3)):
         x = rand(n, 16, seed=10 + i)
@@ -37,7 +37,7 @@ def test_new_batch_size_compiles_nothing():
 
 
 def test_kernels_are_shared_across_batch_sizes():
-    f = compiler.jit(mlp, dynamic=True, target="interpreter")
+    f = cortado.jit(mlp, dynamic=True, target="interpreter")
     w = weights()
     a = f.lower(rand(3, 16), *w)
     b = f.lower(rand(9, 16), *w)
@@ -46,7 +46,7 @@ def test_kernels_are_shared_across_batch_sizes():
 
 
 def test_without_dynamic_each_shape_compiles():
-    f = compiler.jit(mlp, target="interpreter")
+    f = cortado.jit(mlp, target="interpreter")
     w = weights()
     f(rand(3, 16), *w)
     f(rand(5, 16), *w)
@@ -55,7 +55,7 @@ def test_without_dynamic_each_shape_compiles():
 
 
 def test_arguments_combined_elementwise_share_one_symbol():
-    f = compiler.jit(lambda x, y: x * y + x, dynamic=True, target="interpreter")
+    f = cortado.jit(lambda x, y: x * y + x, dynamic=True, target="interpreter")
     for n in (4, 6, 2):
         x, y = rand(n, 8), rand(n, 8, seed=1)
         assert_same(f(x, y), x * y + x, (x,))
@@ -64,7 +64,7 @@ def test_arguments_combined_elementwise_share_one_symbol():
 
 
 def test_a_size_one_argument_is_specialized_and_guarded():
-    f = compiler.jit(lambda x, y: x - y, dynamic=True, target="interpreter")
+    f = cortado.jit(lambda x, y: x - y, dynamic=True, target="interpreter")
     x, y = rand(5, 8), rand(1, 8, seed=1)
     assert_same(f(x, y), x - y, (x,))              # y broadcasts: its leading dim is the literal 1
     assert f.lower(x, y).spec == ("N", 1)
@@ -79,7 +79,7 @@ def test_a_size_one_argument_is_specialized_and_guarded():
 def test_symbolic_reshapes():
     def fn(x):
         return x.reshape(-1, 4) * 2, x.reshape(x.shape[0] * 2, -1), x.T
-    f = compiler.jit(fn, dynamic=True, target="interpreter")
+    f = cortado.jit(fn, dynamic=True, target="interpreter")
     for n in (3, 6):
         x = rand(n, 8)
         assert_same(f(x), fn(x), (x,))
@@ -89,7 +89,7 @@ def test_symbolic_reshapes():
 def test_using_a_dim_as_a_python_number_specializes_it():
     def fn(x):
         return x * float(x.shape[0])                # needs the number: the batch becomes static
-    f = compiler.jit(fn, dynamic=True, target="interpreter")
+    f = cortado.jit(fn, dynamic=True, target="interpreter")
     x = rand(3, 4)
     assert_same(f(x), fn(x), (x,))
     assert f.lower(x).spec == (3,)
@@ -104,7 +104,7 @@ def test_python_loop_over_the_batch_unrolls_for_each_size():
         for row in x:                               # iterating needs len(x): specializes
             total = total + row
         return total
-    f = compiler.jit(fn, dynamic=True, target="interpreter")
+    f = cortado.jit(fn, dynamic=True, target="interpreter")
     for n in (2, 3):
         x = rand(n, 5)
         with skip_if_op_missing():
@@ -114,7 +114,7 @@ def test_python_loop_over_the_batch_unrolls_for_each_size():
 
 
 def test_dynamic_can_name_the_arguments():
-    f = compiler.jit(lambda x, y: x + y, dynamic=("x",), target="interpreter")
+    f = cortado.jit(lambda x, y: x + y, dynamic=("x",), target="interpreter")
     x, y = rand(4, 8), rand(8, seed=1)
     assert f.lower(x, y).spec == ("N", None)
     f(rand(9, 8), y)
@@ -127,7 +127,7 @@ def test_normalizations_over_symbolic_batches():
         mu = x.mean(-1, keepdims=True)
         ln = (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * g
         return e / e.sum(-1, keepdims=True), ln, x.mean(axis=0)
-    f = compiler.jit(fn, dynamic=True, target="interpreter")
+    f = cortado.jit(fn, dynamic=True, target="interpreter")
     g = rand(24, seed=9)
     for n in (2, 7):
         x = rand(n, 24, seed=n)
@@ -140,7 +140,7 @@ def test_normalizations_over_symbolic_batches():
 def test_slicing_the_symbolic_dim_specializes_it():
     def fn(x):
         return x[1:] + x[:-1]
-    f = compiler.jit(fn, dynamic=True, target="interpreter")
+    f = cortado.jit(fn, dynamic=True, target="interpreter")
     for n in (3, 4):
         x = rand(n, 2)
         with skip_if_op_missing():
@@ -153,7 +153,7 @@ def test_slicing_the_symbolic_dim_specializes_it():
 def test_full_slices_keep_the_dim_symbolic(n):
     def fn(x):
         return x[:, 1:3] * 2, x[..., None]
-    f = compiler.jit(fn, dynamic=True, target="interpreter")
+    f = cortado.jit(fn, dynamic=True, target="interpreter")
     f_calls = [rand(n, 4), rand(n + 3, 4, seed=1)]
     for x in f_calls:
         with skip_if_op_missing():

@@ -9,9 +9,9 @@ import os
 import numpy as np
 import pytest
 
-import compiler
-from compiler.errors import CortadoError, ShapeError, UnsupportedOpError
-from compiler.jit import JitError, TracerConversionError, UnsupportedFunctionError
+import cortado
+from cortado.errors import CortadoError, ShapeError, UnsupportedOpError
+from cortado.jit import JitError, TracerConversionError, UnsupportedFunctionError
 
 HERE = os.path.basename(__file__)
 X = np.ones((3, 4), np.float32)
@@ -23,7 +23,7 @@ def line_of(fn, marker: str) -> int:
 
 
 def run(fn, *args, **kw):
-    return compiler.jit(fn, target="interpreter", **kw)(*args)
+    return cortado.jit(fn, target="interpreter", **kw)(*args)
 
 
 def check(excinfo, fn, marker, *names):
@@ -182,11 +182,11 @@ def test_tracer_leaking_into_another_trace():
     run(first, X)
     with pytest.raises(UnsupportedFunctionError) as e:
         run(second, X)
-    check(e, second, "<- here", "another compiler.jit trace")
+    check(e, second, "<- here", "another cortado.jit trace")
 
 
 def test_argument_errors_point_at_the_call():
-    f = compiler.jit(lambda x, y: x + y, target="interpreter")
+    f = cortado.jit(lambda x, y: x + y, target="interpreter")
     with pytest.raises(JitError, match="signature") as e:
         f(X)   # <- call
     assert f"{HERE}:" in str(e.value)
@@ -200,7 +200,7 @@ def test_argument_errors_point_at_the_call():
 
 def test_static_argnames_must_name_parameters():
     with pytest.raises(JitError, match="'n'"):
-        compiler.jit(lambda x: x, static_argnames=("n",))
+        cortado.jit(lambda x: x, static_argnames=("n",))
 
 
 def test_results_must_be_arrays_or_containers():

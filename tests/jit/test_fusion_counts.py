@@ -11,12 +11,12 @@ import math
 import numpy as np
 import pytest
 
-import compiler
+import cortado
 from jit_helpers import assert_same, skip_if_op_missing
 
 
 def lower(fn, *args, **kw):
-    f = compiler.jit(fn, target="interpreter", **kw)
+    f = cortado.jit(fn, target="interpreter", **kw)
     with skip_if_op_missing():
         low = f.lower(*args)
     got = f(*args)

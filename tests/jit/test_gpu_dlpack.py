@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from runtime.devices import cuda_available
+import cortado
+from cortado.runtime.devices import cuda_available
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not cuda_available(), reason="no usable CUDA GPU (needs an NVIDIA GPU, its driver "
@@ -39,7 +39,7 @@ def test_cuda_tensors_round_trip():
     else:
         dev = [lib.asarray(a) for a in xs]
         to_host = lib.asnumpy
-    f = compiler.jit(mlp, target="cuda", allow_tf32=False, dynamic=True)
+    f = cortado.jit(mlp, target="cuda", allow_tf32=False, dynamic=True)
     y, z = f(*dev)
     assert type(y) is type(dev[0])
     if lib.__name__ == "torch":

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import compiler
-from compiler import ops
-from compiler.ir import Graph, TensorType
-from compiler.jit.raising import eliminate_common_subexpressions
+import cortado
+from cortado import ops
+from cortado.ir import Graph, TensorType
+from cortado.jit.raising import eliminate_common_subexpressions
 from jit_helpers import assert_same, skip_if_op_missing
 
 
 def traced_ops(fn, *args, **kw):
     with skip_if_op_missing():
-        g = compiler.jit(fn, **kw).trace(*args)
+        g = cortado.jit(fn, **kw).trace(*args)
     ops.verify(g)
     return g, [n.op.value for n in g.nodes]
 
@@ -163,7 +163,7 @@ def test_raised_softmax_computes_what_numpy_computes(rows, cols, axis, keep, shi
         s = e.sum(axis, keepdims=True) if keep else np.expand_dims(e.sum(axis), axis)
         return e / s
     with skip_if_op_missing():
-        g = compiler.jit(fn).trace(x)
+        g = cortado.jit(fn).trace(x)
     assert [n.op.value for n in g.nodes] == ["Softmax"]
     assert_same(evaluate(g, x), fn(x), (x,))
 
@@ -187,6 +187,6 @@ def test_raised_layer_norm_computes_what_numpy_computes(shape, start, eps, affin
             y = y + beta
         return y
     with skip_if_op_missing():
-        g = compiler.jit(fn).trace(x, gamma, beta)
+        g = cortado.jit(fn).trace(x, gamma, beta)
     assert [n.op.value for n in g.nodes] == ["LayerNormalization"]
     assert_same(evaluate(g, *[a for a in (x, gamma, beta)][:len(g.inputs)]), fn(x, gamma, beta), (x,))

@@ -1,4 +1,4 @@
-"""Every function of the numpy suite, compiled by compiler.jit on the interpreter, matches numpy
+"""Every function of the numpy suite, compiled by cortado.jit on the interpreter, matches numpy
 on random inputs (same structure, dtypes and shapes; values within per-dtype tolerance)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from compiler import ops
+import cortado
+from cortado import ops
 from jit_helpers import assert_same, skip_if_op_missing
 from jit_suite import CASES
 
@@ -19,7 +19,7 @@ def test_the_suite_is_large_enough():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_matches_numpy(case):
     args = case.make(np.random.default_rng(0))
-    f = compiler.jit(case.fn, static_argnames=case.static, target="interpreter")
+    f = cortado.jit(case.fn, static_argnames=case.static, target="interpreter")
     with np.errstate(all="ignore"):
         want = case.fn(*args, **case.kwargs)
     with skip_if_op_missing():
@@ -33,7 +33,7 @@ def test_traced_graph_matches_numpy_on_the_reference_evaluator(case):
     """The trace alone, run by the IR's numpy reference evaluator: separates tracing mistakes
     from code generation ones."""
     args = case.make(np.random.default_rng(1))
-    f = compiler.jit(case.fn, static_argnames=case.static)
+    f = cortado.jit(case.fn, static_argnames=case.static)
     with skip_if_op_missing():
         graph = f.trace(*args, **case.kwargs)
     ops.verify(graph)

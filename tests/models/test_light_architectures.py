@@ -11,9 +11,9 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-import compiler
-from compiler.testing.models import LIGHT_MODELS, light_model, light_path
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.testing.models import LIGHT_MODELS, light_model, light_path
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ from compiler.testing.reference import assert_close, run_onnxruntime
 def test_light_model_matches_onnxruntime(name, opt_level):
     """Unfused (O0) and fused (O2) kernels both match onnxruntime."""
     model = light_model(name, seed=0)
-    m = compiler.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
     got = m.run({m.input_names[0]: x})
     expected = run_onnxruntime(model, {m.input_names[0]: x})
@@ -38,7 +38,7 @@ def test_shipped_constant_weight_output_smoke(name):
     (squeezenet) reach activations near 1e10 with constant weights, where float rounding
     order alone changes the softmax: those are checked with random weights only."""
     path = light_path(name)
-    m = compiler.compile(str(path), target="interpreter", opt_level=0)
+    m = cortado.compile(str(path), target="interpreter", opt_level=0)
     x = np.random.default_rng(0).random((1, 3, 224, 224)).astype(np.float32)   # images are non-negative
     expected = numpy_helper.to_array(onnx.load_tensor(str(path).replace(".onnx", "_output_0.pb")))
     np.testing.assert_allclose(m(x), expected, rtol=1e-3, atol=1e-4)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from compiler.testing.models import LIGHT_MODELS, graph_inputs, light_model, with_input_shape
-from compiler.testing.reference import assert_close, assert_close_to_scale, run_onnxruntime
+import cortado
+from cortado.testing.models import LIGHT_MODELS, graph_inputs, light_model, with_input_shape
+from cortado.testing.reference import assert_close, assert_close_to_scale, run_onnxruntime
 from examples.model_zoo import bert_encoder, bert_inputs, mobilenet_v2
 
 
@@ -40,7 +40,7 @@ MODELS = {"squeezenet": _squeezenet, "mobilenet_v2": _mobilenet_v2, "bert_encode
 
 
 def _compile(model, **kwargs):
-    return compiler.compile(model, target="interpreter", **kwargs)
+    return cortado.compile(model, target="interpreter", **kwargs)
 
 
 def _run_levels(name, dtype, levels=(0, 2)):

@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from compiler.testing.models import light_model
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.testing.models import light_model
+from cortado.testing.reference import assert_close, run_onnxruntime
 from examples.model_zoo import bert_encoder
 
 
 def test_resnet50_at_o2_is_at_most_60_kernels_and_half_the_traffic():
     model = light_model("resnet50")
-    o0 = compiler.compile(model, target="interpreter", opt_level=0).stats
-    o2 = compiler.compile(model, target="interpreter", opt_level=2).stats
+    o0 = cortado.compile(model, target="interpreter", opt_level=0).stats
+    o2 = cortado.compile(model, target="interpreter", opt_level=2).stats
     assert o2["kernels"] <= 60, o2["kernels"]
     assert o2["est_hbm_bytes"] <= 0.5 * o0["est_hbm_bytes"], (o2["est_hbm_bytes"], o0["est_hbm_bytes"])
 
@@ -23,7 +23,7 @@ def test_resnet50_at_o2_is_at_most_60_kernels_and_half_the_traffic():
 @pytest.mark.slow
 def test_bert_base_encoder_layer_is_at_most_8_kernels_and_matches_onnxruntime():
     model = bert_encoder(1, seq=32)        # BERT-base shapes: hidden 768, 12 heads, FFN 3072
-    m = compiler.compile(model, target="interpreter")
+    m = cortado.compile(model, target="interpreter")
     assert m.stats["kernels"] <= 8, [k["ops"] for k in m.stats["per_kernel"]]
     kinds = [k["kind"] for k in m.stats["per_kernel"]]
     assert "attention" in kinds

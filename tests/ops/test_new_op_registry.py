@@ -8,16 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.ir import DType, Graph, Op, TensorType
-from compiler.ops import all_ops, apply, evaluate, get_op, make_attrs
-from compiler.ops.registry import infer_types
-from runtime.errors import ShapeError
+from cortado.ir import DType, Graph, Op, TensorType
+from cortado.ops import all_ops, apply, evaluate, get_op, make_attrs
+from cortado.ops.registry import infer_types
+from cortado.runtime.errors import ShapeError
 
 
 def _lowered(op: Op) -> bool:
-    import codegen.generate as gen
-    from codegen import exprs, writer
-    from codegen.kernels import reduction, row_specs  # noqa: F401  (registers the row specs)
+    import cortado.codegen.generate as gen
+    from cortado.codegen import exprs, writer
+    from cortado.codegen.kernels import reduction, row_specs  # noqa: F401  (registers the row specs)
 
     return (exprs.has_lowering(op) or writer.has_lowering(op) or reduction.has_spec(op) or gen.has_generator(op)
             or op in (Op.MATMUL, Op.GEMM, Op.CONV))
@@ -110,7 +110,7 @@ def test_cumprod_exclusive_needs_no_division():
 
 
 def test_categories_drive_kernel_kinds():
-    from compiler.ops import Category
+    from cortado.ops import Category
 
     assert get_op(Op.GATHER).category is Category.VIEW
     assert get_op(Op.CUM_SUM).category is Category.SCAN

@@ -1,4 +1,4 @@
-"""The IR's numpy references (``compiler.ops.evaluate``) on onnx's own node cases: every case
+"""The IR's numpy references (``cortado.ops.evaluate``) on onnx's own node cases: every case
 the frontend imports must evaluate to the case's expected outputs. Passes and constant folding
 trust these references, so they are held to the same cases as the kernels."""
 
@@ -9,10 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-from compiler import conformance as conf
-from compiler.errors import CortadoError, UnsupportedOpError
-from compiler.frontends.onnx import import_onnx
-from compiler.ops import evaluate
+from cortado import conformance as conf
+from cortado.errors import CortadoError, UnsupportedOpError
+from cortado.frontends.onnx import import_onnx
+from cortado.ops import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 
-from codegen import exprs
-from codegen.generate import has_generator
-from codegen.kernels.reduction import has_spec
-from codegen.writer import has_lowering
-from compiler.ir import Op
-from compiler.ops import Category, all_ops, register_op
+from cortado.codegen import exprs
+from cortado.codegen.generate import has_generator
+from cortado.codegen.kernels.reduction import has_spec
+from cortado.codegen.writer import has_lowering
+from cortado.ir import Op
+from cortado.ops import Category, all_ops, register_op
 
 
 def lowering_of(d) -> bool:
@@ -49,8 +49,8 @@ def test_duplicate_registration_is_an_error():
 
 
 def test_unknown_attribute_is_refused():
-    from compiler.errors import ModelFormatError
-    from compiler.ops import make_attrs
+    from cortado.errors import ModelFormatError
+    from cortado.ops import make_attrs
 
     with pytest.raises(ModelFormatError, match="has no attribute.*known: alpha"):
         make_attrs("LeakyRelu", slope=0.1)

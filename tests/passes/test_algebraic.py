@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from compiler.ir import DType, Graph, Op, TensorType
-from compiler.ops import apply
-from compiler.testing import check_pass, check_pass_on
-from passes.algebraic import simplify
+from cortado.ir import DType, Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.testing import check_pass, check_pass_on
+from cortado.passes.algebraic import simplify
 
 
 def test_simplify_preserves_semantics(counted):

@@ -3,14 +3,14 @@ graphs with discrete ops: comparisons, logic, Where, integer and bitwise arithme
 
 import pytest
 
-from compiler.testing import check_pass, strategies
-from passes.algebraic import simplify
-from passes.constant_folding import fold_constants
-from passes.cse import cse
-from passes.dce import dce
-from passes.layout import assign_layout
-from passes.shape_folding import fold_shapes
-from passes.transpose_sinking import sink_transposes
+from cortado.testing import check_pass, strategies
+from cortado.passes.algebraic import simplify
+from cortado.passes.constant_folding import fold_constants
+from cortado.passes.cse import cse
+from cortado.passes.dce import dce
+from cortado.passes.layout import assign_layout
+from cortado.passes.shape_folding import fold_shapes
+from cortado.passes.transpose_sinking import sink_transposes
 
 EVERY_OP = strategies.supported_ops() + strategies.supported_ops(strategies.DISCRETE, registered_only=True)
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply
-from compiler.testing import check_pass, check_pass_on, strategies
-from passes.batchnorm import fold_batchnorm
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.testing import check_pass, check_pass_on, strategies
+from cortado.passes.batchnorm import fold_batchnorm
 
 CONV = dict(kernel_shape=(3, 3), strides=(1, 1), pads=(1, 1, 1, 1), dilations=(1, 1), group=1)
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from compiler.ir import DType, Graph, Op, TensorType
-from compiler.ops import apply, evaluate
-from compiler.testing import check_pass
-from passes.constant_folding import fold_constants, fold_decision
+from cortado.ir import DType, Graph, Op, TensorType
+from cortado.ops import apply, evaluate
+from cortado.testing import check_pass
+from cortado.passes.constant_folding import fold_constants, fold_decision
 
 
 def test_fold_constants_preserves_semantics(counted):
@@ -51,7 +51,7 @@ def test_size_cap_keeps_big_or_growing_results_as_nodes():
 
 
 def test_symbolic_shapes_are_not_folded():
-    from compiler.ir import Sym
+    from cortado.ir import Sym
 
     g = Graph()
     x = g.add_input("x", TensorType((Sym("N"), 2), "float32"))

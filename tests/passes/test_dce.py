@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply
-from compiler.testing import check_pass
-from passes.dce import dce
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.testing import check_pass
+from cortado.passes.dce import dce
 
 
 def test_dce_preserves_semantics(counted):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-from compiler import ops
-from compiler.ir import Graph, Sym, TensorType
-from compiler.testing.reference import assert_close
-from passes.fusion import partition
-from passes.groups import Kind
+import cortado
+from cortado import ops
+from cortado.ir import Graph, Sym, TensorType
+from cortado.testing.reference import assert_close
+from cortado.passes.fusion import partition
+from cortado.passes.groups import Kind
 
 
 def rand(rng, *shape):
@@ -35,8 +35,8 @@ def kernels(g):
 
 
 def check_same(g, feeds):
-    fused = compiler.compile(g, target="interpreter", opt_level=2)
-    plain = compiler.compile(g, target="interpreter", opt_level=0)
+    fused = cortado.compile(g, target="interpreter", opt_level=2)
+    plain = cortado.compile(g, target="interpreter", opt_level=0)
     a, b = fused.run(feeds), plain.run(feeds)
     ref = ops.evaluate(g, feeds)
     for name in g.output_names:
@@ -142,7 +142,7 @@ def test_why_not_fused_is_reported(rng):
     p = ops.apply(g, "MaxPool", [c], kernel_shape=(2, 2), strides=(2, 2), pads=(0, 0, 0, 0),
                   dilations=(1, 1)).output
     g.add_output(p, "y")
-    m = compiler.compile(g, target="interpreter")
+    m = cortado.compile(g, target="interpreter")
     assert m.stats["kernels"] == 2
     assert any("MaxPool" in line for line in m.stats["why_not_fused"])
 

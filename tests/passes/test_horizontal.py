@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import settings
 
-from compiler import ops
-from compiler.ir import Graph, TensorType, clone_graph
-from compiler.testing import check_pass, strategies
-from compiler.testing.reference import assert_close
-from passes.horizontal import fuse_siblings
+from cortado import ops
+from cortado.ir import Graph, TensorType, clone_graph
+from cortado.testing import check_pass, strategies
+from cortado.testing.reference import assert_close
+from cortado.passes.horizontal import fuse_siblings
 
 
 def rand(rng, *shape):

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply
-from compiler.testing import check_pass, check_pass_on, strategies
-from passes.layout import assign_layout, to_first, to_last
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.testing import check_pass, check_pass_on, strategies
+from cortado.passes.layout import assign_layout, to_first, to_last
 
 CONV = dict(kernel_shape=(1, 1), strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1)
 

@@ -5,12 +5,12 @@ import functools
 import numpy as np
 import pytest
 
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply
-from passes.algebraic import simplify
-from passes.constant_folding import fold_constants
-from passes.dce import dce
-from passes.manager import FixedPoint, PassFailure, PassManager, named, pass_name, step_names
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.passes.algebraic import simplify
+from cortado.passes.constant_folding import fold_constants
+from cortado.passes.dce import dce
+from cortado.passes.manager import FixedPoint, PassFailure, PassManager, named, pass_name, step_names
 
 
 def _graph():

@@ -1,4 +1,4 @@
-"""Property tests of the fusion partition and the memory plan on compiler.testing's random graphs.
+"""Property tests of the fusion partition and the memory plan on cortado.testing's random graphs.
 
 The graph passes are checked by ``check_pass``; the partition and the memory plan are not
 graph -> graph, so their invariants are stated here: every node in exactly one kernel group,
@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import compiler
-from compiler import ops
-from compiler.ir import Op, clone_graph
-from compiler.pipeline import run_pipeline
-from compiler.testing import strategies
-from compiler.testing.reference import assert_close
-from passes.fusion import partition
-from passes.groups import Kind
-from passes.memory import plan_memory
+import cortado
+from cortado import ops
+from cortado.ir import Op, clone_graph
+from cortado.pipeline import run_pipeline
+from cortado.testing import strategies
+from cortado.testing.reference import assert_close
+from cortado.passes.fusion import partition
+from cortado.passes.groups import Kind
+from cortado.passes.memory import plan_memory
 
 
 # random graphs mostly fuse into one or two kernels; graphs of ops that end kernels (contractions,
@@ -124,7 +124,7 @@ def test_compiled_fused_graphs_compute_what_the_reference_computes(graph, data):
     """Partition, memory plan, codegen and runtime together, at O2 on the interpreter."""
     feeds = data.draw(strategies.inputs_for(graph), label="inputs")
     expected = ops.evaluate(graph, feeds)
-    m = compiler.compile(clone_graph(graph), target="interpreter", opt_level=2)
+    m = cortado.compile(clone_graph(graph), target="interpreter", opt_level=2)
     got = m.run(feeds)
     for name in graph.output_names:
         assert_close(np.asarray(got[name]), np.asarray(expected[name]), what=name)

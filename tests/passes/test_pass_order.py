@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.ir import clone_graph
-from compiler.ops import evaluate, verify
-from compiler.pipeline import CLEANUP
-from compiler.testing import compare_outputs, strategies, structure_key
-from passes.manager import FixedPoint, PassManager
+from cortado.ir import clone_graph
+from cortado.ops import evaluate, verify
+from cortado.pipeline import CLEANUP
+from cortado.testing import compare_outputs, strategies, structure_key
+from cortado.passes.manager import FixedPoint, PassManager
 
 PASSES = list(CLEANUP.passes[:-1])      # dce, cse, fold_shapes, fold_constants, simplify
 

@@ -7,14 +7,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.errors import CortadoError
-from compiler.ir import DType, Graph, Op, Sym, TensorType
-from compiler.ops import apply
-from compiler.pipeline import pass_names, passes_for, run_pipeline
-from compiler.testing import check_pass, check_pass_on, strategies
-from compiler.testing.models import light_model
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.errors import CortadoError
+from cortado.ir import DType, Graph, Op, Sym, TensorType
+from cortado.ops import apply
+from cortado.pipeline import pass_names, passes_for, run_pipeline
+from cortado.testing import check_pass, check_pass_on, strategies
+from cortado.testing.models import light_model
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
 def _as_pass(opt_level):
@@ -66,7 +66,7 @@ def test_unknown_pass_names_are_a_clear_error():
 @pytest.mark.slow
 def test_resnet50_has_no_batchnorm_after_o2_and_matches_onnxruntime():
     model = light_model("resnet50", seed=0)
-    m = compiler.compile(model, target="interpreter", opt_level=2)
+    m = cortado.compile(model, target="interpreter", opt_level=2)
     ops = [n.op for n in m.graph.nodes]
     assert Op.BATCH_NORMALIZATION not in ops
     assert ops.count(Op.CONV) == 53 and m.stats["nodes_in"] - m.stats["nodes_out"] == 53
@@ -130,11 +130,11 @@ def test_attention_block_shape_chains_fold_away():
     """End to end: no shape computation survives O1. The ONNX frontend's shape data resolves
     these chains while importing; the next test covers the chains that reach the IR."""
     model = attention_block()
-    graph = compiler.load_graph(model)
+    graph = cortado.load_graph(model)
     run_pipeline(graph, opt_level=1, verify=True)
     left = [n for n in graph.nodes if n.op in SHAPE_OPS or any(o.dtype.is_int for o in n.outputs)]
     assert not left, f"shape computations survive O1: {left}"
-    m = compiler.compile(model, target="interpreter", opt_level=1)
+    m = cortado.compile(model, target="interpreter", opt_level=1)
     x = np.random.default_rng(2).standard_normal((2, 4, 8)).astype(np.float32)
     assert_close(m.run({"x": x})["y"], run_onnxruntime(model, {"x": x})[0], what="attention")
 

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import compiler
-from compiler import ops
-from compiler.errors import CortadoError
-from compiler.ir import DType, Graph, Op, Sym, TensorType, clone_graph
-from compiler.testing import check_pass, strategies
-from compiler.testing.reference import assert_close_to_scale
-from passes.precision import PrecisionConfig, convert_precision
+import cortado
+from cortado import ops
+from cortado.errors import CortadoError
+from cortado.ir import DType, Graph, Op, Sym, TensorType, clone_graph
+from cortado.testing import check_pass, strategies
+from cortado.testing.reference import assert_close_to_scale
+from cortado.passes.precision import PrecisionConfig, convert_precision
 
 
 def conv_bn_relu() -> Graph:
@@ -104,7 +104,7 @@ def test_keep_float32_holds_results_out_of_half_range():
     convert_precision(kept, PrecisionConfig("float16", keep_float32={"Exp"}))
     assert np.isinf(ops.evaluate(plain, feeds)["y"][0])
     assert next(n for n in kept.nodes if n.op is Op.EXP).outputs[0].dtype is DType.FLOAT32
-    m = compiler.compile(kept, target="interpreter", opt_level=0)
+    m = cortado.compile(kept, target="interpreter", opt_level=0)
     np.testing.assert_allclose(m(feeds["x"]), np.exp(feeds["x"].astype(np.float64)), rtol=1e-3)
 
 
@@ -117,11 +117,11 @@ def test_default_keeps_growing_reductions_float32_under_float16_only():
 
 def test_compile_rejects_unknown_dtype():
     with pytest.raises(CortadoError, match="dtype must be one of float32, float16, bfloat16"):
-        compiler.compile(conv_bn_relu(), target="interpreter", dtype="float64")
+        cortado.compile(conv_bn_relu(), target="interpreter", dtype="float64")
 
 
 def test_compiled_model_takes_and_returns_float32():
-    m = compiler.compile(conv_bn_relu(), target="interpreter", dtype="float16", opt_level=2)
+    m = cortado.compile(conv_bn_relu(), target="interpreter", dtype="float16", opt_level=2)
     assert m.inputs[0]["dtype"] == "float32" and m.outputs[0]["dtype"] == "float32"
     assert m.plan["precision"] == {"dtype": "float16", "allow_tf32": True}
     assert m.stats["dtype"] == "float16"
@@ -195,7 +195,7 @@ def test_output_cast_goes_above_trailing_views():
     reshape = next(n for n in h.nodes if n.op is Op.RESHAPE)
     assert reshape.inputs[0].producer.op is Op.CAST and reshape.outputs[0] is h.outputs[0]
     assert h.outputs[0].dtype is DType.FLOAT32
-    kernels = [compiler.compile(g, target="interpreter", opt_level=2, dtype=d).stats["kernels"]
+    kernels = [cortado.compile(g, target="interpreter", opt_level=2, dtype=d).stats["kernels"]
                for d in ("float32", "bfloat16")]
     assert kernels[0] == kernels[1]
 
@@ -203,10 +203,9 @@ def test_output_cast_goes_above_trailing_views():
 def test_half_artifact_round_trip(tmp_path):
     """Half weights travel through safetensors (bfloat16 included) and the loaded model gives
     the same results with float32 inputs and outputs."""
-    import runtime
-
+    from cortado import runtime
     # O1: at O2 the batch norm (with its float32 parameters) is folded into the conv weights
-    m = compiler.compile(conv_bn_relu(), target="interpreter", dtype="bfloat16", opt_level=1)
+    m = cortado.compile(conv_bn_relu(), target="interpreter", dtype="bfloat16", opt_level=1)
     loaded = runtime.load(m.save(tmp_path / "cbr.cortado"), target="interpreter")
     assert {str(a.dtype) for a in loaded.constants.values()} == {"bfloat16", "float32"}
     x = np.random.default_rng(2).standard_normal((1, 3, 8, 8)).astype(np.float32)
@@ -220,7 +219,7 @@ SAFE_OPS = [Op.RELU, Op.ADD, Op.MUL, Op.TANH, Op.SIGMOID, Op.MATMUL, Op.CONV, Op
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_precision_pass_on_random_graphs(dtype):
-    """The pass on compiler.testing's random graphs (contractions, windows, softmax, views):
+    """The pass on cortado.testing's random graphs (contractions, windows, softmax, views):
     float32 in and out, and values within the storage type's rounding of the float32 result."""
     tol = 2e-2 if dtype == "float16" else 1e-1
     check_pass(functools.partial(convert_precision, config=PrecisionConfig(dtype)),

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from compiler.ir import DType, Graph, Op, Sym, TensorType
-from compiler.ops import all_ops, apply
-from compiler.testing import check_pass, strategies
-from passes.shape_folding import fold_shapes
+from cortado.ir import DType, Graph, Op, Sym, TensorType
+from cortado.ops import all_ops, apply
+from cortado.testing import check_pass, strategies
+from cortado.passes.shape_folding import fold_shapes
 
 
 def test_fold_shapes_preserves_semantics(counted):

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-import passes.algebraic as algebraic
-import passes.cse as cse_module
-import passes.layout as layout
-import passes.transpose_sinking as sinking
-from compiler.ir import Op
-from compiler.testing import PassCheckError, check_pass, strategies
+import cortado.passes.algebraic as algebraic
+import cortado.passes.cse as cse_module
+import cortado.passes.layout as layout
+import cortado.passes.transpose_sinking as sinking
+from cortado.ir import Op
+from cortado.testing import PassCheckError, check_pass, strategies
 
 
 def _expect_counterexample(pass_fn, **options) -> str:

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply
-from compiler.testing import check_pass, check_pass_on, strategies
-from passes.transpose_sinking import sink_transposes
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.testing import check_pass, check_pass_on, strategies
+from cortado.passes.transpose_sinking import sink_transposes
 
 
 def _count(g, op=Op.TRANSPOSE):

@@ -13,7 +13,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from compiler.errors import ArtifactError
+from cortado.errors import ArtifactError
 from robust_cases import Bad, Case, fresh_artifact, load_api, run_argv, seeded_bytes
 
 

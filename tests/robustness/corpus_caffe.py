@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import (ModelFormatError, ModelLoadError, ResourceLimitError, ShapeError,
+from cortado.errors import (ModelFormatError, ModelLoadError, ResourceLimitError, ShapeError,
                              UnsupportedOpError, WeightsError)
 from robust_cases import Bad, Case, seeded_bytes
 
@@ -39,7 +39,7 @@ SHAPES = {"conv1": [(4, 3, 3, 3), (4,)], "ip": [(5, 144), (5,)]}
 
 def caffemodel(shapes=SHAPES, seed: int = 0) -> bytes:
     """A binary NetParameter holding a seeded blob of each shape."""
-    from compiler.frontends.caffe.weights import NetParameter
+    from cortado.frontends.caffe.weights import NetParameter
 
     rng = np.random.default_rng(seed)
     net = NetParameter(name="tiny")
@@ -66,9 +66,9 @@ def net_case(tmp: Path, text: str | bytes, *, weights: bytes | None = None, rand
         argv.append("--random-weights")
 
     def api():
-        import compiler
+        import cortado
 
-        return compiler.compile(proto, weights=wpath, random_weights=random_weights, target="interpreter")
+        return cortado.compile(proto, weights=wpath, random_weights=random_weights, target="interpreter")
     return Bad(api, argv)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.errors import (ModelFormatError, ModelLoadError, ResourceLimitError, ShapeError,
+from cortado.errors import (ModelFormatError, ModelLoadError, ResourceLimitError, ShapeError,
                              UnsupportedOpError)
 from robust_cases import (F32, Bad, Case, compile_api, compile_argv, model_case, onnx_model, seeded_bytes,
                           tiny_onnx, vi, write_model)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import ArtifactError, InputError, OutputError, ResourceLimitError
+from cortado.errors import ArtifactError, InputError, OutputError, ResourceLimitError
 from robust_cases import Bad, Case, compile_argv, fresh_artifact, run_argv, tiny_model, tiny_onnx, write_model
 from corpus_caffe import NET
 
@@ -86,9 +86,9 @@ def batch_over_configured_limit(tmp):
 
 
 def _limited_model():
-    import compiler
+    import cortado
 
-    return compiler.compile(tiny_onnx("N"), target="interpreter", max_elements=15)
+    return cortado.compile(tiny_onnx("N"), target="interpreter", max_elements=15)
 
 
 def npy_garbage(tmp):
@@ -160,7 +160,7 @@ def convert_output_is_folder(tmp):
     (tmp / "out.onnx").mkdir()
 
     def api():
-        from compiler.exporters import convert_caffe
+        from cortado.exporters import convert_caffe
 
         return convert_caffe(tmp / "net.prototxt", random_weights=True, output=tmp / "out.onnx")
     return Bad(api, ["convert", "net.prototxt", "--random-weights", "-o", "out.onnx"])
@@ -170,7 +170,7 @@ def convert_output_folder_missing(tmp):
     (tmp / "net.prototxt").write_text(NET)
 
     def api():
-        from compiler.exporters import convert_caffe
+        from cortado.exporters import convert_caffe
 
         return convert_caffe(tmp / "net.prototxt", random_weights=True, output=tmp / "nowhere" / "out.onnx")
     return Bad(api, ["convert", "net.prototxt", "--random-weights", "-o", "nowhere/out.onnx"])
@@ -187,7 +187,7 @@ def repro_unwritable(tmp):
     (tmp / "afile").write_text("not a folder")
 
     def api():
-        from codegen.repro import write_repro
+        from cortado.codegen.repro import write_repro
 
         return write_repro(tiny_model(), tmp / "afile" / "repro", {"x": X})
     return Bad(api, ["compile", path.name, "-o", "out.cortado", "--repro", "afile/repro", "-q",

@@ -76,19 +76,19 @@ def time_limit(seconds: int):
 def run_cli(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
             timeout: int = CLI_SECONDS) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, argv)], cwd=cwd, env=full_env,
+    return subprocess.run([sys.executable, "-m", "cortado.cli", *map(str, argv)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def cli_in_process(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
                    timeout: int = API_SECONDS) -> tuple[int, str, str]:
-    """``cortado ARGV`` through ``compiler.cli.main`` in this process: (exit code, stdout,
+    """``cortado ARGV`` through ``cortado.cli.main`` in this process: (exit code, stdout,
     stderr). An exception escaping ``main`` is what a user would see as a traceback, so it
     propagates (and fails the test); ``SystemExit`` (argparse) becomes its code."""
     import io
     from contextlib import redirect_stderr, redirect_stdout
 
-    from compiler.cli import main
+    from cortado.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     old_cwd, old_env = Path.cwd(), dict(os.environ)
@@ -144,9 +144,9 @@ def write_model(folder: Path, model, name: str = "model.onnx") -> Path:
 
 def compile_api(path: Path, **kwargs) -> Callable[[], object]:
     def call():
-        import compiler
+        import cortado
 
-        return compiler.compile(path, target="interpreter", **kwargs)
+        return cortado.compile(path, target="interpreter", **kwargs)
     return call
 
 
@@ -169,9 +169,9 @@ _MODEL: dict[str, object] = {}
 def tiny_model():
     """``tiny_onnx`` with a dynamic batch, compiled once per process for the interpreter."""
     if "m" not in _MODEL:
-        import compiler
+        import cortado
 
-        _MODEL["m"] = compiler.compile(tiny_onnx("N"), target="interpreter")
+        _MODEL["m"] = cortado.compile(tiny_onnx("N"), target="interpreter")
     return _MODEL["m"]
 
 
@@ -192,8 +192,7 @@ def fresh_artifact(folder: Path, name: str = "m.cortado") -> Path:
 
 def load_api(path: Path, feeds: dict | None = None) -> Callable[[], object]:
     def call():
-        import runtime
-
+        from cortado import runtime
         m = runtime.load(path, target="interpreter")
         return m.run(feeds if feeds is not None else {"x": np.ones((2, 4), np.float32)})
     return call

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import runtime
-from compiler.errors import CortadoError
+from cortado import runtime
+from cortado.errors import CortadoError
 from robust_cases import ROOT, cli_in_process, fresh_artifact, snapshot, tiny_model, tiny_onnx, write_model
 from corpus_caffe import NET
 
@@ -40,7 +40,7 @@ def fail_after(monkeypatch, target, name: str, calls: int):
 @pytest.mark.parametrize("suffix", [".cortado", ".zip"])
 @pytest.mark.parametrize("existing", [False, True])
 def test_failed_artifact_save_leaves_old_or_nothing(tmp_path, monkeypatch, suffix, existing):
-    import runtime.artifact as artifact
+    import cortado.runtime.artifact as artifact
     import zipfile
 
     path = tmp_path / f"m{suffix}"
@@ -60,7 +60,7 @@ def test_failed_artifact_save_leaves_old_or_nothing(tmp_path, monkeypatch, suffi
 
 
 def test_failed_compile_save_on_the_command_line(tmp_path, monkeypatch):
-    import runtime.artifact as artifact
+    import cortado.runtime.artifact as artifact
 
     write_model(tmp_path, tiny_onnx())
     before = snapshot(tmp_path)
@@ -72,7 +72,7 @@ def test_failed_compile_save_on_the_command_line(tmp_path, monkeypatch):
 
 
 def test_failed_save_outputs_leaves_no_partial_file(tmp_path, monkeypatch):
-    import runtime.loader as loader
+    import cortado.runtime.loader as loader
 
     art = fresh_artifact(tmp_path)
     before = snapshot(tmp_path)
@@ -117,7 +117,7 @@ KILLED_SAVER = """
 import sys, compiler
 sys.path.insert(0, {tests!r})
 from robust_cases import tiny_onnx
-m = compiler.compile(tiny_onnx("N"), target="interpreter")
+m = cortado.compile(tiny_onnx("N"), target="interpreter")
 m.constants["pad"] = __import__("numpy").zeros(2_000_000, "float32")   # a few MB per save
 print("ready", flush=True)
 while True:
@@ -152,7 +152,7 @@ def test_written_files_have_the_usual_permissions(tmp_path):
     would give (an artifact shared with a serving account must stay readable)."""
     import stat
 
-    from runtime.loader import _UMASK, write_atomic
+    from cortado.runtime.loader import _UMASK, write_atomic
 
     tiny_model().save(tmp_path / "m.cortado")
     tiny_model().save(tmp_path / "m.zip")

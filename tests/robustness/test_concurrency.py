@@ -26,7 +26,8 @@ import json, os, sys, time
 import numpy as np
 sys.path.insert(0, {tests!r})
 from onnx import helper, numpy_helper
-import compiler, runtime
+import cortado
+from cortado import runtime
 from robust_cases import onnx_model, vi
 
 def model(k):
@@ -40,7 +41,7 @@ while not os.path.exists({go!r}):       # start together
 results = {{}}
 x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
 for k in {sizes}:
-    m = compiler.compile(model(k), target="interpreter", opt_level=k % 3)
+    m = cortado.compile(model(k), target="interpreter", opt_level=k % 3)
     results[k] = m.run({{"x": x}})["y"].tolist()
     m.save({artifact!r})
     runtime.load({artifact!r}, target="interpreter")
@@ -84,8 +85,7 @@ def test_two_processes_share_a_cache_dir_and_an_artifact_path(tmp_path):
     leftovers = [p.name for p in (cache / "kernels").iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
     assert not leftovers, leftovers
 
-    import runtime
-
+    from cortado import runtime
     runtime.load(artifact, target="interpreter")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -95,8 +95,8 @@ def test_saves_and_loads_racing_on_one_path(tmp_path, monkeypatch):
     the atomic folder swap: every load sees a whole artifact, every save succeeds."""
     import threading
 
-    import runtime
-    import runtime.artifact as artifact
+    from cortado import runtime
+    import cortado.runtime.artifact as artifact
     from robust_cases import tiny_model
 
     model = tiny_model()

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from compiler.errors import CortadoError
+from cortado.errors import CortadoError
 from robust_cases import API_SECONDS, cli_in_process, run_cli, snapshot, time_limit
 
 import corpus_artifacts
@@ -57,7 +57,7 @@ def check_cli_result(case, argv, code: int, stderr: str) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_command_line(case, tmp_path):
-    """``compiler.cli.main`` in this process (what the ``cortado`` script runs): an exception
+    """``cortado.cli.main`` in this process (what the ``cortado`` script runs): an exception
     escaping it would be a traceback, so it fails the test."""
     bad = case.make(tmp_path)
     if bad.argv is None:

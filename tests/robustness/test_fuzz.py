@@ -1,7 +1,7 @@
 """Differential fuzzing in the suite: a small fixed budget of random models, every saved
 regression model, and the fuzzer's own machinery (finding, shrinking, saving) on a planted bug.
 
-The long runs are ``python -m compiler.fuzz --models 1000`` (or ``--minutes N``).
+The long runs are ``python -m cortado.fuzz --models 1000`` (or ``--minutes N``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import onnx
 import pytest
 
-from compiler.fuzz import check_model, fuzz, main, run_cortado
-from compiler.testing.onnx_models import feeds_for
+from cortado.fuzz import check_model, fuzz, main, run_cortado
+from cortado.testing.onnx_models import feeds_for
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from onnx import helper
 
-import compiler
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.testing.reference import assert_close, run_onnxruntime
 from robust_cases import onnx_model, time_limit, vi
 
 
 def check(model, x, seconds: int = 60):
     expected = run_onnxruntime(model, {"x": x})[0]
     with time_limit(seconds):
-        got = compiler.compile(model, target="interpreter").run({"x": x})
+        got = cortado.compile(model, target="interpreter").run({"x": x})
     assert_close(next(iter(got.values())), expected)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.errors import CortadoError
+from cortado.errors import CortadoError
 from robust_cases import time_limit, tiny_onnx
 from corpus_caffe import NET, caffemodel
 
@@ -37,7 +37,7 @@ def mutants(data: bytes, seed: int, truncations: int, flips: int):
 
 
 def test_onnx_truncations_and_bit_flips(tmp_path):
-    from compiler import load_graph
+    from cortado import load_graph
 
     outcomes = {}
     for label, data in mutants(tiny_onnx().SerializeToString(), 0, truncations=40, flips=80):
@@ -48,7 +48,7 @@ def test_onnx_truncations_and_bit_flips(tmp_path):
 
 
 def test_caffemodel_truncations_and_bit_flips(tmp_path):
-    from compiler import load_graph
+    from cortado import load_graph
 
     proto = tmp_path / "net.prototxt"
     proto.write_text(NET)
@@ -61,7 +61,7 @@ def test_caffemodel_truncations_and_bit_flips(tmp_path):
 
 def test_prototxt_character_damage(tmp_path):
     """Deleted, doubled and swapped characters anywhere in a valid net."""
-    from compiler import load_graph
+    from cortado import load_graph
 
     rng = np.random.default_rng(2)
     outcomes = {}
@@ -83,7 +83,7 @@ def test_prototxt_character_damage(tmp_path):
 @pytest.mark.parametrize("suffix", [".zip", ".cortado"])
 def test_artifact_byte_damage(tmp_path, suffix):
     """Any changed byte of any file of an artifact is refused when it loads."""
-    import runtime
+    from cortado import runtime
     from robust_cases import fresh_artifact
 
     path = fresh_artifact(tmp_path, "m" + suffix)

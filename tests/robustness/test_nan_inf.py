@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from onnx import helper, numpy_helper
 
-import compiler
-from compiler.testing.reference import run_onnxruntime
+import cortado
+from cortado.testing.reference import run_onnxruntime
 from robust_cases import onnx_model, time_limit, vi
 
 SPECIALS = np.array([np.nan, np.inf, -np.inf], np.float32)
@@ -89,7 +89,7 @@ def test_specials_propagate_like_onnxruntime(name, opt_level):
     expected = run_onnxruntime(model, {"x": x})[0]
     with time_limit(60), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)    # special values are data, not warnings
-        got = compiler.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
+        got = cortado.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
     # the same elements are NaN, the same are +-Inf, and the finite rest agrees
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected))
@@ -108,7 +108,7 @@ def test_max_pool_of_minus_inf_and_of_padding_alone(opt_level):
     x = np.random.default_rng(0).standard_normal((1, 2, 9)).astype(np.float32)
     x[0, 0, :4] = -np.inf
     x[0, 1, ::2] = -np.inf
-    got = compiler.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
+    got = cortado.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
     plain, dilated = got[..., :8], got[..., 8:]
     windows = np.lib.stride_tricks.sliding_window_view(x, 2, axis=2)
     np.testing.assert_array_equal(plain, windows.max(axis=-1))
@@ -126,12 +126,12 @@ def test_a_window_of_padding_alone_gives_the_lowest_float_as_onnxruntime():
     expected = run_onnxruntime(model, {"x": x})[0]
     assert (expected == np.finfo(np.float32).min).all()
     for level in (0, 2):
-        got = compiler.compile(model, target="interpreter", opt_level=level).run({"x": x})["y"]
+        got = cortado.compile(model, target="interpreter", opt_level=level).run({"x": x})["y"]
         np.testing.assert_array_equal(got, expected)
 
 
 def test_all_nan_input_runs():
     model = conv_pool()
     x = np.full((1, 2, 6, 6), np.nan, np.float32)
-    got = compiler.compile(model, target="interpreter").run({"x": x})["y"]
+    got = cortado.compile(model, target="interpreter").run({"x": x})["y"]
     assert np.isnan(got).all()

@@ -13,9 +13,9 @@ import onnx
 import pytest
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.errors import CortadoError
-from compiler.frontends.onnx.registry import supported_onnx_ops
+import cortado
+from cortado.errors import CortadoError
+from cortado.frontends.onnx.registry import supported_onnx_ops
 from robust_cases import time_limit
 
 OPSET = 18
@@ -103,7 +103,7 @@ def test_damaged_nodes_are_refused_or_compiled(op):
     for label, model in variants(op):
         with time_limit(20):
             try:
-                compiler.compile(model, target="interpreter", opt_level=0)
+                cortado.compile(model, target="interpreter", opt_level=0)
             except CortadoError:
                 pass
             except Exception as e:   # collected so one run lists every damaged form that breaks

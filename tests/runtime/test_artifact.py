@@ -9,11 +9,11 @@ import zipfile
 import numpy as np
 import pytest
 
-import compiler
-import runtime
-from compiler.errors import ArtifactError
-from compiler.ir import Graph, Sym, TensorType
-from compiler import ops
+import cortado
+from cortado import runtime
+from cortado.errors import ArtifactError
+from cortado.ir import Graph, Sym, TensorType
+from cortado import ops
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def model():
     w = g.add_constant(rng.standard_normal((6, 3)).astype(np.float32), "w")
     h = ops.apply(g, "MatMul", [x, w]).output
     g.add_output(ops.apply(g, "Tanh", [h]).output, "y")
-    return compiler.compile(g, target="interpreter")
+    return cortado.compile(g, target="interpreter")
 
 
 @pytest.mark.parametrize("suffix", [".cortado", ".zip"])
@@ -41,10 +41,11 @@ def test_load_needs_no_compiler(tmp_path, model):
     path = tmp_path / "m.cortado"
     model.save(path)
     code = (
-        "import sys, numpy as np, runtime\n"
+        "import sys, numpy as np\nfrom cortado import runtime\n"
         f"m = runtime.load({str(path)!r}, target='interpreter')\n"
         "m(np.ones((2, 6), np.float32))\n"
-        "bad = [k for k in sys.modules if k.split('.')[0] in ('compiler', 'passes', 'codegen', 'onnx', 'networkx', 'lark')]\n"
+        "bad = [k for k in sys.modules if k.split('.')[0] in ('onnx', 'networkx', 'lark')\n"
+        "       or (k.startswith('cortado.') and not k.startswith('cortado.runtime'))]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -124,7 +125,7 @@ def test_artifact_carries_cubins_for_each_architecture(tmp_path):
 
     tiny = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
     out = tmp_path / "t.cortado"
-    r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(tiny), "-o", str(out), "-q",
+    r = subprocess.run([sys.executable, "-m", "cortado.cli", "compile", str(tiny), "-o", str(out), "-q",
                         "--target", "interpreter", "--arch", "sm_80,sm_90"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     manifest = json.loads((out / "manifest.json").read_text())

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import compiler
-from compiler.errors import InputError
-from compiler.ir import Graph, Sym, TensorType
-from compiler import ops
+import cortado
+from cortado.errors import InputError
+from cortado.ir import Graph, Sym, TensorType
+from cortado import ops
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def model():
     x = g.add_input("x", TensorType((Sym("N"), 4), "float32"))
     y = g.add_input("y", TensorType((Sym("N"), 4), "float32"))
     g.add_output(ops.apply(g, "Add", [x, y]).output, "z")
-    return compiler.compile(g, target="interpreter")
+    return cortado.compile(g, target="interpreter")
 
 
 def test_runs_and_returns_by_name(model):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-import runtime
-from compiler import ops
-from compiler.errors import CortadoError, InputError
-from compiler.ir import Graph, TensorType
-from compiler.testing.reference import assert_close
+import cortado
+from cortado import runtime
+from cortado import ops
+from cortado.errors import CortadoError, InputError
+from cortado.ir import Graph, TensorType
+from cortado.testing.reference import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def model():
     d = ops.apply(g, "Softmax", [c], axis=3).output
     e = ops.apply(g, "Softmax", [ops.apply(g, "Neg", [d]).output], axis=2).output
     g.add_output(ops.apply(g, "Tanh", [e]).output, "y")
-    return compiler.compile(g, target="interpreter")
+    return cortado.compile(g, target="interpreter")
 
 
 def test_keep_true_returns_every_kernel_output(model):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from compiler import ir
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply
-from compiler.testing import PassCheckError, check_pass, check_pass_on, compare_outputs, strategies, structure_key
+from cortado import ir
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply
+from cortado.testing import PassCheckError, check_pass, check_pass_on, compare_outputs, strategies, structure_key
 
 FAST = settings(max_examples=60, derandomize=True, deadline=None, database=None)
 
@@ -155,7 +155,7 @@ def test_custom_strategies_plug_in():
 def test_registry_bugs_are_not_blamed_on_the_pass(monkeypatch):
     import dataclasses
 
-    from compiler.ops import registry
+    from cortado.ops import registry
 
     relu = registry.get_op(Op.RELU)
     broken = dataclasses.replace(relu, reference=lambda a, x: np.concatenate([x, x]))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler import ir
-from compiler.ops import apply
-from compiler.testing import PassCheckError
+from cortado import ir
+from cortado.ops import apply
+from cortado.testing import PassCheckError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing-passes.md"
 

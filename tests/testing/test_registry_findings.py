@@ -3,8 +3,8 @@ regression tests now that they are fixed (the strategies no longer steer around 
 
 import numpy as np
 
-from compiler.ir import Graph, Op, TensorType
-from compiler.ops import apply, evaluate
+from cortado.ir import Graph, Op, TensorType
+from cortado.ops import apply, evaluate
 
 
 def test_ceil_mode_pool_reference_matches_inferred_shape():

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from compiler.ir import Op, SymExpr
-from compiler.ops import evaluate, verify
-from compiler.testing import strategies
-from compiler.testing.opgen import MOTIFS
+from cortado.ir import Op, SymExpr
+from cortado.ops import evaluate, verify
+from cortado.testing import strategies
+from cortado.testing.opgen import MOTIFS
 
 FIND = settings(max_examples=300, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 

@@ -16,7 +16,7 @@ TINY = ROOT / "examples" / "tiny_cnn.onnx"
 
 
 def _cortado(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cortado.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or ROOT)
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import compiler
-import passes.fusion
-from codegen import exprs
-from compiler import ops
-from compiler.cli import main
-from compiler.debug_numerics import check_numerics, render_text
-from compiler.ir import Graph, Op, TensorType
+import cortado
+import cortado.passes.fusion
+from cortado import passes
+from cortado.codegen import exprs
+from cortado import ops
+from cortado.cli import main
+from cortado.debug_numerics import check_numerics, render_text
+from cortado.ir import Graph, Op, TensorType
 
 
 def _net(rng) -> Graph:
@@ -76,7 +77,7 @@ def test_kernels_storing_into_a_concat_buffer_are_checked_in_place(monkeypatch):
     b = ops.apply(g, "Sigmoid", [x]).output
     c = ops.apply(g, "Concat", [a, b], axis=1).output
     g.add_output(ops.apply(g, "Tanh", [c]).output, "y")
-    assert compiler.compile(g, target="interpreter").plan["slices"], "the concat should be written in place"
+    assert cortado.compile(g, target="interpreter").plan["slices"], "the concat should be written in place"
     report = check_numerics(g, target="interpreter")
     assert report.ok
     monkeypatch.setitem(exprs._TABLE, Op.SIGMOID, lambda c: f"(1.0 - {c.use('_sigmoid')}({c.args[0]}))")

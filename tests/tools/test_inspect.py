@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from compiler import ops
-from compiler.inspect import build_report, render_html, render_text
-from compiler.ir import Graph, TensorType
+from cortado import ops
+from cortado.inspect import build_report, render_html, render_text
+from cortado.ir import Graph, TensorType
 
 
 def _parse_html(text: str) -> ET.Element:

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-import compiler
-from codegen.repro import compare, write_repro
-from compiler import ops
-from compiler.ir import Graph, TensorType
+import cortado
+from cortado.codegen.repro import compare, write_repro
+from cortado import ops
+from cortado.ir import Graph, TensorType
 
 
 
@@ -26,7 +26,7 @@ def bundle(tmp_path_factory, cortado, tiny):
 
 def test_one_script_per_distinct_kernel(bundle, tiny):
     folder, stdout = bundle
-    m = compiler.compile(str(tiny), input_shapes={"image": (2, 3, 32, 32)}, target="interpreter")
+    m = cortado.compile(str(tiny), input_shapes={"image": (2, 3, 32, 32)}, target="interpreter")
     names = {k["name"] for k in m.plan["kernels"]}
     assert {p.stem for p in folder.glob("*.py")} == names
     assert {p.stem for p in folder.glob("*.npz")} == names
@@ -49,7 +49,8 @@ def test_a_script_runs_standalone_from_anywhere(bundle, tmp_path):
                        cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "max abs error" in r.stdout and "ok" in r.stdout
-    assert "compiler" not in {m.split(".")[0] for m in _imports(script)}, "repros must not need the compiler"
+    needed = {m for m in _imports(script) if m.startswith("cortado")}
+    assert all(m.startswith("cortado.runtime") for m in needed), f"repros must not need the compiler: {needed}"
 
 
 def _imports(path):
@@ -89,7 +90,7 @@ def test_placed_concat_boxes(tmp_path, rng, run_script):
     b = ops.apply(g, "Sigmoid", [x]).output
     c = ops.apply(g, "Concat", [a, ops.apply(g, "Relu", [b]).output], axis=1).output
     g.add_output(ops.apply(g, "Tanh", [c]).output, "y")
-    m = compiler.compile(g, target="interpreter")
+    m = cortado.compile(g, target="interpreter")
     assert m.plan["slices"], "the concat should be written in place"
     scripts = write_repro(m, tmp_path, {"x": rng.standard_normal((2, 3, 5, 4)).astype(np.float32)}, seed=0)
     assert len(scripts) == len(m.plan["kernels"])

@@ -16,8 +16,8 @@ import numpy as np
 
 from ...ir import Graph, Op, Value
 from ...ops import apply, get_op
-from runtime.errors import ModelFormatError, WeightsError
-from runtime.limits import INDEX_LIMIT, check_elements
+from cortado.runtime.errors import ModelFormatError, WeightsError
+from cortado.runtime.limits import INDEX_LIMIT, check_elements
 
 from .net import LayerDef
 from .textformat import Message

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 from ...ir import Graph, Op, Sym, TensorType, Value
 from ...ir.dims import sanitize_symbol
 from ...ops import apply, verify
-from runtime.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError, WeightsError
+from cortado.runtime.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError, WeightsError
 
 from . import layers_data, layers_math, layers_nn, layers_shape  # noqa: F401  (register converters)
 from .context import LayerContext, UnsupportedHere, WeightSource
@@ -166,7 +166,7 @@ class _Builder:
             if spec is None:
                 self.unsupported.append((layer.type or "<no type>", layer.name, f"line {layer.line}: unknown Caffe "
                                          "layer type; register a converter with "
-                                         "compiler.frontends.caffe.register_layer"))
+                                         "cortado.frontends.caffe.register_layer"))
                 self.poisoned.update(layer.tops)
                 continue
             if spec.kind == "drop":
@@ -246,7 +246,7 @@ def import_caffe(path, *, weights=None, random_weights: bool | int = False,
     ``level`` select layers by their include/exclude rules, as Caffe's NetState does.
     Notices (dropped layers, random weights, chosen stage) go to ``graph.meta["notices"]``
     and, unless ``quiet``, to stderr. ``max_elements`` bounds every blob, input and weight
-    (see ``compiler.limits``); it is checked before a blob is read or drawn.
+    (see ``cortado.limits``); it is checked before a blob is read or drawn.
     """
     limit = max_elements_limit(max_elements)
     p = Path(os.fspath(path))

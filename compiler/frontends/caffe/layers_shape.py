@@ -211,7 +211,7 @@ _NOT_YET = {
     "LSTM": "recurrent layers are not supported",
     "Im2col": "Im2col is not supported",
     "Python": "Python layers run arbitrary Python code; register a converter for type 'Python' "
-              "(compiler.frontends.caffe.register_layer) that maps yours to IR ops",
+              "(cortado.frontends.caffe.register_layer) that maps yours to IR ops",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from runtime.errors import ModelFormatError
+from cortado.runtime.errors import ModelFormatError
 
 from .schema import SCHEMA, Problem, Record, bind
 from .textformat import Message

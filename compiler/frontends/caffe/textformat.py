@@ -23,7 +23,7 @@ import numpy as np
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from runtime.errors import ModelFormatError
+from cortado.runtime.errors import ModelFormatError
 
 __all__ = ["Field", "Ident", "Message", "parse_text"]
 

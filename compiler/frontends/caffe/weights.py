@@ -19,7 +19,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from runtime.errors import ModelLoadError, WeightsError
+from cortado.runtime.errors import ModelLoadError, WeightsError
 
 from ..files import read_model_file
 

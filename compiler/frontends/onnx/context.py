@@ -17,7 +17,7 @@ import onnx
 from ...ir import DType, Graph, Node, Value
 from ...ir.dims import Dim, SymExpr
 from ...ops import apply
-from runtime.errors import ModelFormatError
+from cortado.runtime.errors import ModelFormatError
 
 
 class UnsupportedHere(Exception):

@@ -23,7 +23,7 @@ from onnx import numpy_helper
 from ...ir import DType, Graph, Sym, TensorType, Value
 from ...ir.dims import Dim, sanitize_symbol
 from ...ops import verify
-from runtime.errors import CortadoError, ModelFormatError, ShapeError, UnsupportedOpError
+from cortado.runtime.errors import CortadoError, ModelFormatError, ShapeError, UnsupportedOpError
 from . import ops_elementwise, ops_nn, ops_shape  # noqa: F401  (register importers)
 from . import einsum, ops_control, ops_gather, ops_misc, ops_norm, ops_quant, ops_reduce, ops_resize, ops_rnn  # noqa: F401
 from .context import ImportContext, UnsupportedHere, add_constant, node_attrs
@@ -247,7 +247,7 @@ def _import_one(ctx, node, label, values, blocked, expand_function) -> str | Non
 
 def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, name: str | None = None,
                 _statuses: dict | None = None, max_elements: int | None = None) -> Graph:
-    """``max_elements`` (see ``compiler.limits``) bounds every value, checked as each node is
+    """``max_elements`` (see ``cortado.limits``) bounds every value, checked as each node is
     added, before any importer computes a constant of that size."""
     limit = max_elements_limit(max_elements)
     model, folder = load_model(source, limit)

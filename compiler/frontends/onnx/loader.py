@@ -9,8 +9,8 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from runtime.errors import ModelLoadError
-from runtime.limits import INDEX_LIMIT, check_elements, element_count
+from cortado.runtime.errors import ModelLoadError
+from cortado.runtime.limits import INDEX_LIMIT, check_elements, element_count
 
 from ..files import read_model_file
 

@@ -13,8 +13,8 @@ from ...ir import DType, Op
 from ...ir.dims import Dim, SymExpr
 from ...ops.shapes import broadcast_shapes, normalize_axis
 from ...ops.slicing import slice_length
-from runtime.errors import ModelFormatError
-from runtime.limits import INDEX_LIMIT, check_elements
+from cortado.runtime.errors import ModelFormatError
+from cortado.runtime.limits import INDEX_LIMIT, check_elements
 from .context import UnsupportedHere
 from .registry import onnx_op
 

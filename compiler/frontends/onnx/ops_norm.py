@@ -8,7 +8,7 @@ import numpy as np
 
 from ...ir import DType, Op
 from ...ops.shapes import normalize_axes, normalize_axis
-from runtime.errors import ModelFormatError
+from cortado.runtime.errors import ModelFormatError
 
 from .context import UnsupportedHere
 from .ops_nn import _softmax_like

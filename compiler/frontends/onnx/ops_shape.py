@@ -12,7 +12,7 @@ import numpy as np
 from ...ir import DType, Op
 from ...ir.dims import Dim, prod
 from ...ops.shapes import normalize_axes, normalize_axis
-from runtime.errors import ShapeError
+from cortado.runtime.errors import ShapeError
 
 from .context import UnsupportedHere
 from .registry import onnx_op

@@ -14,7 +14,7 @@ from __future__ import annotations
 import onnx
 from onnx import checker
 
-from runtime.errors import ModelFormatError
+from cortado.runtime.errors import ModelFormatError
 
 __all__ = ["NodeChecker", "blame"]
 

@@ -1,6 +1,6 @@
 """Test helpers: prototxt snippets, and .caffemodel bytes from a hand-rolled wire encoder.
 
-Independent of ``compiler.frontends.caffe.weights`` on purpose: the field numbers here come
+Independent of ``cortado.frontends.caffe.weights`` on purpose: the field numbers here come
 from caffe.proto, so decoding what this writes checks the decoder's declarations too.
 """
 

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from compiler.frontends.caffe import import_caffe
-from compiler.ops import evaluate
+from cortado.frontends.caffe import import_caffe
+from cortado.ops import evaluate
 
 import caffe_helpers as wire
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.errors import ModelFormatError, UnsupportedOpError
-from compiler.frontends.caffe import import_caffe, register_layer, registered_layers, unregister_layer
-from compiler.ir import Op
-from compiler.ops import evaluate
+from cortado.errors import ModelFormatError, UnsupportedOpError
+from cortado.frontends.caffe import import_caffe, register_layer, registered_layers, unregister_layer
+from cortado.ir import Op
+from cortado.ops import evaluate
 
 from caffe_helpers import input_layer
 

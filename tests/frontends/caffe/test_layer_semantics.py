@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from compiler.frontends.caffe.layers_nn import caffe_pool_size
+from cortado.frontends.caffe.layers_nn import caffe_pool_size
 
 from caffe_helpers import input_layer
 
@@ -128,8 +128,8 @@ def test_batchnorm_divides_stored_statistics_by_the_scale_factor(caffe_net, rand
 def test_batchnorm_with_batch_statistics_is_refused(caffe_net):
     text = input_layer("data", (1, 2, 2, 2)) + layer("BatchNorm", "batch_norm_param { use_global_stats: false }")
     proto, _ = caffe_net.write(text)
-    from compiler.errors import UnsupportedOpError
-    from compiler.frontends.caffe import import_caffe
+    from cortado.errors import UnsupportedOpError
+    from cortado.frontends.caffe import import_caffe
 
     with pytest.raises(UnsupportedOpError, match="use_global_stats: false"):
         import_caffe(proto, random_weights=True, quiet=True)
@@ -179,8 +179,8 @@ def test_eltwise(caffe_net, rand, params, fn):
 
 
 def test_eltwise_coefficient_count_must_match(caffe_net):
-    from compiler.errors import ModelFormatError
-    from compiler.frontends.caffe import import_caffe
+    from cortado.errors import ModelFormatError
+    from cortado.frontends.caffe import import_caffe
 
     text = "".join(input_layer(n, (2,)) for n in "ab") + layer("Eltwise", "eltwise_param { coeff: 1 }", bottoms="ab")
     proto, _ = caffe_net.write(text)
@@ -354,8 +354,8 @@ def test_concat_axis_and_legacy_concat_dim(caffe_net, rand):
 
 
 def test_exp_log_reject_bad_bases(caffe_net):
-    from compiler.errors import ModelFormatError
-    from compiler.frontends.caffe import import_caffe
+    from cortado.errors import ModelFormatError
+    from cortado.frontends.caffe import import_caffe
 
     for type_, params in (("Exp", "exp_param { base: -2 }"), ("Log", "log_param { base: 1 }")):
         proto, _ = caffe_net.write(input_layer("data", (2,)) + layer(type_, params))
@@ -373,7 +373,7 @@ def test_math_constants(caffe_net):
 
 # -- layers that need IR ops added alongside this frontend (Slice, ArgMax) ----------------------
 def needs_ops(*ops):
-    from compiler.ops import get_op
+    from cortado.ops import get_op
 
     missing = []
     for op in ops:
@@ -394,7 +394,7 @@ def test_slice(caffe_net, rand, params, axis, bounds):
     x = rand(2, 6, 6, 6)
     text = input_layer("data", x.shape) + layer("Slice", params, tops=("a", "b", "c"))
     if bounds is None:
-        from compiler.errors import ModelFormatError
+        from cortado.errors import ModelFormatError
 
         with pytest.raises(ModelFormatError, match="must increase strictly"):
             caffe_net.graph(text)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-import compiler
-from compiler.frontends.caffe import load_caffemodel
+import cortado
+from cortado.frontends.caffe import load_caffemodel
 
 PROTO = "models/caffe/mnist__lenet.prototxt"
 WEIGHTS = "models/caffe/mnist__lenet_iter_10000.caffemodel"
@@ -87,7 +87,7 @@ def numpy_lenet(x, blobs):
 def lenet(shared_dir):
     blobs = {name: [b.array for b in bs] for name, bs in load_caffemodel(shared_dir / WEIGHTS).items()}
     images, labels = digit_batch()
-    model = compiler.compile(str(shared_dir / PROTO), weights=str(shared_dir / WEIGHTS),
+    model = cortado.compile(str(shared_dir / PROTO), weights=str(shared_dir / WEIGHTS),
                              input_shapes={"data": images.shape}, target="interpreter")
     return blobs, images, labels, model
 

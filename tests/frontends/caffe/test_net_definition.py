@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.errors import ModelFormatError, ShapeError
-from compiler.frontends.caffe import import_caffe, load_net
-from compiler.ir import Sym
-from compiler.ops import evaluate
+from cortado.errors import ModelFormatError, ShapeError
+from cortado.frontends.caffe import import_caffe, load_net
+from cortado.ir import Sym
+from cortado.ops import evaluate
 
 from caffe_helpers import input_layer
 

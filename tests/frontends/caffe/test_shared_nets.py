@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 import pytest
 
-import compiler
-from compiler.exporters import convert_caffe
-from compiler.frontends.caffe import import_caffe
-from compiler.ir import Op
-from compiler.testing.models import expose_softmax_input
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.exporters import convert_caffe
+from cortado.frontends.caffe import import_caffe
+from cortado.ir import Op
+from cortado.testing.models import expose_softmax_input
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 # train/val files read their data from databases: their input shapes are given here (batch 1)
 DATA_SHAPES = {
@@ -47,7 +47,7 @@ def test_the_list_covers_every_shared_net(shared_dir):
 def test_every_shared_net_compiles(shared_dir, name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        m = compiler.compile(str(_path(shared_dir, name)), random_weights=True, input_shapes=DATA_SHAPES.get(name),
+        m = cortado.compile(str(_path(shared_dir, name)), random_weights=True, input_shapes=DATA_SHAPES.get(name),
                              target="interpreter")
     assert m.stats["kernels"] > 0 and m.output_names
     assert "def " in m.source and "@triton.jit" in m.source
@@ -67,7 +67,7 @@ def test_net_runs_and_matches_onnxruntime_on_the_converted_model(shared_dir, nam
         onnx_model = expose_softmax_input(convert_caffe(path, random_weights=True, input_shapes=shapes))
     softmax = [n for n in graph.nodes if n.op is Op.SOFTMAX][-1]
     graph.add_output(softmax.inputs[0], "logits")
-    model = compiler.compile(graph, target="interpreter")
+    model = cortado.compile(graph, target="interpreter")
     x = {k: np.random.default_rng(1).standard_normal(s).astype(np.float32) for k, s in shapes.items()}
     got = model.run(x)
     expected = run_onnxruntime(onnx_model, x)

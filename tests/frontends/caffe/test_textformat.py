@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.errors import ModelFormatError
-from compiler.frontends.caffe.textformat import Ident, Message, parse_text
+from cortado.errors import ModelFormatError
+from cortado.frontends.caffe.textformat import Ident, Message, parse_text
 
 
 def values(msg: Message, name: str):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.errors import ModelLoadError, WeightsError
-from compiler.frontends.caffe import import_caffe, load_caffemodel
-from compiler.ops import evaluate
+from cortado.errors import ModelLoadError, WeightsError
+from cortado.frontends.caffe import import_caffe, load_caffemodel
+from cortado.ops import evaluate
 
 import caffe_helpers as wire
 from caffe_helpers import input_layer

@@ -6,10 +6,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-import compiler
-from compiler.ops import evaluate
-from compiler.frontends.onnx import import_onnx
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.ops import evaluate
+from cortado.frontends.onnx import import_onnx
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 _NP_TO_ONNX = {np.dtype(k): v for k, v in [
     (np.float32, onnx.TensorProto.FLOAT), (np.float16, onnx.TensorProto.FLOAT16),
@@ -47,7 +47,7 @@ def check_against_onnxruntime(model: onnx.ModelProto, feeds: dict, *, opt_level:
     ``expected``); with ``reference`` also the IR's numpy reference evaluator."""
     if expected is None:
         expected = run_onnxruntime(model, feeds)
-    m = compiler.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
     got = m.run({k: v for k, v in feeds.items() if k in m.input_names})
     names = [o.name for o in model.graph.output]
     for name, exp in zip(names, expected):

@@ -1,4 +1,4 @@
-"""``compiler.check``: the per-node table behind ``cortado check MODEL``."""
+"""``cortado.check``: the per-node table behind ``cortado check MODEL``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from compiler.check import check_model, format_check, summarize
-from compiler.errors import ModelFormatError, ModelLoadError
+from cortado.check import check_model, format_check, summarize
+from cortado.errors import ModelFormatError, ModelLoadError
 
 
 def _model():

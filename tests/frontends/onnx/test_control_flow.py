@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.errors import UnsupportedOpError
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.errors import UnsupportedOpError
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 F = TensorProto.FLOAT
 
@@ -23,7 +23,7 @@ def _const(name, value):
 
 
 def _run_both(model, feeds):
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target="interpreter", opt_level=0)
     got = m.run({k: v for k, v in feeds.items() if k in m.input_names})
     for o, exp in zip(model.graph.output, run_onnxruntime(model, feeds)):
         assert_close(got[o.name], exp, exp.dtype.name, what=o.name)
@@ -57,7 +57,7 @@ def test_if_on_tensor_data_is_unsupported():
     g = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="branch")],
                           "g", [_vi("c", [], TensorProto.BOOL)], [_vi("y", [])])
     with pytest.raises(UnsupportedOpError, match="If's condition must be known at compile time"):
-        compiler.compile(helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)]))
+        cortado.compile(helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)]))
 
 
 def test_loop_with_a_static_trip_count_unrolls():
@@ -89,7 +89,7 @@ def test_loop_with_a_data_dependent_condition_is_unsupported():
                           [_vi("acc", [])], [numpy_helper.from_array(np.float32(0), "zero"),
                                              numpy_helper.from_array(np.float32(1), "one")])
     with pytest.raises(UnsupportedOpError, match="continuation condition"):
-        compiler.compile(helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)]))
+        cortado.compile(helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)]))
 
 
 def test_scan_unrolls_over_a_static_length():

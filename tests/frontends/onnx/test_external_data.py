@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.errors import ModelLoadError
+import cortado
+from cortado.errors import ModelLoadError
 
 
 def _save_with_external(folder, location="weights.bin"):
@@ -38,7 +38,7 @@ def _point_at(path, location, **extra):
 def test_external_data_loads_from_the_model_folder(tmp_path):
     path, w = _save_with_external(tmp_path)
     assert (tmp_path / "weights.bin").stat().st_size == w.nbytes
-    m = compiler.compile(str(path), target="interpreter", opt_level=0)
+    m = cortado.compile(str(path), target="interpreter", opt_level=0)
     x = np.random.default_rng(1).standard_normal((2, 16)).astype(np.float32)
     np.testing.assert_allclose(m(x), x @ w, rtol=1e-4, atol=1e-5)
 
@@ -46,7 +46,7 @@ def test_external_data_loads_from_the_model_folder(tmp_path):
 def test_external_data_in_a_subfolder(tmp_path):
     (tmp_path / "data").mkdir()
     path, w = _save_with_external(tmp_path, "data/w.bin")
-    m = compiler.compile(str(path), target="interpreter", opt_level=0)
+    m = cortado.compile(str(path), target="interpreter", opt_level=0)
     x = np.ones((2, 16), np.float32)
     np.testing.assert_allclose(m(x), x @ w, rtol=1e-4, atol=1e-5)
 
@@ -59,7 +59,7 @@ def test_paths_that_escape_the_folder_are_refused(tmp_path, location):
     (tmp_path / "outside.bin").write_bytes(b"\0" * 512)
     _point_at(path, location)
     with pytest.raises(ModelLoadError, match="escapes the model's folder|not a relative path"):
-        compiler.compile(str(path), target="interpreter")
+        cortado.compile(str(path), target="interpreter")
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks on this platform")
@@ -72,14 +72,14 @@ def test_symlink_out_of_the_folder_is_refused(tmp_path):
     (inner / "link.bin").symlink_to(secret)
     _point_at(path, "link.bin")
     with pytest.raises(ModelLoadError, match="escapes the model's folder"):
-        compiler.compile(str(path), target="interpreter")
+        cortado.compile(str(path), target="interpreter")
 
 
 def test_missing_or_short_external_file(tmp_path):
     path, w = _save_with_external(tmp_path)
     _point_at(path, "weights.bin", offset=16, length=w.nbytes)
     with pytest.raises(ModelLoadError, match="runs past the end"):
-        compiler.compile(str(path), target="interpreter")
+        cortado.compile(str(path), target="interpreter")
     _point_at(path, "nothing_here.bin")
     with pytest.raises(ModelLoadError, match="is missing"):
-        compiler.compile(str(path), target="interpreter")
+        cortado.compile(str(path), target="interpreter")

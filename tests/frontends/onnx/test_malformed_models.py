@@ -8,9 +8,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError
-from compiler.frontends.onnx import import_onnx
+import cortado
+from cortado.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError
+from cortado.frontends.onnx import import_onnx
 
 
 def _model(nodes, inputs=(("x", [2, 3]),), outputs=("y",), inits=(), opset=13):
@@ -26,11 +26,11 @@ def _relu_model():
 def test_truncated_bytes(tmp_path):
     data = _relu_model().SerializeToString()
     with pytest.raises(ModelLoadError, match="not a valid ONNX model|no ONNX graph"):
-        compiler.compile(data[: len(data) // 2], target="interpreter")
+        cortado.compile(data[: len(data) // 2], target="interpreter")
     path = tmp_path / "cut.onnx"
     path.write_bytes(data[:7])
     with pytest.raises(ModelLoadError) as e:
-        compiler.compile(str(path), target="interpreter")
+        cortado.compile(str(path), target="interpreter")
     assert "cut.onnx" in str(e.value)
 
 
@@ -99,7 +99,7 @@ def test_every_unsupported_operator_reported_at_once():
              helper.make_node("Sum", ["b", "b"], ["y"])]
     m = _model(nodes, outputs=("y", "a", "c", "d", "e"))
     with pytest.raises(UnsupportedOpError) as e:
-        compiler.compile(m, target="interpreter")
+        cortado.compile(m, target="interpreter")
     ops = sorted(op for op, _, _ in e.value.items)
     assert ops == ["Cast", "NonZero", "Unique", "com.example.MyOp"]
     why = {name: reason for _, name, reason in e.value.items}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import compiler
-from compiler.ir import Op
-from compiler.testing.reference import assert_close, run_onnxruntime
+import cortado
+from cortado.ir import Op
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
 def _model(nodes, inits, out_type=TensorProto.FLOAT, opset=14, x_shape=("N", 3, 4)):
@@ -21,7 +21,7 @@ def _model(nodes, inits, out_type=TensorProto.FLOAT, opset=14, x_shape=("N", 3, 
 
 
 def _check(model, batches=(1, 3), shape=(3, 4)):
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target="interpreter", opt_level=0)
     for n in batches:
         x = np.random.default_rng(n).standard_normal((n,) + tuple(shape)).astype(np.float32)
         got = m.run({"x": x})["y"]
@@ -90,7 +90,7 @@ def test_one_compile_serves_every_batch(batch):
     nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1]),
              helper.make_node("Sub", ["x", "m"], ["y"])]
     model = _model(nodes, {}, opset=13)
-    m = compiler.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target="interpreter", opt_level=0)
     assert m.inputs[0]["shape"][0] == "N"
     x = np.random.default_rng(0).standard_normal((batch, 3, 4)).astype(np.float32)
     np.testing.assert_allclose(m(x), x - x.mean(-1, keepdims=True), rtol=1e-5, atol=1e-6)
