@@ -72,7 +72,7 @@ def run(args) -> int:
             from ..driver import compile as compile_model
 
             model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
-                                  input_shapes=input_shapes(args), target=args.target,
+                                  input_shapes=input_shapes(args, from_files=False), target=args.target,
                                   opt_level=flags.opt_level_of(args), dtype=flags.dtype_of(args),
                                   progress=progress.step)
         feeds = feeds_for(model, args)

@@ -25,16 +25,18 @@ def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
     return name, tuple(out)
 
 
-def input_shapes(args) -> dict | None:
-    """The dims to compile with: ``--shape NAME=DIMS``, and the shape of each ``--input
-    NAME=FILE.npy`` (read from the file's header). The two must agree where both are given."""
+def input_shapes(args, *, from_files: bool = True) -> dict | None:
+    """The dims to compile with: ``--shape NAME=DIMS``, and (``from_files``) the shape of each
+    ``--input NAME=FILE.npy``, read from the file's header; the two must agree where both are
+    given. Commands that run the model right away pass ``from_files=False``: the data binds
+    the symbolic dims at run time, and a file that does not fit is named by the runtime."""
     shapes: dict = {}
     for item in getattr(args, "shape", None) or []:
         name, shape = parse_shape(item, "--shape")
         shapes[name] = shape
     for spec in getattr(args, "input", None) or []:
-        name, src = split_input(spec)
-        if src == "random":
+        name, src = split_input(spec)       # a malformed --input fails before any compile
+        if src == "random" or not from_files:
             continue
         dims = npy_shape(Path(src), name)
         given = shapes.get(name)
@@ -143,27 +145,36 @@ def add_limit_flag(parser) -> None:
 
 
 def npy_shape(path: Path, name: str) -> tuple:
-    """The shape a .npy file holds, from its header alone."""
-    from numpy.lib import format as npy
-
+    """The shape a .npy file holds, from its header alone (object arrays are refused here too)."""
     where = f"--input {name}"
     if not path.is_file():
         raise InputError(f"input file not found: {path}", where=where)
     try:
         with open(path, "rb") as f:
-            version = npy.read_magic(f)
-            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            return tuple(read_header(f)[0])
+            return tuple(_npy_header(f)[0])
     except (ValueError, OSError, EOFError) as e:
         raise InputError(f"{path} is not a readable .npy array ({e})", where=where,
                          hint="save inputs with numpy.save") from None
+
+
+def _npy_header(f):
+    """(shape, dtype) from an open .npy file, positioned at its data; never unpickles."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(f)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unknown .npy version {version}")
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects, which are never unpickled")
+    return shape, dtype
 
 
 def read_npy(path: Path, name: str, limit: int | None = None):
     """A .npy file as an array: never unpickled, and its header (shape, dtype) checked against
     the file's size and the element limit before any data is read or allocated."""
     import numpy as np
-    from numpy.lib import format as npy
 
     from cortado.runtime.limits import check_elements, max_elements
 
@@ -173,13 +184,7 @@ def read_npy(path: Path, name: str, limit: int | None = None):
     hint = "save inputs with numpy.save"
     try:
         with open(path, "rb") as f:
-            version = npy.read_magic(f)
-            if version not in ((1, 0), (2, 0), (3, 0)):
-                raise ValueError(f"unknown .npy version {version}")
-            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            shape, _, dtype = read_header(f)
-            if dtype.hasobject:
-                raise ValueError("it holds Python objects, which are never unpickled")
+            shape, dtype = _npy_header(f)
             check_elements(shape, f"the array in {path}", max_elements(limit), where=where)
             needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if path.stat().st_size - f.tell() < needed:

@@ -36,13 +36,13 @@ def run(args) -> int:
         if args.input:
             # inputs read from files fix the shapes: compile once to learn the model's inputs
             probe = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
-                                  input_shapes=input_shapes(args), target=args.target, opt_level=0,
+                                  input_shapes=input_shapes(args, from_files=False), target=args.target, opt_level=0,
                                   progress=progress.step)
             feeds = feeds_for(probe, args)
         report = check_numerics(args.model, feeds=feeds, opt_level=flags.opt_level_of(args), target=args.target,
                                 dtype=flags.dtype_of(args),
                                 weights=args.weights, random_weights=args.random_weights,
-                                input_shapes=input_shapes(args), rtol=args.rtol, atol=args.atol,
+                                input_shapes=input_shapes(args, from_files=False), rtol=args.rtol, atol=args.atol,
                                 progress=progress.step)
     print(render_text(report))
     return 0 if report.ok else 1

@@ -41,7 +41,7 @@ def _run(args, progress) -> int:
         from ..driver import compile as compile_model
 
         model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
-                              input_shapes=input_shapes(args), target=args.target, dtype=flags.dtype_of(args),
+                              input_shapes=input_shapes(args, from_files=False), target=args.target, dtype=flags.dtype_of(args),
                               opt_level=flags.opt_level_of(args), progress=progress.step,
                               max_elements=args.max_elements)
     feeds = feeds_for(model, args, args.max_elements)
