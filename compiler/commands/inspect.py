@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..progress import Progress
 from . import flags
-from .common import input_shapes
+from .common import input_shapes, require
 
 
 def register(sub) -> None:
@@ -30,16 +30,22 @@ def run(args) -> int:
 
     from ..inspect import build_report, render_html, render_text
 
+    if args.html:
+        require("matplotlib", "--html (its picture of the fused groups)")
     with Progress(enabled=not args.quiet) as progress:
         report = build_report(args.model, weights=args.weights, random_weights=args.random_weights,
                               input_shapes=input_shapes(args), dtype=flags.dtype_of(args),
                               opt_level=flags.opt_level_of(args),
                               target="interpreter", progress=progress.step)
-    print(render_text(report))
+    # the files first: a reader that stops reading the text early (| head) must not cost them
     if args.html:
         write_atomic(Path(args.html), render_html(report).encode())
-        print(f"\nwrote {args.html}")
     if args.json:
         write_atomic(Path(args.json), (json.dumps(report, indent=1) + "\n").encode())
-        print(f"wrote {args.json}")
+    print(render_text(report))
+    if args.html or args.json:
+        print()
+    for path in (args.html, args.json):
+        if path:
+            print(f"wrote {path}")
     return 0
