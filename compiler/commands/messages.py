@@ -3,7 +3,7 @@
 The library's errors and warnings are written for Python callers (``target='interpreter'``,
 ``input_shapes={'x': (...)}``); ``to_cli`` rewrites those phrases into the flags a command-line
 user types. ``notices`` turns every Python warning raised during a command (Cortado's own, and
-Triton's) into one ``cortado: notice:`` line on stderr, each message once, or silences them
+Triton's) into one ``cortado: note:`` line on stderr, each message once, or silences them
 under ``-q``.
 """
 
@@ -47,12 +47,13 @@ def _one_line(message) -> str:
 
 @contextlib.contextmanager
 def notices(quiet: bool, stream=None):
-    """Within the block, warnings print as ``cortado: notice: <first line>`` (each once), or
+    """Within the block, warnings print as ``cortado: note: <first line>`` (each once), or
     not at all when ``quiet``. Triton's fp-fusion warning, a notice about its own defaults that
     a Cortado user cannot act on, is answered by keeping today's default explicitly
     (``TRITON_DEFAULT_FP_FUSION=1`` unless the user set it), which also reaches the processes
     that compile cubins ahead of time."""
     out = stream or sys.stderr
+    saved = {k: os.environ.get(k) for k in ("TRITON_DEFAULT_FP_FUSION", "PYTHONWARNINGS")}
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     if quiet:   # inherited by spawned workers, which do not run this hook
         os.environ["PYTHONWARNINGS"] = "ignore"
@@ -63,10 +64,17 @@ def notices(quiet: bool, stream=None):
         if quiet or not text or text in seen:
             return
         seen.add(text)
-        print(f"cortado: notice: {text}", file=out)
+        print(f"cortado: note: {text}", file=out)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore" if quiet else "always")
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.showwarning = show
-        yield
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore" if quiet else "always")
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.showwarning = show
+            yield
+    finally:    # main() may run in-process (tests, scripts): leave the environment as it was
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -81,7 +81,7 @@ def test_warnings_are_one_line_notices_or_silent(cortado, tmp_path):
     r = cortado("convert", proto, "--random-weights", "-o", tmp_path / "fc.onnx")
     assert r.returncode == 0, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cortado: notice: fc.prototxt: using seeded random weights")
+    assert len(lines) == 1 and lines[0].startswith("cortado: note: fc.prototxt: using seeded random weights")
     assert "UserWarning" not in r.stderr and "warnings.warn" not in r.stderr
 
 
