@@ -74,12 +74,11 @@ def _run(args, progress) -> int:
 
         from cortado.codegen.repro import write_repro
 
-        # the --input data where given, seeded random data (at the --shape dims) elsewhere
+        # the --input data where given (with seeded random data for the other inputs), else one
+        # seeded stream for all inputs; the model's input dims already hold any --shape
         rng = np.random.default_rng(REPRO_SEED)
-        feeds = feeds_for(model, args)
-        if not args.input:
-            feeds = {info["name"]: random_input(info, rng, shape=input_shapes(args) and input_shapes(args).get(
-                info["name"])) for info in model.inputs}
+        feeds = feeds_for(model, args) if args.input else {
+            info["name"]: random_input(info, rng) for info in model.inputs}
         scripts = write_repro(model, args.repro, feeds, seed=REPRO_SEED, progress=progress.step)
     progress.done()
     s = model.stats
