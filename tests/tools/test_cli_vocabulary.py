@@ -62,19 +62,21 @@ def test_input_with_dims_is_refused_with_the_shape_spelling(cortado, tiny):
     assert "input file not found" not in r.stderr
 
 
-def test_run_honours_shape_on_an_artifact_and_refuses_compile_flags(cortado, tiny, tmp_path):
+def test_run_honours_shape_on_an_artifact_and_refuses_compile_flags(tiny, tmp_path, capsys):
+    from cortado.cli import main
+
     art = tmp_path / "tiny.cortado"
-    assert cortado("compile", tiny, "-o", art, "--target", "interpreter", "-q").returncode == 0
-    r = cortado("run", art, "--shape", "image=3x3x32x32", "--target", "interpreter", "-q")
-    assert r.returncode == 0, r.stderr
-    assert "probs: float32[3, 10]" in r.stdout
-    r = cortado("run", art, "--shape", "image=3x3x16x16", "--target", "interpreter", "-q")
-    assert r.returncode == 2 and "(N, 3, 32, 32)" in r.stderr
-    for extra in (("-O", "1"), ("--random-weights",), ("--dtype", "float16")):
-        r = cortado("run", art, *extra, "--target", "interpreter", "-q")
-        assert r.returncode == 2 and "Traceback" not in r.stderr, (extra, r.stderr)
-        assert "artifact" in r.stderr or "compiled for --dtype float32" in r.stderr
-    assert cortado("run", art, "--dtype", "float32", "--target", "interpreter", "-q").returncode == 0
+    assert main(["compile", str(tiny), "-o", str(art), "--target", "interpreter", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(art), "--shape", "image=3x3x32x32", "--target", "interpreter", "-q"]) == 0
+    assert "probs: float32[3, 10]" in capsys.readouterr().out
+    assert main(["run", str(art), "--shape", "image=3x3x16x16", "--target", "interpreter", "-q"]) == 2
+    assert "(N, 3, 32, 32)" in capsys.readouterr().err
+    for extra in (["-O", "1"], ["--random-weights"], ["--dtype", "float16"]):
+        assert main(["run", str(art), *extra, "--target", "interpreter", "-q"]) == 2, extra
+        err = capsys.readouterr().err
+        assert "is a compiled artifact" in err or "was compiled for --dtype float32, not float16" in err, err
+    assert main(["run", str(art), "--dtype", "float32", "--target", "interpreter", "-q"]) == 0
 
 
 def test_input_file_fixes_dims_when_compiling(cortado, tiny, tmp_path):
