@@ -3,6 +3,9 @@
     from cortado import runtime
     m = runtime.load("net.cortado")
     y = m(x)
+
+``CompiledModel`` is loaded on first use (PEP 562): the CLI and ``cortado.errors`` import this
+package for its errors, and must not pay for numpy and ml_dtypes before they need them.
 """
 
 if __name__ != "cortado.runtime":  # the pre-namespace name, reachable only from a source checkout
@@ -11,12 +14,22 @@ if __name__ != "cortado.runtime":  # the pre-namespace name, reachable only from
     alias_old_name(__name__)
 
 from .errors import CortadoError
-from .model import CompiledModel
 
-def load(path, *, target: str = "auto") -> CompiledModel:
+
+def load(path, *, target: str = "auto") -> "CompiledModel":
     """Load a saved ``.cortado`` artifact (folder or zip); verifies its hashes first."""
     from .artifact import load_artifact
 
     return load_artifact(path, target=target)
+
+
+def __getattr__(name: str):
+    if name == "CompiledModel":
+        from .model import CompiledModel
+
+        globals()[name] = CompiledModel
+        return CompiledModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CompiledModel", "CortadoError", "load"]

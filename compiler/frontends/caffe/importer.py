@@ -298,7 +298,7 @@ def import_caffe(path, *, weights=None, random_weights: bool | int = False,
                          + "; ".join(f"{p.name!r} ({p.origin}: {p.missing})" for p in b.missing_shapes),
                          where=source, hint="pass input_shapes={" + ", ".join(f"'{n}': ({', '.join(s)})"
                                                                             for n, s in shapes.items())
-                         + "} (CLI: " + " ".join(f"--input {n}={'x'.join(s)}" for n, s in shapes.items()) + ")")
+                         + "} (CLI: " + " ".join(f"--shape {n}={'x'.join(s)}" for n, s in shapes.items()) + ")")
     if b.unsupported:
         raise UnsupportedOpError(b.unsupported, where=source)
     if wsrc.needed:
