@@ -394,3 +394,28 @@ def test_an_unknown_field_of_a_fork_layer_names_field_layer_and_line(tmp_path):
     with pytest.raises(ModelFormatError, match="unknown field 'densities' in layer 'prior'.prior_box_param") as e:
         import_caffe(case.proto, quiet=True)
     assert e.value.where.endswith(":3:33")
+
+
+def test_fork_layers_are_ir_ops_the_fusion_pass_sees_through(tmp_path, rng):
+    """ReLU6 is a Clip the convolution absorbs, ShuffleChannel's reshapes and transpose are
+    index arithmetic inside the next kernel, Normalize is one reduction kernel."""
+    text = net_text('''layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
+layer { name: "r6" type: "ReLU6" bottom: "conv" top: "conv" }
+layer { name: "shuffle" type: "ShuffleChannel" bottom: "conv" top: "shuffle" shuffle_channel_param { group: 2 } }
+layer { name: "dw" type: "ConvolutionDepthwise" bottom: "shuffle" top: "dw" convolution_param { num_output: 6 kernel_size: 3 pad: 1 } }
+layer { name: "norm" type: "Normalize" bottom: "dw" top: "norm" norm_param { across_spatial: false channel_shared: true } }
+''', {"data": (1, 3, 8, 8)})
+    blobs = {"conv": ("", random_blobs(rng, (6, 3, 3, 3), (6,))), "dw": ("", random_blobs(rng, (6, 1, 3, 3), (6,))),
+             "norm": ("Normalize", [np.array([3.0], np.float32)])}
+    case = CaffeCase(tmp_path, text, blobs)
+    model = case.compile()
+    headers = [line for line in model.source.splitlines() if line.startswith("# ") and " kernel: " in line]
+    assert len(headers) == model.stats["kernels"] <= 3, headers
+    assert any("conv/conv" in h and "r6/clip" in h for h in headers), headers
+    assert any("shuffle/transpose" in h and "dw/conv" in h for h in headers), headers
+    assert any(h.startswith("# reduction kernel") and "norm/reducesumsquare" in h and "norm/div" in h
+               for h in headers), headers
+    x = (rng.standard_normal((1, 3, 8, 8)) * 4).astype(np.float32)
+    np.testing.assert_allclose(model.run({"data": x})["norm"], case.opencv({"data": x}, ["norm"])["norm"],
+                               rtol=1e-4, atol=1e-5)

@@ -146,6 +146,7 @@ DETECTION = '''layer { name: "detection_out" type: "DetectionOutput" bottom: "mb
 '''
 
 
+@pytest.mark.slow
 def test_mobilenet_ssd_heads_match_opencv_at_batch_1_and_2_from_one_compile(tmp_path):
     rng = np.random.default_rng(7)
     net = mobilenet_ssd(rng, "ConvolutionDepthwise")
