@@ -5,7 +5,9 @@
 * ``Upsample`` with two bottoms (data, mask) is SegNet's max-unpooling: an output of zeros of
   size ``upsample_h x upsample_w`` (else ``H * scale - pad_out``), and each input value
   written at the flat in-plane index its mask gives: a ScatterElements over ``H * W``. A mask
-  index outside the output plane is an error at run time in Caffe; Cortado's scatter drops it.
+  index outside the output plane stops Caffe with an error; the compiled scatter skips it.
+  Two inputs with one index (overlapping pooling windows that share a maximum) keep the later
+  one, as Caffe's loop does: the scatter kernel walks the plane in order.
 * ``Pooling`` with a second top (max only) gives that mask: for each window, the in-plane
   index ``h * W + w`` of its first maximum in row-major order, as a float (Caffe's mask
   top). It is a running arg-max over the window's taps, each tap a strided Slice of the
