@@ -369,6 +369,43 @@ layer {{ name: "unpool" type: "Upsample" bottom: "scaled" bottom: "mask" top: "u
     np.testing.assert_array_equal(got["unpool"], want.reshape(2, 3, 7, 6))
 
 
+def test_unpooling_keeps_the_later_of_two_values_for_one_index(tmp_path, rng):
+    """Overlapping pooling windows can share a maximum, so two inputs carry one mask index:
+    SegNet's loop writes them in order and keeps the later one."""
+    text = net_text('''layer { name: "unpool" type: "Upsample" bottom: "data" bottom: "mask" top: "unpool"
+  upsample_param { scale: 2 } }''', {"data": (2, 2, 2, 3), "mask": (2, 2, 2, 3)})
+    x = rng.standard_normal((2, 2, 2, 3)).astype(np.float32)
+    mask = rng.integers(0, 4, (2, 2, 2, 3)).astype(np.float32)     # few targets: many repeats
+    got = CaffeCase(tmp_path, text).cortado({"data": x, "mask": mask})["unpool"]
+    want = np.zeros((2, 2, 4 * 6), np.float32)
+    for n in range(2):
+        for c in range(2):
+            for i, idx in enumerate(mask[n, c].reshape(-1)):
+                want[n, c, int(idx)] = x[n, c].reshape(-1)[i]
+    np.testing.assert_array_equal(got, want.reshape(2, 2, 4, 6))
+
+
+def test_prior_box_follows_the_input_size_given_at_compile_time(tmp_path):
+    """The priors are computed from the shapes the net is compiled for, so input_shapes
+    that change the image and feature sizes change them as OpenCV does at those sizes."""
+    body = '''layer { name: "conv" type: "Convolution" bottom: "data" top: "feat"
+  convolution_param { num_output: 2 kernel_size: 3 stride: 4 pad: 1 } }
+layer { name: "prior" type: "PriorBox" bottom: "feat" bottom: "data" top: "prior"
+  prior_box_param { min_size: 7 max_size: 15 aspect_ratio: 2 flip: true clip: true variance: 0.1 } }'''
+    blobs = {"conv": ("", random_blobs(rng_fixed(), (2, 3, 3, 3), (2,)))}
+    ours = CaffeCase(tmp_path, net_text(body, {"data": (1, 3, 16, 16)}), blobs, name="small").compile(
+        input_shapes={"data": ("N", 3, 40, 24)})
+    got = ours.run({"data": np.zeros((3, 3, 40, 24), np.float32)})["prior"]
+    ref = CaffeCase(tmp_path, net_text(body, {"data": (1, 3, 40, 24)}), blobs, name="large").opencv(
+        {"data": np.zeros((1, 3, 40, 24), np.float32)}, ["prior"])["prior"]
+    assert got.shape == ref.shape == (1, 2, 10 * 6 * 4 * 4)
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+
+
+def rng_fixed():
+    return np.random.default_rng(4)
+
+
 def test_detection_output_is_refused_with_its_reason_and_listed_with_the_others(tmp_path):
     text = net_text('''layer { name: "loc" type: "Convolution" bottom: "data" top: "loc"
   convolution_param { num_output: 4 kernel_size: 1 } }
