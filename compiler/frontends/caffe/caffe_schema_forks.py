@@ -119,12 +119,11 @@ message RegionParameter
   classes            uint32 = 20
   coords             uint32 = 4
   num                uint32 = 5
+  boxes_of_each_grid uint32 = 5
   softmax            bool = false
   softmax_tree       bool = false
   biases             float*
   anchors            float*
-  thresh             float = 0.2
-  nms_threshold      float = 0
 """
 
 FORK_ENUMS = r"""

@@ -7,7 +7,8 @@
 * Region at inference is Darknet's ``forward_region_layer``: the blob keeps its shape
   ``(N, num * (coords + 1 + classes), H, W)``; in each anchor's block the first two channels
   (x, y) and the objectness channel (``coords``) go through a sigmoid, the box sizes stay
-  raw, and with ``softmax`` the class channels become a softmax over the classes. Decoding
+  raw, and the class channels become a softmax over the classes with ``softmax``, else each
+  goes through a sigmoid (Darknet since its ``entry_index`` layout, which the ports copy). Decoding
   boxes with the anchors (``biases``/``anchors``) and thresholding happen on the host after
   the net, as in the ports' deploy code. (OpenCV's Region layer decodes boxes itself; the
   tests compare with Darknet's rule instead.)
@@ -57,7 +58,10 @@ def _region(ctx, layer, inputs):
     if p.softmax_tree:
         raise ctx.unsupported("softmax_tree (YOLO9000's hierarchical softmax) is not supported")
     n, c, h, w = x.shape
-    a, k, coords = p.num, p.classes, p.coords
+    if p.has("num") and p.has("boxes_of_each_grid") and p.num != p.boxes_of_each_grid:
+        raise ctx.error(f"num {p.num} and boxes_of_each_grid {p.boxes_of_each_grid} disagree")
+    a = p.boxes_of_each_grid if p.has("boxes_of_each_grid") else p.num   # the name some ports use
+    k, coords = p.classes, p.coords
     if coords < 2 or a < 1:
         raise ctx.error(f"coords {coords} must be at least 2 and num {a} positive")
     block = coords + 1 + k
@@ -71,7 +75,7 @@ def _region(ctx, layer, inputs):
     parts.append(ctx.op(Op.SIGMOID, [_channels(ctx, v, coords, coords + 1)]))
     if k:
         cls = _channels(ctx, v, coords + 1, block)
-        parts.append(ctx.op(Op.SOFTMAX, [cls], axis=2) if p.softmax else cls)
+        parts.append(ctx.op(Op.SOFTMAX, [cls], axis=2) if p.softmax else ctx.op(Op.SIGMOID, [cls]))
     out = ctx.op(Op.CONCAT, parts, axis=2)
     return [ctx.op(Op.RESHAPE, [out], top=0, shape=(n, c, h, w))]
 

@@ -302,7 +302,7 @@ layer { name: "back" type: "Reorg" bottom: "data" top: "back" reorg_param { stri
 
 def darknet_region(x, num, coords, classes, softmax):
     """Darknet's forward_region_layer at inference (logistic x, y and objectness; softmax over
-    the classes), written from its source loop by loop."""
+    the classes, or a logistic on each without softmax), written from its source loop by loop."""
     n, c, h, w = x.shape
     out = x.astype(np.float64).copy()
     block = coords + 1 + classes
@@ -311,10 +311,12 @@ def darknet_region(x, num, coords, classes, softmax):
         base = a * block
         out[:, base:base + 2] = sig(out[:, base:base + 2])
         out[:, base + coords] = sig(out[:, base + coords])
+        cls = out[:, base + coords + 1:base + block]
         if softmax:
-            cls = out[:, base + coords + 1:base + block]
             e = np.exp(cls - cls.max(axis=1, keepdims=True))
             out[:, base + coords + 1:base + block] = e / e.sum(axis=1, keepdims=True)
+        else:
+            out[:, base + coords + 1:base + block] = sig(cls)
     return out.astype(np.float32)
 
 
@@ -324,7 +326,8 @@ def test_region_follows_darknet(tmp_path, rng, softmax):
     the YOLOv2 Caffe ports' Region only activates the blob in place, as Darknet does, which is
     what Cortado follows."""
     text = net_text(f'''layer {{ name: "region" type: "Region" bottom: "data" top: "region"
-  region_param {{ classes: 3 coords: 4 num: 2 softmax: {str(softmax).lower()} biases: 1 biases: 2 biases: 3 biases: 4 }} }}''',
+  region_param {{ classes: 3 coords: 4 {"num" if softmax else "boxes_of_each_grid"}: 2 softmax: {str(softmax).lower()}
+    biases: 1 biases: 2 biases: 3 biases: 4 }} }}''',
                     {"data": (2, 16, 3, 4)})
     x = (rng.standard_normal((2, 16, 3, 4)) * 3).astype(np.float32)
     got = CaffeCase(tmp_path, text).cortado({"data": x})["region"]
