@@ -459,3 +459,27 @@ layer { name: "norm" type: "Normalize" bottom: "dw" top: "norm" norm_param { acr
     x = (rng.standard_normal((1, 3, 8, 8)) * 4).astype(np.float32)
     np.testing.assert_allclose(model.run({"data": x})["norm"], case.opencv({"data": x}, ["norm"])["norm"],
                                rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer,message", [
+    ('type: "PriorBox" bottom: "data" bottom: "data" prior_box_param { min_size: 4 max_size: 3 }',
+     "max_size [3.0] needs one value per min_size [4.0], each larger than it"),
+    ('type: "PriorBox" bottom: "data" bottom: "data" prior_box_param { min_size: 4 variance: 0.1 variance: 0.2 }',
+     "variance [0.1, 0.2] must be one or four positive values"),
+    ('type: "PriorBox" bottom: "data" bottom: "data" prior_box_param { min_size: 4 step: 2 step_h: 3 step_w: 3 }',
+     "give the step as step or as step_h and step_w, not both"),
+    ('type: "Interp" bottom: "data" interp_param { zoom_factor: 2 pad_beg: 1 }', "must be <= 0 (Interp only crops)"),
+    ('type: "Interp" bottom: "data" interp_param { pad_end: -1 }', "needs zoom_factor, shrink_factor, or height and width"),
+    ('type: "ShuffleChannel" bottom: "data" shuffle_channel_param { group: 4 }', "group 4 must divide the channels (6)"),
+    ('type: "Reorg" bottom: "data" reorg_param { stride: 4 }', "stride 4 needs channels divisible by 16"),
+    ('type: "Region" bottom: "data" region_param { classes: 2 num: 2 }', "num 2 x (coords 4 + 1 + classes 2) = 14"),
+    ('type: "ConvolutionDepthwise" bottom: "data" convolution_param { num_output: 6 kernel_size: 1 group: 2 }',
+     "group 2 must be the input channel count (6)"),
+    ('type: "Upsample" bottom: "data" upsample_param { upsample_h: 8 upsample_w: 8 }',
+     "upsample_h/upsample_w and pad_out_* need the mask bottom"),
+])
+def test_bad_fork_parameters_are_one_clear_error(tmp_path, layer, message):
+    text = net_text(f'layer {{ name: "bad" {layer} top: "out" }}', {"data": (1, 6, 4, 4)})
+    with pytest.raises(ModelFormatError) as e:
+        import_caffe(CaffeCase(tmp_path, text).proto, random_weights=True, quiet=True)
+    assert e.value.message.startswith("layer 'bad' (") and message in e.value.message, e.value.message
