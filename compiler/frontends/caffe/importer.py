@@ -23,7 +23,8 @@ from ...ir.dims import sanitize_symbol
 from ...ops import apply, verify
 from cortado.runtime.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError, WeightsError
 
-from . import layers_data, layers_math, layers_nn, layers_shape  # noqa: F401  (register converters)
+from . import layers_data, layers_forks, layers_math, layers_nn, layers_shape, layers_ssd, layers_upsample, \
+    layers_yolo  # noqa: F401  (register converters)
 from .context import LayerContext, UnsupportedHere, WeightSource
 from .net import LayerDef, NetDef, default_stages, parse_net, select_layers
 from .registry import fields_for, lookup
@@ -177,6 +178,13 @@ class _Builder:
                 if layer.type in ("Silence", "HDF5Output"):
                     for b in layer.bottoms:
                         self.read_since_write[b] = True
+                continue
+            if spec.kind == "refused":   # reported even when its bottoms are missing too
+                try:
+                    spec.fn(LayerContext(self.graph, layer, self.weights, self.notes, layer.tops), layer, [])
+                except UnsupportedHere as e:
+                    self.unsupported.append((layer.type, layer.name, f"line {layer.line}: {e}"))
+                self.poisoned.update(layer.tops)
                 continue
             if spec.kind == "input":
                 ctx = LayerContext(self.graph, layer, self.weights, self.notes, layer.tops)
