@@ -82,11 +82,12 @@ class BufferPool:
         """A set for ``key`` that no other caller holds until it is given back with ``give``."""
         with self._cond:
             while True:
-                for token, (k, bufs) in reversed(self._idle.items()):   # newest first: warm in caches
-                    if k == key:
-                        del self._idle[token]
-                        self._taken += 1
-                        return bufs
+                # newest first (warm in caches); only the token is kept, so a set dropped below
+                # is freed at once, not held by a loop variable while a new one is allocated
+                token = next((t for t, (k, _) in reversed(self._idle.items()) if k == key), None)
+                if token is not None:
+                    self._taken += 1
+                    return self._idle.pop(token)[1]
                 if self._taken + len(self._idle) < self.capacity:
                     break
                 if self._idle:                       # room taken by other sizes' idle sets
