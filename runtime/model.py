@@ -188,7 +188,7 @@ class CompiledModel:
         with self._graph_lock:
             outs = graph.replay(arrays)
             if outputs == "device":
-                fresh = [dev.empty(o["dtype"], t.shape) for o, t in zip(self.plan["outputs"], outs)]
+                fresh = [dev.empty(o["dtype"], self._shape(o["shape"], graph.env)) for o in self.plan["outputs"]]
                 for dst, src in zip(fresh, outs):
                     dev.copy(dst, src)
                 dev.synchronize()
@@ -346,8 +346,8 @@ class CompiledModel:
         """What the pool lends one call: intermediate buffers for ``key``'s sizes, and on
         devices with streams the stream that call launches on."""
         env = {k: v for k, v in zip(self._env_keys, key) if v is not None}
-        stream = self.device.new_stream() if hasattr(self.device, "new_stream") else None
-        return _BufferSet(self.allocate_buffers(env), stream)
+        owner = self.device.new_stream() if hasattr(self.device, "new_stream") else None
+        return _BufferSet(self.allocate_buffers(env), None if owner is None else int(owner), owner)
 
     def _synchronize(self, stream) -> None:
         """Wait for the work of one call's stream (all work on devices without streams)."""
@@ -434,7 +434,8 @@ class _BufferSet:
     """One call's intermediate buffers and, on cuda, its stream (lent together by the pool)."""
 
     buffers: list
-    stream: Any = None
+    stream: Any = None        # the handle launches take
+    stream_owner: Any = None  # keeps the stream alive as long as the set
 
 
 def _host_array(name: str, a) -> np.ndarray:
