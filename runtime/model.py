@@ -158,7 +158,7 @@ class CompiledModel:
                 # the set goes back to the pool only once the device is done with it
                 self._synchronize(stream)
             del launches, copies, resolved     # views of the set's buffers: not kept past the call
-        if self._use_graph and not wanted:
+        if self._use_graph and self._graph is None and not wanted:
             self._capture(env)
         outs = out_tensors
         if outputs == "device" and not wanted:
