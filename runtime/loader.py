@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .errors import OutputError
+from .locks import INTERPRETER_LOCK
 
 _MODULES: dict[tuple[str, bool], ModuleType] = {}
 _LOAD_LOCK = threading.Lock()
@@ -115,7 +116,8 @@ def _import(source: str, digest: str, interpret: bool) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with _interpret(interpret):
+        # decorators may parse source (ast) and read triton.language: not while a kernel runs
+        with INTERPRETER_LOCK, _interpret(interpret):
             spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)      # no half-imported module for the next caller to find

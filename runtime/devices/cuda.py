@@ -230,7 +230,7 @@ class CudaDevice:
         # Triton's JIT launches on the default stream; a call's own stream is blocking, so it is
         # ordered with it. Compiling reads triton.language, which Triton's interpreter patches
         # while it runs a kernel: hold the interpreter's lock (a process may use both targets).
-        from .interpreter import INTERPRETER_LOCK
+        from ..locks import INTERPRETER_LOCK
 
         cfg = launch.config
         with INTERPRETER_LOCK:

@@ -10,25 +10,21 @@ and program index live on its one ``interpreter_builder`` (``triton/runtime/inte
 ``GridExecutor.__call__``, ``_patch_lang``). Two kernels interpreted at once in one process
 see each other's patches and grid ("Did you forget to add @triton.jit?", "x >= grid_dim[0]")
 or silently compute with the other's program ids. So every interpreted launch in the process
-holds ``INTERPRETER_LOCK``; everything else a run does (checking inputs, allocating, copying
-outputs) runs outside it, concurrently. For parallel interpreter runs use processes: each has
-its own interpreter.
+holds ``INTERPRETER_LOCK`` (``runtime/locks.py``, which lists all it guards); everything else a
+run does (checking inputs, allocating, copying outputs) runs outside it, concurrently. For
+parallel interpreter runs use processes: each has its own interpreter.
 """
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 
 from ..dtypes import numpy_dtype
 from ..loader import load_kernels
+from ..locks import INTERPRETER_LOCK
 from . import interpreter_bf16
 
-INTERPRETER_LOCK = threading.RLock()
-"""Held by every kernel launch under Triton's interpreter in this process, and while the
-interpreter is patched (``interpreter_bf16.install``). Re-entrant, so a caller that already
-holds it (a tool stepping through kernels) can still launch."""
+__all__ = ["HostTensor", "INTERPRETER_LOCK", "InterpreterDevice"]
 
 
 class HostTensor:

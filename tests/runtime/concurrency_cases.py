@@ -91,7 +91,12 @@ def hammer(get_model: Callable[[], object], plan, *, call=None, timeout: float =
 
     def worker(mine):
         barrier.wait()
-        model = get_model()
+        try:
+            model = get_model()
+        except Exception as e:          # a failed load fails every call of this thread
+            with lock:
+                out.errors.extend([e] * len(mine))
+            return
         for x, ref in mine:
             try:
                 got = np.asarray(call(model, x))
