@@ -111,6 +111,7 @@ class BufferPool:
             self._taken -= 1
             self._next += 1
             self._idle[self._next] = (key, bufs)
+            self._trim()                 # after a resize to fewer sets
             self._cond.notify()
 
     @contextmanager
@@ -120,6 +121,21 @@ class BufferPool:
             yield bufs
         finally:
             self.give(key, bufs)
+
+    def resize(self, capacity: int) -> None:
+        """Allow ``capacity`` sets from now on; idle sets beyond it are dropped at once, sets
+        lent out beyond it when they come back (``give`` keeps at most ``capacity``)."""
+        capacity = int(capacity)
+        if capacity < 1:
+            raise ResourceLimitError(f"a buffer pool needs room for at least one set, got {capacity}")
+        with self._cond:
+            self.capacity = capacity
+            self._trim()
+            self._cond.notify_all()
+
+    def _trim(self) -> None:
+        while self._idle and self._taken + len(self._idle) > self.capacity:
+            self._idle.popitem(last=False)
 
     def clear(self) -> None:
         """Drop every idle set (sets lent out stay with their callers and come back later)."""

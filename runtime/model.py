@@ -16,7 +16,6 @@ replays of the one captured CUDA graph (a per-model lock).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -178,6 +177,8 @@ class CompiledModel:
         Cancelling the await stops waiting, not the run: it completes in its thread and its
         buffers return to the pool. Errors are raised from the ``await`` as ``run`` raises them.
         """
+        import asyncio
+
         return await asyncio.to_thread(self.run, inputs, outputs=outputs, keep=keep)
 
     def _replay(self, graph, arrays, outputs: str) -> dict[str, Any]:
@@ -361,8 +362,13 @@ class CompiledModel:
     def max_buffer_sets(self) -> int:
         """At most this many sets of intermediate buffers exist for this model at once (one per
         call in flight; a call beyond that waits for a set). ``max_buffer_sets=`` when building
-        the model, else ``$CORTADO_BUFFER_SETS``, else 4."""
+        the model, else ``$CORTADO_BUFFER_SETS``, else 4. May be set at any time
+        (``model.max_buffer_sets = 2``)."""
         return self._pool.capacity
+
+    @max_buffer_sets.setter
+    def max_buffer_sets(self, n: int) -> None:
+        self._pool.resize(n)
 
     def _check_inputs(self, inputs: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         if not isinstance(inputs, Mapping):

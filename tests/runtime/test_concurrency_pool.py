@@ -148,3 +148,22 @@ def test_capacity_from_the_environment(monkeypatch):
         default_capacity()
     with pytest.raises(ResourceLimitError):
         BufferPool(_Set, 0)
+
+
+def test_resize_drops_idle_sets_and_wakes_waiters():
+    ledger = Ledger()
+    pool = BufferPool(ledger.allocate, 3)
+    held = [pool.take((n,)) for n in (1, 2, 3)]
+    pool.give((1,), held.pop(0))
+    pool.resize(1)                             # two still lent: the idle one goes
+    assert pool.idle == 0 and ledger.alive == 2
+    pool.give((2,), held.pop(0))               # lent beyond the new capacity: not kept
+    assert pool.idle == 0 and ledger.alive == 1
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(pool.take((4,))))
+    waiter.start()
+    time.sleep(0.05)
+    assert not got, "capacity 1, one set lent: the caller waits"
+    pool.resize(2)
+    waiter.join(5)
+    assert got and got[0].key == (4,)
