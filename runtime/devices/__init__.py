@@ -18,8 +18,10 @@ def cuda_available() -> bool:
     return probe()
 
 
-def resolve_target(target: str) -> tuple[str, str]:
-    """("cuda" | "interpreter", why) for a requested target."""
+def resolve_target(target) -> tuple[str, str]:
+    """("cuda" | "interpreter", why) for a requested target: a name, or a device instance."""
+    if not isinstance(target, str) and hasattr(target, "launch"):
+        return target.name, f"given device {type(target).__name__}"
     if target == "interpreter":
         return "interpreter", "requested"
     if target == "cuda":
@@ -34,7 +36,11 @@ def resolve_target(target: str) -> tuple[str, str]:
     raise TargetError(f"unknown target {target!r}", hint="use 'cuda', 'interpreter' or 'auto'")
 
 
-def get_device(target: str):
+def get_device(target):
+    """The device for a target name, or ``target`` itself when it is a device instance (a test
+    device with ``CudaDevice``'s interface, such as a simulated GPU)."""
+    if not isinstance(target, str) and hasattr(target, "launch"):
+        return target
     if target == "interpreter":
         from .interpreter import InterpreterDevice
 

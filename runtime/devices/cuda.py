@@ -109,6 +109,11 @@ class CudaDevice:
         self._dev = Device(0)
         self._dev.set_current()
         self.arch = "sm_%d%d" % self._dev.compute_capability
+        self.device_name = str(getattr(self._dev, "name", "cuda"))
+        self._init_launch_state()
+
+    def _init_launch_state(self) -> None:
+        """Everything but the device itself (a simulated device shares it)."""
         self._direct: dict = {}      # (step, pointer alignment, config) -> Triton CompiledKernel
         self._cubins: dict = {}      # step -> CubinKernel
 
@@ -140,42 +145,33 @@ class CudaDevice:
 
     def from_host(self, array) -> DeviceTensor:
         """A device tensor for an input: device arrays are used in place, host arrays copied."""
-        from cuda.bindings import driver as cu
-
-        info = device_array_info(array)
+        info = self.array_info(array)
         if info is not None:
             shape, dtype, ptr = info
             return DeviceTensor(ptr, dtype, shape, array)
         a = np.asarray(array, order="C")
         t = self.empty(_name(a.dtype), a.shape)
         if a.nbytes:
-            _check(cu.cuMemcpyHtoDAsync(t.ptr, a.ctypes.data, a.nbytes, 0))
+            self._memcpy_htod(t.ptr, a, 0)
         return t
 
     def copy_from_host(self, dst: DeviceTensor, array, stream: int = 0) -> None:
-        from cuda.bindings import driver as cu
-
-        info = device_array_info(array)
+        info = self.array_info(array)
         if info is not None:
-            _check(cu.cuMemcpyDtoDAsync(dst.ptr, info[2], dst.nbytes, stream))
+            self._memcpy_dtod(dst.ptr, info[2], dst.nbytes, stream)
             return
-        a = np.asarray(array, order="C")
-        _check(cu.cuMemcpyHtoDAsync(dst.ptr, a.ctypes.data, a.nbytes, stream))
+        self._memcpy_htod(dst.ptr, np.asarray(array, order="C"), stream)
 
     def to_host(self, t: DeviceTensor) -> np.ndarray:
-        from cuda.bindings import driver as cu
-
         out = np.empty(t.shape, dtype=t.dtype)
         if out.nbytes:
-            _check(cu.cuMemcpyDtoHAsync(out.ctypes.data, t.ptr, out.nbytes, 0))
+            self._memcpy_dtoh(out, t.ptr, 0)
         self.synchronize()
         return out
 
     def copy(self, dst: DeviceTensor, src: DeviceTensor, stream=None) -> None:
-        from cuda.bindings import driver as cu
-
         if src.nbytes:
-            _check(cu.cuMemcpyDtoDAsync(dst.ptr, src.ptr, min(src.nbytes, dst.nbytes), stream or 0))
+            self._memcpy_dtod(dst.ptr, src.ptr, min(src.nbytes, dst.nbytes), stream or 0)
 
     def array_info(self, obj):
         return device_array_info(obj)
@@ -184,8 +180,6 @@ class CudaDevice:
     def use_cubins(self, plan: dict, index: list[dict], files: dict) -> int:
         """Adopt ahead-of-time binaries for this architecture; returns how many steps use them."""
         import json
-
-        from .cubin import CubinKernel
 
         signatures = {k["name"]: list(k["signature"].values()) for k in plan["kernels"]}
         mine = {(e["kernel"], e["config"]): e for e in index if e["arch"] == self.arch}
@@ -197,8 +191,8 @@ class CudaDevice:
                 continue
             if key not in loaded:
                 try:
-                    loaded[key] = CubinKernel(files[(self.arch, entry["file"])], entry["meta"],
-                                              signatures[step["kernel"]])
+                    loaded[key] = self._load_cubin(files[(self.arch, entry["file"])], entry["meta"],
+                                                   signatures[step["kernel"]], step["configs"]["cuda"])
                 except TargetError:
                     loaded[key] = None
             if loaded[key] is not None:
@@ -221,21 +215,97 @@ class CudaDevice:
             return
         if stream:
             raise TargetError("a kernel must run once before it can be captured in a CUDA graph")
-        cfg = launch.config
-        compiled = launch.kernel[launch.grid](*launch.args, **launch.constexprs,
-                                              num_warps=cfg.get("num_warps", 4), num_stages=cfg.get("num_stages", 1))
+        compiled = self._jit_launch(launch)
         if compiled is not None and hasattr(compiled, "__getitem__"):
             self._direct[key] = compiled
+
+    def capture_graph(self, model, env):
+        from .cuda_graph import CapturedPlan
+
+        return CapturedPlan(self, model, env)
+
+    # -- the driver seam: every call into Triton's JIT and the CUDA driver goes through these
+    # few methods, so that a simulated device (tests/runtime/simulated_gpu.py) can run all of
+    # the logic above over host memory
+    def _jit_launch(self, launch):
+        """Launch through Triton's JIT (compiling on a cache miss); returns its CompiledKernel."""
+        cfg = launch.config
+        return launch.kernel[launch.grid](*launch.args, **launch.constexprs,
+                                          num_warps=cfg.get("num_warps", 4), num_stages=cfg.get("num_stages", 1))
+
+    def _load_cubin(self, cubin: bytes, meta: dict, signature: list[str], config: dict):
+        """The binary of one (kernel, config); ``config`` is what it was built with (the binary
+        has its constants baked in; a simulated device needs them to run the kernel)."""
+        from .cubin import CubinKernel
+
+        return CubinKernel(cubin, meta, signature)
+
+    def _memcpy_htod(self, dst: int, host: np.ndarray, stream) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuMemcpyHtoDAsync(dst, host.ctypes.data, host.nbytes, stream))
+
+    def _memcpy_dtoh(self, host: np.ndarray, src: int, stream) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuMemcpyDtoHAsync(host.ctypes.data, src, host.nbytes, stream))
+
+    def _memcpy_dtod(self, dst: int, src: int, nbytes: int, stream) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuMemcpyDtoDAsync(dst, src, nbytes, stream))
 
     def synchronize(self) -> None:
         from cuda.bindings import driver as cu
 
         _check(cu.cuCtxSynchronize())
 
-    def capture_graph(self, model, env):
-        from .cuda_graph import CapturedPlan
+    def stream_synchronize(self, stream) -> None:
+        from cuda.bindings import driver as cu
 
-        return CapturedPlan(self, model, env)
+        _check(cu.cuStreamSynchronize(stream))
+
+    def create_stream(self):
+        """A non-blocking stream (no implicit ordering with the legacy default stream)."""
+        from cuda.bindings import driver as cu
+
+        (stream,) = _check(cu.cuStreamCreate(cu.CUstream_flags.CU_STREAM_NON_BLOCKING.value))
+        return stream
+
+    def destroy_stream(self, stream) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuStreamDestroy(stream))
+
+    def begin_capture(self, stream) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuStreamBeginCapture(stream, cu.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))
+
+    def end_capture(self, stream):
+        from cuda.bindings import driver as cu
+
+        (graph,) = _check(cu.cuStreamEndCapture(stream))
+        return graph
+
+    def instantiate_graph(self, graph):
+        from cuda.bindings import driver as cu
+
+        (exec_,) = _check(cu.cuGraphInstantiate(graph, 0))
+        return exec_
+
+    def launch_graph(self, exec_, stream) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuGraphLaunch(exec_, stream))
+
+    def destroy_graph(self, graph, exec_) -> None:
+        from cuda.bindings import driver as cu
+
+        if exec_ is not None:
+            _check(cu.cuGraphExecDestroy(exec_))
+        if graph is not None:
+            _check(cu.cuGraphDestroy(graph))
 
 
 def _name(dtype) -> str:
