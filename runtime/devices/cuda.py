@@ -10,11 +10,17 @@ Everything runs on one stream, so launches and copies are ordered without extra 
 
 from __future__ import annotations
 
+import json
+import threading
+
 import numpy as np
 
 from ..dtypes import numpy_dtype
 from ..errors import InputError, TargetError
 from ..loader import load_kernels
+
+
+_LOAD_LOCK = threading.Lock()
 
 
 def probe() -> bool:
@@ -114,17 +120,24 @@ class CudaDevice:
 
     def _init_launch_state(self) -> None:
         """Everything but the device itself (a simulated device shares it)."""
-        self._direct: dict = {}      # (step, pointer alignment, config) -> Triton CompiledKernel
+        self._direct: dict = {}      # (step, Triton's specialization, config) -> (CompiledKernel, order)
         self._cubins: dict = {}      # step -> CubinKernel
+        self._param_flags: dict = {}  # kernel -> how Triton specializes each runtime parameter
+        self._triton_backend = None
+        self._lock = threading.RLock()
+        self._thread = threading.local()
+        self._capturing = False
 
     def load_kernels(self, source: str):
-        return load_kernels(source, interpret=False)
+        with _LOAD_LOCK:     # the loader flips Triton's process-wide interpret switch while it loads
+            return load_kernels(source, interpret=False)
 
     # -- memory -------------------------------------------------------------------------------
     def _allocate(self, nbytes: int):
         return self._dev.allocate(max(int(nbytes), 1))
 
     def alloc(self, nbytes: int):
+        self._ensure_current()
         return self._allocate(nbytes)
 
     def view(self, buf, dtype: str, shape) -> DeviceTensor:
@@ -138,6 +151,7 @@ class CudaDevice:
         return DeviceTensor(t.ptr + offset * t.dtype.itemsize, t.dtype, (n,), t.owner)
 
     def empty(self, dtype: str, shape) -> DeviceTensor:
+        self._ensure_current()
         dt = numpy_dtype(dtype)
         n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
         buf = self._allocate(n)
@@ -145,6 +159,7 @@ class CudaDevice:
 
     def from_host(self, array) -> DeviceTensor:
         """A device tensor for an input: device arrays are used in place, host arrays copied."""
+        self._ensure_current()
         info = self.array_info(array)
         if info is not None:
             shape, dtype, ptr = info
@@ -156,6 +171,7 @@ class CudaDevice:
         return t
 
     def copy_from_host(self, dst: DeviceTensor, array, stream: int = 0) -> None:
+        self._ensure_current()
         info = self.array_info(array)
         if info is not None:
             self._memcpy_dtod(dst.ptr, info[2], dst.nbytes, stream)
@@ -163,6 +179,7 @@ class CudaDevice:
         self._memcpy_htod(dst.ptr, np.asarray(array, order="C"), stream)
 
     def to_host(self, t: DeviceTensor) -> np.ndarray:
+        self._ensure_current()
         out = np.empty(t.shape, dtype=t.dtype)
         if out.nbytes:
             self._memcpy_dtoh(out, t.ptr, 0)
@@ -170,6 +187,7 @@ class CudaDevice:
         return out
 
     def copy(self, dst: DeviceTensor, src: DeviceTensor, stream=None) -> None:
+        self._ensure_current()
         if src.nbytes:
             self._memcpy_dtod(dst.ptr, src.ptr, min(src.nbytes, dst.nbytes), stream or 0)
 
@@ -179,8 +197,6 @@ class CudaDevice:
     # -- launching ----------------------------------------------------------------------------
     def use_cubins(self, plan: dict, index: list[dict], files: dict) -> int:
         """Adopt ahead-of-time binaries for this architecture; returns how many steps use them."""
-        import json
-
         signatures = {k["name"]: list(k["signature"].values()) for k in plan["kernels"]}
         mine = {(e["kernel"], e["config"]): e for e in index if e["arch"] == self.arch}
         loaded: dict = {}
@@ -200,38 +216,97 @@ class CudaDevice:
         return len(self._cubins)
 
     def launch(self, launch, stream=None) -> None:
+        """Launch one step on ``stream`` (0: the legacy default stream).
+
+        Every launch goes through a Triton ``CompiledKernel``'s runner with a 3-D grid and every
+        parameter in declaration order. The binary is looked up by the step, its config and
+        Triton's own specialization of the arguments (the same function Triton's JIT keys its
+        cache on: an integer equal to 1 or divisible by 16, a 16-byte aligned pointer, the
+        integer width), so a binary is never reused for arguments it was not specialized for,
+        whatever the kernel declares in ``do_not_specialize``."""
+        self._ensure_current()
+        stream = stream or 0
         cubin = self._cubins.get(launch.step)
         if cubin is not None:
-            cubin.launch(launch.grid, launch.args, stream or 0)
+            cubin.launch(launch.grid, launch.args, stream)
             return
-        align = tuple(a.data_ptr() % 16 == 0 for a in launch.args if hasattr(a, "data_ptr"))
-        key = (launch.step, align, tuple(launch.config.items()))
-        compiled = self._direct.get(key)
-        if compiled is not None:
-            # the launcher takes every parameter, constexprs included, in declaration order
-            consts = launch.constexprs
-            extra = [consts[n] for n in launch.kernel.arg_names[len(launch.args):]]
-            compiled[launch.grid](*launch.args, *extra, stream=stream or 0)
-            return
-        if stream:
-            raise TargetError("a kernel must run once before it can be captured in a CUDA graph")
-        compiled = self._jit_launch(launch)
-        if compiled is not None and hasattr(compiled, "__getitem__"):
-            self._direct[key] = compiled
+        kernel = launch.kernel
+        flags = self._param_flags.get(kernel)
+        if flags is None:
+            flags = self._param_flags[kernel] = _param_flags(kernel)
+        key = (launch.step, _specialization(self._backend(), flags, launch.args), tuple(launch.config.items()))
+        entry = self._direct.get(key)
+        if entry is None:
+            if stream and self._capturing:
+                raise TargetError("a kernel must run once before it can be captured in a CUDA graph")
+            entry = self._compile_step(launch, key)
+        compiled, order = entry
+        it = iter(launch.args)
+        consts = launch.config
+        args = [consts[name] if name is not None else next(it) for name in order]
+        compiled[(tuple(launch.grid) + (1, 1))[:3]](*args, stream=stream)
 
-    def capture_graph(self, model, env):
-        from .cuda_graph import CapturedPlan
+    def _compile_step(self, launch, key):
+        with self._lock:      # Triton's JIT is not safe to enter from many threads at once
+            entry = self._direct.get(key)
+            if entry is None:
+                cfg = launch.config
+                compiled = self._compile(launch.kernel, launch.args, launch.constexprs,
+                                         {"num_warps": cfg.get("num_warps", 4), "num_stages": cfg.get("num_stages", 1)})
+                order = tuple(p.name if p.is_constexpr else None for p in launch.kernel.params)
+                entry = self._direct[key] = (compiled, order)
+        return entry
 
-        return CapturedPlan(self, model, env)
+    def _backend(self):
+        b = self._triton_backend
+        if b is None:
+            from triton.backends.compiler import GPUTarget
+            from triton.compiler import make_backend
+
+            b = self._triton_backend = make_backend(GPUTarget("cuda", int(self.arch[3:]), 32))
+        return b
+
+    def _ensure_current(self) -> None:
+        """CUDA contexts are per thread: make this device's current on a thread's first use."""
+        if not getattr(self._thread, "ready", False):
+            self._make_current()
+            self._thread.ready = True
+
+    def cuda_graphs(self):
+        """The CUDA graphs of one model (see ``cuda_graph.CudaGraphs``)."""
+        from .cuda_graph import CudaGraphs
+
+        return CudaGraphs(self)
+
+    def time_ms(self, fn, repeats: int) -> float:
+        """Milliseconds the device spends on ``repeats`` calls of ``fn`` (CUDA events on stream 0)."""
+        from cuda.bindings import driver as cu
+
+        self._ensure_current()
+        (start,) = _check(cu.cuEventCreate(0))
+        (stop,) = _check(cu.cuEventCreate(0))
+        try:
+            self.synchronize()
+            _check(cu.cuEventRecord(start, 0))
+            for _ in range(repeats):
+                fn()
+            _check(cu.cuEventRecord(stop, 0))
+            _check(cu.cuEventSynchronize(stop))
+            (ms,) = _check(cu.cuEventElapsedTime(start, stop))
+            return float(ms)
+        finally:
+            _check(cu.cuEventDestroy(start))
+            _check(cu.cuEventDestroy(stop))
 
     # -- the driver seam: every call into Triton's JIT and the CUDA driver goes through these
     # few methods, so that a simulated device (tests/runtime/simulated_gpu.py) can run all of
     # the logic above over host memory
-    def _jit_launch(self, launch):
-        """Launch through Triton's JIT (compiling on a cache miss); returns its CompiledKernel."""
-        cfg = launch.config
-        return launch.kernel[launch.grid](*launch.args, **launch.constexprs,
-                                          num_warps=cfg.get("num_warps", 4), num_stages=cfg.get("num_stages", 1))
+    def _compile(self, kernel, args, constexprs: dict, options: dict):
+        """Triton's CompiledKernel for these arguments (its JIT cache, or a compile), not launched."""
+        return kernel.warmup(*args, grid=(1, 1, 1), **constexprs, **options)
+
+    def _make_current(self) -> None:
+        self._dev.set_current()
 
     def _load_cubin(self, cubin: bytes, meta: dict, signature: list[str], config: dict):
         """The binary of one (kernel, config); ``config`` is what it was built with (the binary
@@ -306,6 +381,27 @@ class CudaDevice:
             _check(cu.cuGraphExecDestroy(exec_))
         if graph is not None:
             _check(cu.cuGraphDestroy(graph))
+
+
+def _param_flags(kernel) -> tuple:
+    """(is_const, specialize, align) of each runtime parameter, as Triton's binder reads them."""
+    return tuple((p.is_const, not p.do_not_specialize, not p.do_not_specialize_on_alignment)
+                 for p in kernel.params if not p.is_constexpr)
+
+
+def _specialization(backend, flags, args) -> tuple:
+    """Triton's specialization of the runtime arguments (``native_specialize_impl``, the function
+    its JIT cache key is made of); pointers only by their 16-byte alignment, which is all Triton
+    takes from them besides the element type the plan fixes."""
+    from triton._C.libtriton import native_specialize_impl
+
+    out = []
+    for (is_const, spec, align), a in zip(flags, args):
+        if hasattr(a, "data_ptr"):
+            out.append((a.dtype, spec and align and a.data_ptr() % 16 == 0))
+        else:
+            out.append(native_specialize_impl(backend, a, is_const, spec, align))
+    return tuple(out)
 
 
 def _name(dtype) -> str:
