@@ -45,7 +45,7 @@ class CompiledModel:
         self.source = source
         self.constants = dict(constants)
         self.target, self.target_reason = resolve_target(target)
-        self.device = get_device(self.target)
+        self.device = get_device(target if not isinstance(target, str) else self.target)   # a name or a device
         self.stats = dict(stats or {})
         self.graph = graph
         self.cubins = dict(cubins or {})
@@ -54,8 +54,7 @@ class CompiledModel:
         self._buffers: dict[tuple, list] = {}
         self._env_keys = tuple(plan["symbols"])
         self.cubin_index = list(cubin_index or [])
-        self._use_graph = False
-        self._graph = None
+        self._graph = None          # CUDA graphs (devices/cuda_graph.py), after use_cuda_graph()
         self.max_elements = max_elements   # None: $CORTADO_MAX_ELEMENTS or the 32-bit bound, read per run
 
     # -- signature ----------------------------------------------------------------------------
@@ -114,8 +113,9 @@ class CompiledModel:
         dev = self.device
         self._prepare()
         kept: dict[str, np.ndarray] = {}
-        if self._graph is not None and self._graph.env == env and not wanted:
-            outs = self._graph.replay(arrays)
+        if self._graph is not None and not wanted:
+            # CUDA graph hook: the graphs own their buffers and return fresh outputs (devices/cuda_graph.py)
+            outs = self._graph.run(self, arrays, env)
         else:
             in_tensors = {name: dev.from_host(a) for name, a in arrays.items()}
             out_tensors = [dev.empty(o["dtype"], self._shape(o["shape"], env)) for o in self.plan["outputs"]]
@@ -132,8 +132,6 @@ class CompiledModel:
                 self.execute(launches, copies)
             dev.synchronize()
             outs = out_tensors
-            if self._use_graph and self._graph is None:
-                self._graph = dev.capture_graph(self, env)
         if outputs == "device" and not wanted:
             return {o["output"]: t for o, t in zip(self.plan["outputs"], outs)}
         result = {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
@@ -180,11 +178,11 @@ class CompiledModel:
         return np.array(box, copy=True)
 
     def use_cuda_graph(self, enabled: bool = True) -> "CompiledModel":
-        """On cuda, capture the whole launch plan in a CUDA graph after the next run and replay
-        it for later runs with the same input sizes (inputs are copied into fixed buffers)."""
-        self._use_graph = bool(enabled) and hasattr(self.device, "capture_graph")
-        if not self._use_graph:
-            self._graph = None
+        """On cuda, capture the whole launch plan in a CUDA graph at the first run of each input
+        size (up to four sizes) and replay it for later runs of that size. A graph owns its
+        buffers; inputs are copied in and outputs copied out to fresh device memory."""
+        use = enabled and hasattr(self.device, "cuda_graphs")
+        self._graph = (self._graph if self._graph is not None else self.device.cuda_graphs()) if use else None
         return self
 
     def _prepare(self) -> None:
@@ -197,13 +195,14 @@ class CompiledModel:
             self._weights = {name: dev.from_host(a) for name, a in self.constants.items()}
 
     def bind(self, env: Mapping[str, int], in_tensors: Mapping[str, Any], out_tensors: Sequence[Any],
-             resolved: dict | None = None):
+             resolved: dict | None = None, buffers: Sequence[Any] | None = None):
         """Resolve every launch of the plan to (kernel, grid, args, config) for these buffers.
 
-        ``resolved``, when given, receives the tensor of every value the launches use, by name."""
+        ``resolved``, when given, receives the tensor of every value the launches use, by name.
+        ``buffers`` are the planned buffers to use instead of the model's own (a CUDA graph's)."""
         dev = self.device
         values = self.plan["values"]
-        bufs = self._buffers_for(env)
+        bufs = self._buffers_for(env) if buffers is None else buffers
         cache: dict[str, Any] = {} if resolved is None else resolved
 
         def resolve(name: str):
