@@ -6,28 +6,21 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
 import cortado
 from cortado.runtime.model import Launch
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import assert_close, assert_close_to_scale, run_onnxruntime
 
 from simulated_gpu import SimulatedFault, SimulatedGpu
-
-TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny_cnn.onnx"
+from small_cnn import images, small_cnn
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return onnx.load(str(TINY))
-
-
-def images(batch: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    return small_cnn()
 
 
 def check(model, onnx_model, x, got=None):
@@ -41,7 +34,7 @@ def compiled(onnx_model, gpu=None):
 
 
 def test_first_and_second_call_use_jit_then_direct_launches(tiny):
-    """The second call goes through the direct path, whose runner needs a 3-D grid: the tiny
+    """The second call goes through the direct path, whose runner needs a 3-D grid: the small
     CNN's max pool, global average pool and softmax have 1-D grids."""
     m, gpu = compiled(tiny)
     assert m.target == "cuda" and m.device is gpu
@@ -59,6 +52,17 @@ def test_batch_changes_reuse_one_binary_per_kernel(tiny):
     for i, batch in enumerate([1, 16, 3, 1]):
         check(m, tiny, images(batch, i))
     assert gpu.compiles == len(m.plan["steps"])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_models_launch_directly_and_from_a_graph(tiny, dtype):
+    """Half-precision buffers specialize as *fp16 / *bf16 pointers in Triton's key."""
+    m = cortado.compile(tiny, target=SimulatedGpu(), dtype=dtype)
+    x = images(2, 0)
+    ref = run_onnxruntime(tiny, {"image": x})[0]
+    assert_close_to_scale(m(x), ref, dtype=dtype)
+    assert_close_to_scale(m.use_cuda_graph()(x), ref, dtype=dtype)
+    assert_close_to_scale(m(x), ref, dtype=dtype)
 
 
 def test_graph_replays_after_a_batch_change_in_its_own_buffers(tiny):
