@@ -34,6 +34,9 @@ class CubinKernel:
         self.signature = list(signature)
         self.shared = int(meta.get("shared", 0))
         self.block = 32 * int(meta.get("num_warps", 4))
+        unknown = [t for t in signature if not t.startswith("*") and t not in _CTYPES]
+        if unknown:     # the JIT path packs every type; this one only what it knows
+            raise TargetError(f"kernel {self.name} takes {', '.join(unknown)} arguments; it runs through the JIT instead")
         self.types = tuple(ctypes.c_void_p if t.startswith("*") else _CTYPES[t] for t in signature)
         self.types += (ctypes.c_void_p, ctypes.c_void_p)     # global and profile scratch (null)
         self._load(cubin)
