@@ -23,8 +23,15 @@ the host→host columns pass numpy arrays in and out, transfers included (the pl
   torch (with CUDA) and onnx2torch are installed; float16 is ``module.half()``. torch is
   imported here only, never by Cortado itself.
 
-A backend that is missing or fails shows ``n/a`` or the error in its cell. Without a usable
-CUDA GPU the script prints why and exits 0. Prints a Markdown table.
+The roofline column divides the bytes Cortado's plan moves (``stats["est_hbm_bytes"]``, the
+cost model's estimate) by the device-resident median time: achieved GB/s, and its fraction of
+an H200's 4.8 TB/s peak (``--peak-tbps`` for another GPU). It is an upper bound on how close a
+memory-bound model runs to the hardware; compute-bound layers (large GEMMs) sit far below it
+by nature.
+
+A backend that is missing or fails shows ``n/a`` or the error in its cell, and a missing peer
+is reported once on stderr with the reason. Without a usable CUDA GPU the script prints why
+and exits 0. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -179,6 +186,25 @@ def _cell_error(e: Exception) -> str:
     return msg if msg.startswith("n/a") else f"error: {type(e).__name__}: {msg[:80]}"
 
 
+_REPORTED: set = set()
+
+
+def report_skip(backend: str, e: Exception) -> None:
+    """Say once, on stderr, why a peer backend has no numbers (not installed, no CUDA)."""
+    msg = _cell_error(e)
+    if msg.startswith("n/a") and (backend, msg) not in _REPORTED:
+        _REPORTED.add((backend, msg))
+        print(f"{backend}: skipped: {msg[3:].strip(' ()') or 'not available'}", file=sys.stderr, flush=True)
+
+
+def roofline(hbm_bytes, seconds: float, peak_tbps: float) -> str:
+    """Achieved GB/s over the plan's estimated bytes, and its share of the peak bandwidth."""
+    if not isinstance(hbm_bytes, (int, float)) or not hbm_bytes or seconds <= 0:
+        return "n/a"
+    gbps = hbm_bytes / seconds / 1e9
+    return f"{gbps:.0f} GB/s ({gbps / (peak_tbps * 1e3):.1%})"
+
+
 def run_case(name: str, batch: int, dtype: str, args, reference: list[np.ndarray] | None, model, feeds) -> dict:
     row: dict = {"model": name, "batch": batch, "dtype": dtype}
 
@@ -189,10 +215,14 @@ def run_case(name: str, batch: int, dtype: str, args, reference: list[np.ndarray
             for b, mode in COLUMNS:
                 if b == backend:
                     row[(b, mode)] = _cell_error(e)
+            report_skip(backend, e)
             return handle_failure(backend, e)
         for mode, (fn, sync) in modes.items():
             try:
-                row[(backend, mode)] = f"{median_seconds(fn, sync, args.warmup, args.iters) * 1e3:.2f}"
+                seconds = median_seconds(fn, sync, args.warmup, args.iters)
+                row[(backend, mode)] = f"{seconds * 1e3:.2f}"
+                if backend == "cortado" and mode == "device":
+                    row["roofline"] = roofline(handle.stats.get("est_hbm_bytes"), seconds, args.peak_tbps)
             except Exception as e:
                 row[(backend, mode)] = _cell_error(e)
                 handle_failure(backend, e)
@@ -224,8 +254,9 @@ def run_case(name: str, batch: int, dtype: str, args, reference: list[np.ndarray
 
 def markdown(rows: list[dict], ort_label: str) -> str:
     heads = ["model", "batch", "dtype", "Cortado", "Cortado + CUDA graph", f"onnxruntime {ort_label}",
-             "torch eager", "torch.compile", "Cortado host→host", "onnxruntime host→host", "Cortado max err / scale"]
-    keys = ["model", "batch", "dtype", *COLUMNS, "error"]
+             "torch eager", "torch.compile", "Cortado host→host", "onnxruntime host→host", "Cortado max err / scale",
+             "Cortado roofline (est. bytes / time)"]
+    keys = ["model", "batch", "dtype", *COLUMNS, "error", "roofline"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(" --- " for _ in heads) + "|"]
     for r in rows:
         lines.append("| " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
@@ -241,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=50)
     p.add_argument("--no-tf32", dest="allow_tf32", action="store_false",
                    help="exact float32 dots for Cortado and torch (tf32 is on by default)")
+    p.add_argument("--peak-tbps", type=float, default=4.8, help="peak memory bandwidth for the roofline (H200: 4.8)")
     p.add_argument("--target", default="cuda", choices=["cuda", "interpreter"],
                    help="interpreter: run everything on the CPU (slow; checks the script itself)")
     args = p.parse_args(argv)

@@ -3,8 +3,11 @@
 Each GEMM/conv launch in the plan lists candidate block configs (``step["tune"]``). The tuner
 binds the model to random inputs, runs every candidate of a launch a few times between CUDA
 events, and writes the winner into the step's cuda config. Results are cached on disk, keyed
-by the kernel's source, its size arguments and the device name, so a second compile of the
-same model (or a model sharing its layers) tunes nothing.
+by the kernel's source, its size arguments, the candidate list and the GPU (name and
+architecture), so a second compile of the same model (or a model sharing its layers) tunes
+nothing. The candidates carry the precision a compile allows (tf32 or not), so a choice made
+with ``allow_tf32=True`` can never be taken by a compile that forbids tf32; an entry records
+the architecture it was tuned on and its winner must still be one of the candidates.
 """
 
 from __future__ import annotations
@@ -38,17 +41,30 @@ def _load_cache() -> dict:
         return {}
 
 
+def cache_key(model, step: dict, launch, device) -> str:
+    """The autotune cache key of one launch: kernel text, sizes, candidates and GPU."""
+    src = json.dumps({"kernel": _kernel_text(model.source, step["kernel"]),
+                      "sizes": [a for a in launch.args if not hasattr(a, "data_ptr")],
+                      "candidates": step["tune"], "device": device.device_name, "arch": device.arch},
+                     sort_keys=True)
+    return hashlib.sha256(src.encode()).hexdigest()
+
+
+def cached_config(entry, step: dict, device):
+    """The cached winner when ``entry`` is usable here: tuned on this architecture, and still
+    one of this compile's candidates (anything else, such as an older format, is re-tuned)."""
+    if not isinstance(entry, dict) or entry.get("arch") != device.arch:
+        return None
+    cfg = entry.get("config")
+    return cfg if cfg in step["tune"] else None
+
+
 def autotune(model, *, inputs=None) -> dict:
     """Tune ``model`` (target cuda) in place; returns {"tuned": n, "cached": n, "seconds": s}."""
     import time
 
-    from cuda.bindings import driver as cu
-
-    from cortado.runtime.devices.cuda import _check
-
     t0 = time.perf_counter()
     dev = model.device
-    device_name = getattr(dev._dev, "name", "cuda")
     feeds = inputs or {i["name"]: np.random.default_rng(0).standard_normal(
         [d if isinstance(d, int) else 1 for d in i["shape"]]).astype(i["dtype"]) for i in model.inputs}
     arrays, env = model._check_inputs(feeds)
@@ -60,17 +76,14 @@ def autotune(model, *, inputs=None) -> dict:
     dev.synchronize()
     cache = _load_cache()
     tuned = cached = 0
-    (start,) = _check(cu.cuEventCreate(0))
-    (stop,) = _check(cu.cuEventCreate(0))
     for launch, step in zip(launches, model.plan["steps"]):
         candidates = step.get("tune")
         if not candidates:
             continue
-        key_src = json.dumps([_kernel_text(model.source, step["kernel"]), [a for a in launch.args if not hasattr(a, "data_ptr")],
-                              device_name], sort_keys=True)
-        key = hashlib.sha256(key_src.encode()).hexdigest()
-        if key in cache:
-            step["configs"]["cuda"] = cache[key]
+        key = cache_key(model, step, launch, dev)
+        hit = cached_config(cache.get(key), step, dev)
+        if hit is not None:
+            step["configs"]["cuda"] = hit
             cached += 1
             continue
         best, best_ms = None, float("inf")
@@ -82,21 +95,17 @@ def autotune(model, *, inputs=None) -> dict:
             try:
                 dev.launch(trial)                 # compile + warm up
                 dev.synchronize()
-                _check(cu.cuEventRecord(start, 0))
-                for _ in range(REPEATS):
-                    dev.launch(trial)
-                _check(cu.cuEventRecord(stop, 0))
-                _check(cu.cuEventSynchronize(stop))
-                (ms,) = _check(cu.cuEventElapsedTime(start, stop))
+                ms = dev.time_ms(lambda: dev.launch(trial), REPEATS)
             except Exception:   # a config that fails to compile or launch (e.g. too much shared memory)
                 continue
             if ms < best_ms:
                 best, best_ms = cfg, ms
         if best is not None:
             step["configs"]["cuda"] = best
-            cache[key] = best
+            cache[key] = {"config": best, "arch": dev.arch, "device": dev.device_name, "ms": best_ms / REPEATS}
             tuned += 1
     write_atomic(_cache_path(), json.dumps(cache).encode())
-    model.execute(*model.bind(env, in_tensors, out_tensors))   # the tuned plan runs once more
-    dev.synchronize()
+    launches, copies = model.bind(env, in_tensors, out_tensors)   # the tuned plan runs once more
+    model.execute(launches, copies)
+    dev.synchronize()      # before the launches (and the buffers they hold) are dropped
     return {"tuned": tuned, "cached": cached, "seconds": time.perf_counter() - t0}

@@ -134,9 +134,9 @@ def compile(model, *, weights=None, random_weights: bool = False,
             from .autotune import autotune
 
             say("autotuning template kernels on the GPU")
-            stats["autotune"] = autotune(model)
+            model.stats["autotune"] = autotune(model)   # the model holds a copy of stats
         else:
-            stats["autotune"] = "skipped: autotuning needs the cuda target"
+            model.stats["autotune"] = "skipped: autotuning needs the cuda target"
     return model
 
 

@@ -56,7 +56,7 @@ class CompiledModel:
         self.source = source
         self.constants = dict(constants)
         self.target, self.target_reason = resolve_target(target)
-        self.device = get_device(self.target)
+        self.device = get_device(target if not isinstance(target, str) else self.target)   # a name or a device
         self.stats = dict(stats or {})
         self.graph = graph
         self.cubins = dict(cubins or {})
@@ -66,9 +66,7 @@ class CompiledModel:
         self._env_keys = tuple(plan["symbols"])
         self._pool = BufferPool(self._new_buffer_set, max_buffer_sets)
         self.cubin_index = list(cubin_index or [])
-        self._use_graph = False
-        self._graph = None
-        self._graph_lock = threading.Lock()  # capture and replay of the one CUDA graph
+        self._graph = None          # CUDA graphs (devices/cuda_graph.py), after use_cuda_graph()
         self.max_elements = max_elements   # None: $CORTADO_MAX_ELEMENTS or the 32-bit bound, read per run
 
     # -- signature ----------------------------------------------------------------------------
@@ -132,9 +130,11 @@ class CompiledModel:
         if hasattr(dev, "enter_thread"):
             dev.enter_thread()          # cuda: this thread gets the device's context
         self._prepare()
-        graph = self._graph
-        if graph is not None and graph.env == env and not wanted:
-            return self._replay(graph, arrays, outputs)
+        graphs = self._graph
+        if graphs is not None and not wanted:
+            # CUDA graph hook: the graphs own their buffers, serialize their replays and return
+            # fresh outputs (devices/cuda_graph.py)
+            return self._outputs(graphs.run(self, arrays, env), outputs)
         kept: dict[str, np.ndarray] = {}
         key = tuple(env.get(k) for k in self._env_keys)
         with self._pool.borrow(key) as bufset:
@@ -157,16 +157,17 @@ class CompiledModel:
                 # the set goes back to the pool only once the device is done with it
                 self._synchronize(stream)
             del launches, copies, resolved     # views of the set's buffers: not kept past the call
-        if self._use_graph and self._graph is None and not wanted:
-            self._capture(env)
-        outs = out_tensors
-        if outputs == "device" and not wanted:
-            return {o["output"]: t for o, t in zip(self.plan["outputs"], outs)}
-        result = {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
-        if keep is None or keep is False:
-            return result
-        kept.update(result)
-        return kept
+        if wanted:
+            kept.update(self._outputs(out_tensors, "host"))
+            return kept
+        return self._outputs(out_tensors, outputs)
+
+    def _outputs(self, tensors: Sequence[Any], outputs: str) -> dict[str, Any]:
+        """The call's output tensors by name: as they are (``outputs="device"``) or on the host."""
+        names = [o["output"] for o in self.plan["outputs"]]
+        if outputs == "device":
+            return dict(zip(names, tensors))
+        return {name: self.device.to_host(t) for name, t in zip(names, tensors)}
 
     async def run_async(self, inputs: Mapping[str, Any], *, outputs: str = "host", keep=None) -> dict[str, Any]:
         """``run`` for asyncio servers: ``await model.run_async(feeds)``.
@@ -180,27 +181,6 @@ class CompiledModel:
         import asyncio
 
         return await asyncio.to_thread(self.run, inputs, outputs=outputs, keep=keep)
-
-    def _replay(self, graph, arrays, outputs: str) -> dict[str, Any]:
-        """Run through the captured CUDA graph. Its buffers (inputs, intermediates, outputs)
-        are fixed addresses shared by every replay, so one replay runs at a time, and its
-        outputs are copied out (to the host, or to fresh device tensors) before the next."""
-        dev = self.device
-        with self._graph_lock:
-            outs = graph.replay(arrays)
-            if outputs == "device":
-                fresh = [dev.empty(o["dtype"], self._shape(o["shape"], graph.env)) for o in self.plan["outputs"]]
-                for dst, src in zip(fresh, outs):
-                    dev.copy(dst, src)
-                dev.synchronize()
-                return {o["output"]: t for o, t in zip(self.plan["outputs"], fresh)}
-            return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
-
-    def _capture(self, env: Mapping[str, int]) -> None:
-        """Capture the CUDA graph for ``env`` once (the first run with graphs enabled)."""
-        with self._graph_lock:
-            if self._use_graph and self._graph is None:
-                self._graph = self.device.capture_graph(self, env)
 
     def _kept_names(self, keep) -> set[str]:
         """The value names ``run(keep=...)`` copies out, checked against what kernels write."""
@@ -240,16 +220,11 @@ class CompiledModel:
         return np.array(box, copy=True)
 
     def use_cuda_graph(self, enabled: bool = True) -> "CompiledModel":
-        """On cuda, capture the whole launch plan in a CUDA graph after the next run and replay
-        it for later runs with the same input sizes (inputs are copied into fixed buffers).
-
-        One graph is kept per model (for the sizes of the run that captured it); replays are
-        serialized by a per-model lock, since they share the graph's fixed buffers, while runs
-        of other sizes go through the ordinary per-call path concurrently."""
-        with self._graph_lock:
-            self._use_graph = bool(enabled) and hasattr(self.device, "capture_graph")
-            if not self._use_graph:
-                self._graph = None
+        """On cuda, capture the whole launch plan in a CUDA graph at the first run of each input
+        size (up to four sizes) and replay it for later runs of that size. A graph owns its
+        buffers; inputs are copied in and outputs copied out to fresh device memory."""
+        use = enabled and hasattr(self.device, "cuda_graphs")
+        self._graph = (self._graph if self._graph is not None else self.device.cuda_graphs()) if use else None
         return self
 
     def _prepare(self) -> None:

@@ -21,8 +21,9 @@ launches, behind ``interpreter.INTERPRETER_LOCK``). Devices with streams add:
                                   take), created with each buffer set and lent with it
     sync_stream(handle)           wait for the work of one stream; a buffer set goes back to
                                   the pool only after its stream is synchronized
-    capture_graph(model, env)     a replayable capture of the plan for sizes ``env``, bound to
-                                  buffers it owns (``model.allocate_buffers``)
+    cuda_graphs()                 a model's CUDA graphs (``cuda_graph.CudaGraphs``): one per
+                                  size environment, each bound to buffers it owns
+                                  (``model.allocate_buffers``), replays serialized per graph
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ def cuda_available() -> bool:
     return probe()
 
 
-def resolve_target(target: str) -> tuple[str, str]:
-    """("cuda" | "interpreter", why) for a requested target."""
+def resolve_target(target) -> tuple[str, str]:
+    """("cuda" | "interpreter", why) for a requested target: a name, or a device instance."""
+    if not isinstance(target, str) and hasattr(target, "launch"):
+        return target.name, f"given device {type(target).__name__}"
     if target == "interpreter":
         return "interpreter", "requested"
     if target == "cuda":
@@ -59,7 +62,11 @@ def resolve_target(target: str) -> tuple[str, str]:
     raise TargetError(f"unknown target {target!r}", hint="use 'cuda', 'interpreter' or 'auto'")
 
 
-def get_device(target: str):
+def get_device(target):
+    """The device for a target name, or ``target`` itself when it is a device instance (a test
+    device with ``CudaDevice``'s interface, such as a simulated GPU)."""
+    if not isinstance(target, str) and hasattr(target, "launch"):
+        return target
     if target == "interpreter":
         from .interpreter import InterpreterDevice
 

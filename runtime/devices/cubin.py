@@ -28,24 +28,37 @@ class CubinKernel:
     """One (kernel, config) binary for the current device."""
 
     def __init__(self, cubin: bytes, meta: dict, signature: list[str]):
-        from cuda.bindings import driver as cu
-
         if meta.get("global_scratch_size", 0) or meta.get("profile_scratch_size", 0):
             raise TargetError(f"kernel {meta.get('name')} needs scratch memory; it runs through the JIT instead")
-        (self._module,) = _check(cu.cuModuleLoadData(cubin))
-        (self._fn,) = _check(cu.cuModuleGetFunction(self._module, meta["name"].encode()))
+        self.name = meta["name"]
+        self.signature = list(signature)
         self.shared = int(meta.get("shared", 0))
+        self.block = 32 * int(meta.get("num_warps", 4))
+        unknown = [t for t in signature if not t.startswith("*") and t not in _CTYPES]
+        if unknown:     # the JIT path packs every type; this one only what it knows
+            raise TargetError(f"kernel {self.name} takes {', '.join(unknown)} arguments; it runs through the JIT instead")
+        self.types = tuple(ctypes.c_void_p if t.startswith("*") else _CTYPES[t] for t in signature)
+        self.types += (ctypes.c_void_p, ctypes.c_void_p)     # global and profile scratch (null)
+        self._load(cubin)
+
+    def launch(self, grid, args, stream: int = 0) -> None:
+        values = tuple(a.data_ptr() if hasattr(a, "data_ptr") else int(a) for a in args) + (0, 0)
+        gx, gy, gz = (tuple(grid) + (1, 1))[:3]
+        self._launch_raw((gx, gy, gz), values, stream)
+
+    # -- the driver calls (a simulated device overrides these two) --------------------------------
+    def _load(self, cubin: bytes) -> None:
+        from cuda.bindings import driver as cu
+
+        (self._module,) = _check(cu.cuModuleLoadData(cubin))
+        (self._fn,) = _check(cu.cuModuleGetFunction(self._module, self.name.encode()))
         if self.shared > _MAX_STATIC_SHARED:
             attr = cu.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
             _check(cu.cuFuncSetAttribute(self._fn, attr, self.shared))
-        self.block = 32 * int(meta.get("num_warps", 4))
-        self.types = tuple(ctypes.c_void_p if t.startswith("*") else _CTYPES[t] for t in signature)
-        self.types += (ctypes.c_void_p, ctypes.c_void_p)     # global and profile scratch (null)
 
-    def launch(self, grid, args, stream: int = 0) -> None:
+    def _launch_raw(self, grid: tuple, values: tuple, stream) -> None:
         from cuda.bindings import driver as cu
 
-        values = tuple(a.data_ptr() if hasattr(a, "data_ptr") else int(a) for a in args) + (0, 0)
-        gx, gy, gz = (tuple(grid) + (1, 1))[:3]
+        gx, gy, gz = grid
         _check(cu.cuLaunchKernel(self._fn, gx, gy, gz, self.block, 1, 1, self.shared, stream,
                                  (values, self.types), 0))

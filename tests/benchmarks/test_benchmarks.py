@@ -64,7 +64,8 @@ def _tiny(batch: int) -> onnx.ModelProto:
 
 
 HEADS = ["model", "batch", "dtype", "Cortado", "Cortado + CUDA graph", "onnxruntime CPU EP", "torch eager",
-         "torch.compile", "Cortado host→host", "onnxruntime host→host", "Cortado max err / scale"]
+         "torch.compile", "Cortado host→host", "onnxruntime host→host", "Cortado max err / scale",
+         "Cortado roofline (est. bytes / time)"]
 
 
 def test_gpu_latency_runs_end_to_end_on_the_interpreter(monkeypatch, capsys):
@@ -84,6 +85,7 @@ def test_gpu_latency_runs_end_to_end_on_the_interpreter(monkeypatch, capsys):
             assert float(r[col]) > 0, (col, r)
         assert float(r["Cortado max err / scale"]) <= (1e-5 if r["dtype"] == "float32" else 1e-2), r
         assert r["torch eager"].startswith(("n/a", "error")) or float(r["torch eager"]) > 0
+        assert r["Cortado roofline (est. bytes / time)"].endswith("%)"), r
     assert float(rows[0]["onnxruntime CPU EP"]) > 0 and float(rows[0]["onnxruntime host→host"]) > 0
 
 

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 import cortado
 from cortado.codegen.aot import Job, compile_jobs, jobs_for
 from cortado.ir import Op, clone_graph
+from cortado.runtime.loader import load_kernels
 from cortado.testing import strategies
 from cortado.testing.models import LIGHT_MODELS, light_model
 from examples.model_zoo import bert_encoder, mobilenet_v2
@@ -33,8 +34,21 @@ def _kernel_text(source: str, name: str) -> str:
 
 def _collect(model, opt_level: int, into: dict[tuple, Job]) -> None:
     m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    check_sizes_not_specialized(m)
     for job in jobs_for(m.source, m.plan, ARCHS):
         into.setdefault((_kernel_text(m.source, job.kernel), job.config, job.arch), job)
+
+
+def check_sizes_not_specialized(m) -> None:
+    """Every integer argument of every kernel is in ``do_not_specialize``: one binary per kernel
+    serves every size (the cuda runtime's launch cache keys on Triton's specialization anyway,
+    so a kernel that forgot one would compile a variant per value, not run a wrong one)."""
+    module = load_kernels(m.source, interpret=False)
+    for k in m.plan["kernels"]:
+        fn = getattr(module, k["name"])
+        ints = [p.name for p in fn.params if not p.is_constexpr and not k["signature"][p.name].startswith(("*", "fp"))]
+        loose = [name for name in ints if not fn.params[fn.arg_names.index(name)].do_not_specialize]
+        assert not loose, f"{k['name']}: size arguments {loose} are not in do_not_specialize"
 
 
 def _build_all(unique: dict[tuple, Job]) -> None:
