@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 from cortado.ir import DType, Op
 
+from .lowering import LoweringKind, register, section
+
 
 def compute_dtype(dtype: DType) -> str:
     """The ``tl`` type values of ``dtype`` are held in inside a kernel."""
@@ -57,15 +59,12 @@ class Call:
         return helper
 
 
-_TABLE: dict[Op, Callable[[Call], str]] = {}
+_TABLE: dict[Op, Callable[[Call], str]] = section(LoweringKind.EXPR)
 
 
 def lowering(*ops: Op):
-    def deco(fn):
-        for op in ops:
-            _TABLE[op] = fn
-        return fn
-    return deco
+    """Register ``fn(call) -> str`` as the elementwise expression of ``ops``."""
+    return register(LoweringKind.EXPR, *ops)
 
 
 def has_lowering(op: Op) -> bool:

@@ -26,6 +26,7 @@ from cortado.ops import Category, get_op
 
 from . import exprs
 from . import index as ix
+from .lowering import LoweringKind, register, section
 from .text import IndentedBuffer
 
 Index = tuple  # tuple of index expressions, one per axis of the value
@@ -57,16 +58,12 @@ class KernelSource:
     kind: str = "pointwise"
 
 
-_LOWERINGS: dict = {}
+_LOWERINGS: dict = section(LoweringKind.INDEX)
 
 
 def lowering(*ops):
     """Register how a non-elementwise op computes its output at an index (views, windows)."""
-    def deco(fn: Callable):
-        for op in ops:
-            _LOWERINGS[op] = fn
-        return fn
-    return deco
+    return register(LoweringKind.INDEX, *ops)
 
 
 def has_lowering(op) -> bool:

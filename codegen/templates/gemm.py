@@ -12,10 +12,13 @@ from typing import Sequence
 
 from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import KernelGroup, Kind
+from cortado.ops import Category, get_op
 
 from .. import index as ix
 from ..config import next_pow2, static_size
 from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
+from .base import MAX_PROLOGUE_NODES, AccumulatorTemplate
 from .common import function_source, what
 
 M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
@@ -162,3 +165,21 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, N, K, y.dtype.itemsize),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "gemm")
+
+
+class GemmTemplate(AccumulatorTemplate):
+    """MatMul / Gemm as a tiled GEMM with epilogues (bias, activation, residual) and operand
+    prologues; a prologue may not feed Gemm's bias (C), which is read after the K loop."""
+
+    name = "gemm"
+    operand_inputs = 2
+    prologue_limit = MAX_PROLOGUE_NODES
+
+    def anchors(self, node: Node) -> bool:
+        return get_op(node.op).category is Category.CONTRACTION
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        return generate(group.nodes, group.anchor, group.outputs)
+
+
+GEMM = Kind.register(GemmTemplate())

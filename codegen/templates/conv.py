@@ -8,13 +8,16 @@ and the weight tile is a contiguous row of the (C_out, C_in/group * taps) matrix
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
-from cortado.ir import Node, Value
+from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import KernelGroup, Kind, is_depthwise
 
 from .. import index as ix
 from ..writer import KernelSource, elementwise_flops, tensor_bytes, KernelWriter
+from .base import MAX_PROLOGUE_NODES, AccumulatorTemplate
 from .common import function_source, what
 from .gemm import acc_type, dot_configs, dot_operand, epilogue, tile_writer
 
@@ -93,3 +96,47 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, cout_g, K, y.dtype.itemsize),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "conv")
+
+
+@dataclass(frozen=True)
+class ConvRoles:
+    """``extra``: sibling convolutions accumulated in the same program (projection shortcuts)
+    whose results the epilogue combines with the anchor's."""
+
+    extra: tuple[Node, ...] = ()
+
+
+class ConvTemplate(AccumulatorTemplate):
+    """Conv (not depthwise: that is a window op) as implicit GEMM, with epilogues, operand
+    prologues (not the bias) and sibling convs: a residual block's projection shortcut,
+    read only by this conv's residual add, accumulates in the same kernel."""
+
+    name = "conv"
+    operand_inputs = 2
+    prologue_limit = MAX_PROLOGUE_NODES
+    takes_siblings = True
+
+    def anchors(self, node: Node) -> bool:
+        return node.op is Op.CONV and not is_depthwise(node)
+
+    def sibling_refusal(self, fusion, group, sibling, result: Value) -> str | None:
+        a1, a2 = group.anchor, sibling.anchor
+        if result.producer is None or tuple(result.shape) != tuple(a1.outputs[0].shape):
+            return "the shortcut's result is not the size of the main branch's"
+        if a1.attrs.group != a2.attrs.group or a1.inputs[1].shape[0] != a2.inputs[1].shape[0]:
+            return "the two convolutions tile their output channels differently"
+        if any(tuple(n.outputs[0].shape) != tuple(result.shape) for n in sibling.nodes if n is not a2):
+            return "the shortcut's epilogue changes shape"
+        if fusion.is_inline(result.producer):
+            return "the shortcut's result is read through a view"
+        return None
+
+    def roles(self, found=None, siblings: tuple[Node, ...] = ()) -> ConvRoles:
+        return ConvRoles(tuple(siblings))
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        roles = group.roles or ConvRoles()
+        return generate(group.nodes, group.anchor, group.outputs, extra=roles.extra)
+
+
+CONV = Kind.register(ConvTemplate())
