@@ -90,6 +90,7 @@ class KernelWriter:
         self.nodes = list(nodes)
         self._inside = {id(n) for n in self.nodes}
         self._ptr: dict[int, str] = {}
+        self.roles: dict[int, str] = {}       # value id -> the role its pointer is named by
         self._sizes: dict[object, str] = {}
         self._names: set[str] = set()
         self._scopes: list[dict] = [{}]
@@ -130,6 +131,18 @@ class KernelWriter:
             k += 1
         self._names.add(name)
         return name
+
+    def name_roles(self, **values: Value | None) -> None:
+        """Name the pointers of these values by role: ``name_roles(x=x, w=weight, bias=b)``
+        gives ``x_ptr``, ``w_ptr``, ``bias_ptr`` (the first name wins for a shared value)."""
+        for role, value in values.items():
+            # a value the kernel reads through views (Q split into heads) is loaded from the
+            # views' source: that buffer gets the role
+            while value is not None and value.producer is not None and id(value.producer) in self._inside \
+                    and get_op(value.producer.op).category is Category.VIEW and value.producer.inputs:
+                value = value.producer.inputs[0]
+            if value is not None:
+                self.roles.setdefault(id(value), role)
 
     def ptr(self, value: Value, role: str = "in") -> str:
         """The pointer argument for a buffer, named by role (x_ptr, w_ptr, out_ptr)."""
@@ -310,7 +323,7 @@ class KernelWriter:
     def load(self, value: Value, index: Index, guard: str | None = None, role: str | None = None,
              raw: bool = False) -> str:
         """Load ``value`` at ``index``; converted to the compute dtype unless ``raw``."""
-        p = self.ptr(value, role or "in")
+        p = self.ptr(value, role or self.roles.get(id(value), "in"))
         if value not in self.loads:
             self.loads.append(value)
         if value.type.numel == 1:

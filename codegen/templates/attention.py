@@ -49,6 +49,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
     nbatch = prod(batch)
 
     w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
+    w.name_roles(q=q, k=kt, v=v)
     w.axes = {"rm[:, None]": 0, "rd[None, :]": 1}
     w.store_shape = "[BM, BD]"
     w.line("pid_m = tl.program_id(0)")

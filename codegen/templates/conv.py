@@ -71,11 +71,14 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     K = wt.shape[1] * prod(a.kernel_shape)
 
     w = tile_writer(nodes, "pid_g")
+    w.name_roles(x=anchor.inputs[0], w=wt, bias=anchor.inputs[2] if len(anchor.inputs) > 2 else None)
     # output position coordinates, as [BM, 1] columns
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     co = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cout_g)), ix.var("rn[None, :]"))
     out_index = (pos[0], co) + tuple(pos[1:])
     convs = [anchor, *extra]
+    for conv in extra:      # a shortcut's operands: x1_ptr, w1_ptr, bias1_ptr
+        w.name_roles(x=conv.inputs[0], w=conv.inputs[1], bias=conv.inputs[2] if len(conv.inputs) > 2 else None)
     accs = ["acc"] + [f"acc_{i + 1}" for i in range(len(extra))]
     flops = sum(_accumulate(w, conv, acc, pos, co, M) for conv, acc in zip(convs, accs))
 

@@ -37,6 +37,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     K = cin_g * prod(taps)
 
     w = tile_writer(nodes, "pid_g")
+    w.name_roles(x=x, w=wt, bias=bias)
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     n_i, o_sp = pos[0], pos[1:]
     co = ix.add(ix.mul(ix.var("pid_g"), cout_g), ix.var("rn[None, :]"))

@@ -56,8 +56,18 @@ def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
 
 
 def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Sequence[Value]) -> None:
-    """Seed the anchor's value, then compute and store every group output at ``out_index``."""
+    """Seed the anchor's value, then compute and store every group output at ``out_index``.
+    Values the epilogue reads over the whole output domain are named ``residual_ptr``, a
+    vector along the output's last axis (a MatMul's bias add) ``bias_ptr``."""
     w.seed(anchor, out_index, acc)
+    for n in w.nodes:
+        for v in n.inputs:
+            if v is None or w.is_inside(v):
+                continue
+            if tuple(v.shape) == tuple(anchor.shape):
+                w.name_roles(residual=v)
+            elif v.type.rank == 1 and anchor.type.rank >= 1 and tuple(v.shape) == tuple(anchor.shape[-1:]):
+                w.name_roles(bias=v)
     for i, out in enumerate(outputs):
         val = w.value_at(out, out_index)
         w.store(out, out_index, val, role="out" if len(outputs) == 1 else f"out{i}")
@@ -114,6 +124,10 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     nbatch = prod(batch)
 
     w = tile_writer(nodes, "pid_b")
+    if is_gemm:
+        w.name_roles(x=a_val, w=b_val, bias=anchor.inputs[2] if len(anchor.inputs) > 2 else None)
+    else:
+        w.name_roles(a=a_val, b=b_val)
     bc = ix.unravel(ix.var("pid_b"), batch) if batch else ()
 
     def operand_index(shape, rows, cols, trans):
