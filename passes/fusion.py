@@ -29,7 +29,9 @@ merges are recorded with the template's reason, for ``stats["why_not_fused"]``.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import networkx as nx
 
@@ -38,18 +40,51 @@ from cortado.kernel_groups import MAX_GROUP_NODES, KernelGroup, Kind, Template, 
 from cortado.ops import Category, get_op
 
 from .groups import order_groups, partition_unfused
+from .manager import NamedPass, PassManager
 
-__all__ = ["MAX_GROUP_NODES", "partition"]
+__all__ = ["MAX_GROUP_NODES", "STAGES", "partition"]
 
 
-def partition(graph: Graph, fuse: bool = False) -> list[KernelGroup]:
+def partition(graph: Graph, fuse: bool = False, *, disable: Iterable[str] = (), dump_after: Iterable[str] = (),
+              dump: Callable[[str, str], None] | None = None, table: list[dict] | None = None) -> list[KernelGroup]:
     """The kernel groups of ``graph`` in launch order: one per node (``fuse=False``, O0/O1) or
     fused (O2+). The kernel kinds are the templates registered in ``Kind``; the compiler
     registers them by importing ``cortado.codegen.templates`` (this layer cannot import
-    codegen), and a node no template anchors is a CortadoError saying so."""
+    codegen), and a node no template anchors is a CortadoError saying so.
+
+    Fusion's stages (``STAGES``) run through the pass manager like graph passes: each is timed
+    (rows appended to ``table``, with groups before/after in the node columns), a name in
+    ``disable`` skips it, and after a name in ``dump_after`` ``dump(name, text)`` receives the
+    partition so far (default: printed to stderr)."""
     if not fuse:
         return partition_unfused(graph)
-    return _Fuser(graph).run()
+    fuser = _Fuser(graph)
+    options = dict(disable=disable, dump_after=dump_after, dump=_partition_dump(dump))
+    rows = PassManager([NamedPass(n, _stage(m)) for n, m in _SETUP], **options).run(fuser)
+    fuser.make_groups()
+    rows += PassManager([NamedPass(n, _stage(m)) for n, m in _MERGES], **options).run(fuser)
+    if table is not None:
+        table.extend(rows)
+    return fuser.finish()
+
+
+def _stage(method: str) -> Callable[["_Fuser"], bool]:
+    def run(fuser: "_Fuser") -> bool:
+        before = fuser.changes
+        getattr(fuser, method)()
+        return fuser.changes != before
+    run.__name__ = method.lstrip("_")
+    return run
+
+
+def _partition_dump(dump: Callable[[str, str], None] | None):
+    def show(name: str, fuser: "_Fuser") -> None:
+        text = fuser.describe()
+        if dump is not None:
+            dump(name, text)
+        else:
+            print(f"// partition after {name}\n{text}", file=sys.stderr)
+    return show
 
 
 def _category(node: Node) -> Category:
@@ -90,10 +125,18 @@ class _Fuser:
         self.group_of_id: dict[int, _Group] = {}
         self.groups: dict[int, _Group] = {}
         self.dag = nx.DiGraph()
+        self.placed: set[int] = set()
+        self.roles: dict[int, object] = {}
+        self.extra: dict[int, list[Node]] = {}
+        self.changes = 0              # placements, inlined views and merges so far
 
     # -- setup ---------------------------------------------------------------------------------
-    def run(self) -> list[KernelGroup]:
-        self._choose_inline_views()
+    def __len__(self) -> int:
+        """Kernels so far (the pass manager's "nodes" columns count groups for fusion)."""
+        return len(self.groups)
+
+    def make_groups(self) -> None:
+        """One group per node that is not an inline view, and the group DAG between them."""
         for n in self.nodes:
             if id(n) in self.inline:
                 continue
@@ -102,14 +145,16 @@ class _Fuser:
             self.groups[g.id] = g
             self.group_of_id[id(n)] = g
         self._build_dag()
-        self._patterns()
-        self._epilogues()
-        self._siblings()
-        self._prologues()
-        self._pointwise_chains()
-        return self._finish()
 
-    # -- the view templates' rules read -----------------------------------------------------
+    def describe(self) -> str:
+        """The partition so far, one group a line (for ``dump_after``)."""
+        lines = [f"inline views: {', '.join(n.name for n in self.nodes if id(n) in self.inline) or '-'}",
+                 f"placed concats: {', '.join(n.name for n in self.nodes if id(n) in self.placed) or '-'}"]
+        for g in sorted(self.groups.values(), key=lambda g: self._order(g.id)):
+            lines.append(f"{g.kind.value:<14} {', '.join(n.name for n in g.nodes)}")
+        return "\n".join(lines)
+
+    # -- what the templates' rules read -------------------------------------------------------
     def is_inline(self, node: Node) -> bool:
         """Is ``node`` a view that every consumer reads through index math (no kernel)?"""
         return id(node) in self.inline
@@ -139,7 +184,6 @@ class _Fuser:
         """Concats whose inputs are all kernel outputs get no kernel and no index math: each
         producer stores straight into its slice of the concat's buffer (nested concats, as in
         DenseNet blocks, into the outermost one)."""
-        self.placed: set[int] = set()
         taken: set[int] = set()
         for n in self.nodes:
             if n.op is not Op.CONCAT:
@@ -157,18 +201,19 @@ class _Fuser:
                     break
             if ok:
                 self.placed.add(id(n))
+                self.changes += 1
                 taken.update(id(v) for v in ins)
 
     def _choose_inline_views(self) -> None:
-        self._choose_placed_concats()
         for n in reversed(self.nodes):
             if not _is_view(n) or any(id(o) in self.outputs for o in n.outputs) or id(n) in self.placed:
                 continue
             users = [u for o in n.outputs for u in o.users]
             if users and all(id(u) in self.inline or kind_of(u).reads_through_views for u in users):
                 self.inline.add(id(n))
+                self.changes += 1
 
-    def _initial_kind(self, n: Node) -> Kind:
+    def _initial_kind(self, n: Node) -> Template:
         """A Reshape that stays materialized aliases its input's buffer when that is a buffer."""
         if is_alias(n):
             src = n.inputs[0].producer
@@ -224,6 +269,7 @@ class _Fuser:
         for n in other.nodes:
             self.group_of_id[id(n)] = keep
         nx.contracted_nodes(self.dag, keep.id, other.id, self_loops=False, copy=False)
+        self.changes += 1
         del self.groups[other.id]
 
     def refuse(self, node: Node, reason: str) -> None:
@@ -251,7 +297,6 @@ class _Fuser:
     def _patterns(self) -> None:
         """Templates that anchor a pattern rather than one node (attention: MatMul -> scale /
         mask -> Softmax -> MatMul) claim its nodes first, as one group of their kind."""
-        self.roles: dict[int, object] = {}
         rooted = [t for t in Kind if t.pattern_root is not Template.pattern_root]
         for root in self.nodes:
             if id(root) in self.inline:
@@ -321,7 +366,6 @@ class _Fuser:
         siblings (a residual block's projection shortcut conv, added to the main branch), runs
         inside that group's kernel: both accumulate their tiles in one program and the sum is
         stored once. The template decides which siblings fit (``sibling_refusal``)."""
-        self.extra: dict[int, list[Node]] = {}
         for gid in sorted(self.groups, key=self._order):
             g2 = self.groups.get(gid)
             if g2 is None or not g2.kind.takes_siblings or g2.id in self.extra:
@@ -396,7 +440,7 @@ class _Fuser:
         return None
 
     # -- result ------------------------------------------------------------------------------------
-    def _finish(self) -> list[KernelGroup]:
+    def finish(self) -> list[KernelGroup]:
         result = []
         for g in sorted(self.groups.values(), key=lambda g: self._order(g.id)):
             if not g.kind.has_kernel:
@@ -421,3 +465,10 @@ class _Fuser:
                 members[id(p)] = p
                 stack.extend(x for x in p.inputs if x is not None)
         return sorted(members.values(), key=lambda n: self.pos[id(n)])
+
+
+# fusion's stages, in order, by the name the pass manager reports, disables and dumps them under
+_SETUP = [("placement", "_choose_placed_concats"), ("inline_views", "_choose_inline_views")]
+_MERGES = [("patterns", "_patterns"), ("epilogues", "_epilogues"), ("siblings", "_siblings"),
+           ("prologues", "_prologues"), ("chains", "_pointwise_chains")]
+STAGES = tuple(name for name, _ in _SETUP + _MERGES)
