@@ -22,6 +22,42 @@ from .common import function_source, what
 from .gemm import acc_type, dot_configs, dot_operand, epilogue, tile_writer
 
 
+_TAP_NAMES = {1: ("kw",), 2: ("kh", "kw"), 3: ("kd", "kh", "kw")}
+
+
+def _named_size(w: KernelWriter, d, name: str):
+    """A size as its own kernel argument named by its meaning (C_in, KH), never merged with
+    another size of equal value; 0 and 1 stay structural constants."""
+    if isinstance(d, int) and d in (0, 1):
+        return ix.const(d)
+    return ix.var(w.dim(d, name))
+
+
+def _reduction_coords(w: KernelWriter, cin_g, taps: tuple) -> tuple:
+    """The GEMM reduction index ``rk`` split into the input channel ``ci`` and the kernel taps
+    ``kh``/``kw`` (``kd`` in 3-D), each a named line of the loop body; size-1 taps are 0.
+    Without taps (a 1x1 conv) ``rk`` is the channel itself."""
+    if prod(taps) == 1:
+        return ix.unravel(ix.var("rk[None, :]"), (cin_g,) + taps)
+    coords: list = [None] * len(taps)
+    below = ""                                   # the product of the tap sizes inside this one
+    for i in reversed(range(len(taps))):
+        if taps[i] == 1:
+            coords[i] = ix.const(0)
+            continue
+        name = _TAP_NAMES.get(len(taps), tuple(f"k{j}" for j in range(len(taps))))[i]
+        size = w.dim(taps[i], name.upper())
+        w.line(f"{name} = {f'(rk // {below})' if below else 'rk'} % {size}")
+        coords[i] = ix.var(f"{name}[None, :]")
+        below = f"{below} * {size}" if below else size
+    if isinstance(cin_g, int) and cin_g == 1:
+        ci = ix.const(0)
+    else:
+        w.line(f"ci = rk // {f'({below})' if '*' in below else below}")
+        ci = ix.var("ci[None, :]")
+    return (ci, *coords)
+
+
 def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
     """Emit the K loop of one convolution into accumulator ``acc``; returns its FLOPs."""
     a = conv.attrs
@@ -38,8 +74,8 @@ def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
     w.line(f"for k0 in range(0, {Kt}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")
-        kin = ix.unravel(ix.var("rk[None, :]"), (cin_g,) + taps)   # [1, BK] reduction coords
-        ci = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cin_g)), kin[0])
+        kin = _reduction_coords(w, cin_g, taps)                      # [1, BK] reduction coords
+        ci = ix.add(ix.mul(ix.var("pid_g"), _named_size(w, cin_g, "C_in")), kin[0])
         in_sp, conds = [], []
         for i in range(sp):
             c = ix.add(ix.sub(ix.mul(o_sp[i], a.strides[i]), a.pads[i]), ix.mul(kin[1 + i], a.dilations[i]))
@@ -74,7 +110,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     w.name_roles(x=anchor.inputs[0], w=wt, bias=anchor.inputs[2] if len(anchor.inputs) > 2 else None)
     # output position coordinates, as [BM, 1] columns
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
-    co = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cout_g)), ix.var("rn[None, :]"))
+    co = ix.add(ix.mul(ix.var("pid_g"), _named_size(w, cout_g, "N")), ix.var("rn[None, :]"))
     out_index = (pos[0], co) + tuple(pos[1:])
     convs = [anchor, *extra]
     for conv in extra:      # a shortcut's operands: x1_ptr, w1_ptr, bias1_ptr

@@ -58,3 +58,34 @@ def test_bert_attention_reads_q_through_the_head_split(bert_layer):
 def test_bert_residual_adds_read_a_residual_pointer(bert_layer):
     with_residual = [k for k, v in bert_layer.items() if "residual_ptr" in v]
     assert len(with_residual) == 2, bert_layer
+
+
+def _params(source: str, kernel_prefix: str) -> list[list[str]]:
+    return [[p.split(":")[0].strip() for p in params.split(",")]
+            for name, params in re.findall(r"^def (\w+)\((.*)\):$", source, flags=re.M) if name.startswith(kernel_prefix)]
+
+
+@pytest.fixture(scope="module")
+def sources():
+    cnn = cortado.compile(str(ROOT / "examples" / "tiny_cnn.onnx"), target="interpreter").source
+    bert = cortado.compile(bert_encoder(seq=16, hidden=64, heads=2, ffn=128, seed=0), target="interpreter").source
+    return cnn, bert
+
+
+def test_a_3x3_kernel_over_3_channels_keeps_three_size_arguments(sources):
+    """conv1 of the tiny CNN: 3 input channels, a 3x3 kernel — C_in, KH and KW are three
+    arguments (one merged ``s1`` before), and the reduction index is split into named lines."""
+    cnn, _ = sources
+    first = _params(cnn, "conv_relu_kernel_0")[0]
+    assert {"C_in", "KH", "KW", "K", "M", "N"} <= set(first), first
+    body = cnn[cnn.index("def conv_relu_kernel_0"):]
+    body = body[:body.index("\n\n")]
+    for line in ("kw = rk % KW", "kh = (rk // KW) % KH", "ci = rk // (KW * KH)"):
+        assert line in body, body
+
+
+def test_gemm_sizes_of_different_meaning_stay_apart(sources):
+    """BERT's square projections have K == N == hidden; they stay two arguments."""
+    _, bert = sources
+    gemms = _params(bert, "mat_mul_add")
+    assert gemms and all({"M", "N", "K"} <= set(p) for p in gemms), gemms
