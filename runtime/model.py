@@ -126,6 +126,7 @@ class CompiledModel:
         """
         arrays, env = self._check_inputs(inputs)
         wanted = self._kept_names(keep)
+        self._record_sizes(env)
         dev = self.device
         if hasattr(dev, "enter_thread"):
             dev.enter_thread()          # cuda: this thread gets the device's context
@@ -168,6 +169,20 @@ class CompiledModel:
         if outputs == "device":
             return dict(zip(names, tensors))
         return {name: self.device.to_host(t) for name, t in zip(names, tensors)}
+
+    def _record_sizes(self, env: Mapping[str, int]) -> None:
+        """``stats``' sizes (``peak_bytes``, ``est_hbm_bytes``, ``flops``) as plain ints at the
+        shapes of this run: each ``*_expr`` beside them evaluated for the run's dims, which
+        ``stats["dims"]`` records. Under concurrent calls of different shapes the last one wins."""
+        exprs = {k[:-len("_expr")]: v for k, v in self.stats.items() if k.endswith("_expr")}
+        if not exprs:
+            return
+        try:
+            update: dict[str, Any] = {k: sizes.evaluate(v, env) for k, v in exprs.items()}
+        except CortadoError:     # an expression naming a dim this plan does not bind: keep the old numbers
+            return
+        update["dims"] = {k: int(env[k]) for k in self.stats.get("dims", {}) if k in env}
+        self.stats.update(update)
 
     async def run_async(self, inputs: Mapping[str, Any], *, outputs: str = "host", keep=None) -> dict[str, Any]:
         """``run`` for asyncio servers: ``await model.run_async(feeds)``.

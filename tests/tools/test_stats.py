@@ -29,3 +29,16 @@ def test_sizes_are_ints_with_their_symbolic_form(tiny):
     fixed = cortado.compile(str(tiny), target="interpreter", input_shapes={"image": (4, 3, 32, 32)}).stats
     assert fixed["dims"] == {} and fixed["peak_bytes_expr"] == str(fixed["peak_bytes"])
     assert fixed["est_hbm_bytes"] == _at(s["est_hbm_bytes_expr"], N=4)
+
+
+def test_a_run_updates_the_sizes_to_its_shapes(tiny):
+    import numpy as np
+
+    m = cortado.compile(str(tiny), target="interpreter")
+    s = m.stats
+    m(np.zeros((3, 3, 32, 32), np.float32))
+    assert s["dims"] == {"N": 3}
+    for key in ("peak_bytes", "est_hbm_bytes", "flops"):
+        assert type(s[key]) is int and s[key] == _at(s[f"{key}_expr"], N=3), key
+    m(np.zeros((1, 3, 32, 32), np.float32))
+    assert s["dims"] == {"N": 1} and s["peak_bytes"] == _at(s["peak_bytes_expr"], N=1)
