@@ -1,0 +1,1 @@
+"""Kernel generators, one module per kernel kind; each returns a ``KernelSource``."""
