@@ -82,8 +82,10 @@ class ModelReplica:
         self.lock = threading.Lock()
         self.max_batch_size = max(1, int(max_batch_size))
         self.batching = self.max_batch_size > 1 and self.signature.batch_symbol is not None
-        self._run_batch.set_max_batch_size(self.max_batch_size)
-        self._run_batch.set_batch_wait_timeout_s(max(0.0, batch_wait_ms) / 1000)
+        # one batch queue per replica object (decorating the bound method), sized by rows
+        self._run_batch = serve.batch(max_batch_size=self.max_batch_size,
+                                      batch_wait_timeout_s=max(0.0, batch_wait_ms) / 1000,
+                                      batch_size_fn=_batch_rows)(self._batch)
         self.metrics = ModelMetrics(name)
         if warmup:                      # kernels imported and run once before the replica reports ready
             feeds = {t.name: np.ones([d if isinstance(d, int) else 1 for d in t.dims], numpy_dtype(t.dtype))
@@ -106,8 +108,8 @@ class ModelReplica:
         self.metrics.request(code, (time.perf_counter() - t0) * 1000)
         return result
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005, batch_size_fn=_batch_rows)
-    async def _run_batch(self, items: list) -> list:
+    async def _batch(self, items: list) -> list:
+        """``@serve.batch``'s handler: the requests gathered in one wait, answered in order."""
         groups: dict[tuple, list[int]] = {}
         for i, feeds in enumerate(items):
             groups.setdefault(_group_key(feeds), []).append(i)
