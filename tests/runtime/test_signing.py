@@ -130,7 +130,7 @@ def test_cli_sign_and_serve_refuses_untrusted_before_starting(tmp_path, model, k
     r = _cli("sign", path, "--key", tmp_path / "k")
     assert r.returncode == 0, r.stderr
     assert runtime.load(path, trusted_keys=[tmp_path / "k.pub"]).output_names == ["y"]
-    from tests.serve.server import free_port
+    from cortado.runtime.serve.local import free_port
 
     ports = [str(free_port()) for _ in range(3)]
     r = _cli("serve", path, "--trusted-key", keys["b"][1], "--port", ports[0], "--grpc-port", ports[1],

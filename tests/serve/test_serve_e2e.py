@@ -28,8 +28,12 @@ from tritonclient.utils import InferenceServerException  # noqa: E402
 
 import cortado  # noqa: E402
 
-from tests.serve.server import get, port_is_free, post, start  # noqa: E402
+from cortado.runtime.serve.local import port_is_free, start  # noqa: E402
+from tests.serve.raw_http import get, post  # noqa: E402
 from tests.serve.tiny_model import build, reference  # noqa: E402
+
+# one worker runs the whole module under `pytest -n 2 --dist loadgroup`: one server, not two
+pytestmark = pytest.mark.xdist_group("serve-e2e")
 
 MODEL = "tiny"
 TIMEOUT_S = 60

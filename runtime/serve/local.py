@@ -1,4 +1,10 @@
-"""Start ``cortado serve`` as a subprocess on free loopback ports, and always stop it."""
+"""Start ``cortado serve`` as a child process on free loopback ports, and stop it.
+
+For tests, benchmarks and notebooks: ``start([...])`` returns once the server answers ready
+(or raises with its output), ``Server.stop()`` sends SIGINT and, if the server does not exit
+in time, kills its whole process group. ``$RAY_ADDRESS`` is not passed on: the child starts
+its own small local Ray instance unless ``--address`` is among the arguments.
+"""
 
 from __future__ import annotations
 
@@ -60,15 +66,18 @@ class Server:
         return self.proc.returncode
 
 
-def start(args: list[str], workdir: Path, env_extra: dict | None = None) -> Server:
-    """``cortado serve ARGS`` on fresh ports; returns once the model answers ready."""
+def start(args: list[str], workdir: Path, env_extra: dict | None = None, *, num_cpus: float = 2,
+          object_store_mb: int = 100) -> Server:
+    """``cortado serve ARGS`` on fresh loopback ports, its output in ``workdir/serve.log``;
+    returns once the server answers ready. The local Ray instance gets ``num_cpus`` and an
+    object store of ``object_store_mb``."""
     ports = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(env_extra or {})
     log = workdir / "serve.log"
     cmd = [sys.executable, "-m", "cortado.cli", "serve", *args, "--host", "127.0.0.1", "--port", str(ports[0]),
-           "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]), "--num-cpus", "2",
-           "--object-store-mb", "100", "-q"]
+           "--grpc-port", str(ports[1]), "--metrics-port", str(ports[2]), "--num-cpus", str(num_cpus),
+           "--object-store-mb", str(object_store_mb), "-q"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     server = Server(proc, *ports, log)
@@ -85,21 +94,3 @@ def start(args: list[str], workdir: Path, env_extra: dict | None = None) -> Serv
         time.sleep(1)
     server.stop(10)
     raise RuntimeError(f"cortado serve did not become ready in {START_TIMEOUT_S}s:\n{server.output()}")
-
-
-def post(url: str, body: bytes, headers: dict | None = None, timeout: float = 30) -> tuple[int, dict, bytes]:
-    """(status, headers, body) of a raw HTTP POST; 4xx/5xx are returned, not raised."""
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
-
-
-def get(url: str, timeout: float = 30) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
