@@ -124,9 +124,10 @@ def _models(args, workdir: Path, progress, served_model) -> list:
     if args.trusted_key:
         from cortado.runtime.signing import load_public_key
 
-        trusted = [str(Path(k).resolve()) for k in args.trusted_key]
-        for k in trusted:
+        trusted = []
+        for k in args.trusted_key:
             load_public_key(k)                      # a bad key file fails now, not in every replica
+            trusted.append(Path(k).read_bytes())    # the PEM itself: replicas on other nodes lack the file
     models, names = [], list(args.name)
     for i, path in enumerate(args.models):
         if not Path(path).exists():

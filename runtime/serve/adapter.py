@@ -87,12 +87,20 @@ class ModelReplica:
                                       batch_wait_timeout_s=max(0.0, batch_wait_ms) / 1000,
                                       batch_size_fn=_batch_rows)(self._batch)
         self.metrics = ModelMetrics(name)
-        if warmup:                      # kernels imported and run once before the replica reports ready
-            feeds = {t.name: np.ones([d if isinstance(d, int) else 1 for d in t.dims], numpy_dtype(t.dtype))
-                     for t in self.signature.inputs}
-            self.model.run(feeds)
+        if warmup:
+            self._warm_up()
         log.info("cortado serve: model %r loaded from %s on %s (batching %s)", name, artifact,
                  self.model.target, f"up to {self.max_batch_size} rows" if self.batching else "off")
+
+    def _warm_up(self) -> None:
+        """Import the kernels and run once before the replica reports ready, so the first caller
+        does not pay for it. A model that refuses ones as input still serves real requests."""
+        feeds = {t.name: np.ones([d if isinstance(d, int) else 1 for d in t.dims], numpy_dtype(t.dtype))
+                 for t in self.signature.inputs}
+        try:
+            self.model.run(feeds)
+        except CortadoError as e:
+            log.warning("cortado serve: warm-up run of %r failed (%s); serving anyway", self.name, e.message)
 
     async def infer(self, feeds: dict) -> dict:
         """Outputs for one request's inputs (already checked against the signature)."""
@@ -101,7 +109,7 @@ class ModelReplica:
             if self.batching and rows(feeds) <= self.max_batch_size:
                 result = await self._run_batch(feeds)
             else:
-                result = await self._run([feeds])
+                result = await self._run(feeds)
         except Exception as e:
             result = failure(e)
         code = 200 if "outputs" in result else result["error"][0]
@@ -125,7 +133,7 @@ class ModelReplica:
                 return await self._run_concat(group)
             except Exception:          # one bad request must not fail the others: run each alone
                 pass
-        return [await self._run([feeds]) for feeds in group]
+        return [await self._run(feeds) for feeds in group]
 
     async def _run_concat(self, group: list) -> list:
         counts = [rows(f) for f in group]
@@ -136,15 +144,10 @@ class ModelReplica:
         return [{"outputs": {n: np.ascontiguousarray(a[lo:hi]) for n, a in outs.items()}}
                 for lo, hi in zip(edges[:-1], edges[1:])]
 
-    async def _run(self, group: list) -> dict:
+    async def _run(self, feeds: dict) -> dict:
         try:
-            outs = await _infer(self, group[0])
+            outs = await _infer(self, feeds)
         except Exception as e:
             return failure(e)
-        self.metrics.batch(rows(group[0]))
+        self.metrics.batch(rows(feeds))
         return {"outputs": outs}
-
-    def check_health(self) -> None:
-        """Ray Serve's health probe: a replica whose model is gone restarts."""
-        if self.model is None:
-            raise RuntimeError("model not loaded")
