@@ -110,6 +110,7 @@ def _env_address():
 
 def _check_port_free(host: str, port: int, flag: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the servers bind: TIME_WAIT is no conflict
         try:
             s.bind((host, port))
         except OSError as e:

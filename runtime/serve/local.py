@@ -29,7 +29,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a new server could listen on ``port`` now (as servers do, with SO_REUSEADDR: the
+    TIME_WAIT of connections the old server closed does not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True

@@ -296,11 +296,46 @@ def test_killing_a_replica_during_load_loses_no_request_and_mixes_no_rows(server
 
 
 # -- shutdown (last: it stops the module's server) -----------------------------------------------
-def test_sigint_stops_the_server_and_frees_the_ports(server):
+def test_sigint_during_load_exits_cleanly_and_frees_the_ports(server, onnx_model):
+    """Clients keep sending while SIGINT arrives: every answer is either right (in-flight work
+    drains) or a clean refusal (5xx, connection refused or reset) -- no wrong rows, no hang --
+    and the process exits 0 with its ports free."""
+    outcomes, stop = [], threading.Event()
+
+    def client(t):
+        rng = np.random.default_rng(500 + t)
+        while not stop.is_set():
+            f = feeds(rng, 1)
+            body = json.dumps({"inputs": [{"name": k, "shape": list(a.shape), "datatype": "FP32",
+                                           "data": a.reshape(-1).tolist()} for k, a in f.items()]}).encode()
+            try:
+                status, _, raw = post(f"http://{server.url}/v2/models/{MODEL}/infer", body, timeout=TIMEOUT_S)
+            except OSError:                          # refused or reset: the server is going away
+                outcomes.append("refused")
+                time.sleep(0.1)
+                continue
+            if status == 200:
+                out = {o["name"]: np.array(o["data"], np.float32).reshape(o["shape"]) for o in json.loads(raw)["outputs"]}
+                if not np.allclose(out["z"], reference(onnx_model, f)["z"], rtol=1e-5, atol=1e-5):
+                    status = "wrong rows"
+            outcomes.append(status)
+
+    threads = [threading.Thread(target=client, args=(t,), daemon=True) for t in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(2)
     t0 = time.monotonic()
     server.proc.send_signal(signal.SIGINT)
-    assert server.proc.wait(90) == 0, server.output()
+    code = server.proc.wait(90)
     print(f"stopped in {time.monotonic() - t0:.1f}s")
+    stop.set()
+    for t in threads:
+        t.join(TIMEOUT_S + 5)
+    assert not any(t.is_alive() for t in threads), "a client hung past its timeout"
+    assert code == 0, server.output()
+    print("outcomes during shutdown:", {o: outcomes.count(o) for o in set(outcomes)})
+    assert outcomes.count(200) > 0
+    assert set(outcomes) <= {200, 500, 502, 503, 504, "refused"}, outcomes
     deadline = time.monotonic() + 30
     while not all(port_is_free(p) for p in (server.http_port, server.grpc_port)) and time.monotonic() < deadline:
         time.sleep(1)
