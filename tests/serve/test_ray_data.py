@@ -12,8 +12,6 @@ import cortado  # noqa: E402
 import cortado.ray  # noqa: E402
 from tests.serve.tiny_model import build, reference  # noqa: E402
 
-pytestmark = pytest.mark.xdist_group("ray-data")   # one Ray instance per module under xdist
-
 
 @pytest.fixture(scope="module")
 def local_ray():

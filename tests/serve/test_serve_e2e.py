@@ -1,4 +1,4 @@
-"""``cortado serve`` end to end: one server (local Ray, 2 replicas, batch 8) for the module,
+"""``cortado serve`` end to end: one server (local Ray, 2 replicas, batch 8) for these tests,
 spoken to only through tritonclient (HTTP JSON, HTTP binary, gRPC) and raw HTTP.
 
 Numerics are checked against onnxruntime on random data; every bad request gets its status
@@ -32,19 +32,20 @@ from cortado.runtime.serve.local import port_is_free, start  # noqa: E402
 from tests.serve.raw_http import get, post  # noqa: E402
 from tests.serve.tiny_model import build, reference  # noqa: E402
 
-# one worker runs the whole module under `pytest -n 2 --dist loadgroup`: one server, not two
-pytestmark = pytest.mark.xdist_group("serve-e2e")
-
 MODEL = "tiny"
 TIMEOUT_S = 60
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def onnx_model():
     return build()
 
 
-@pytest.fixture(scope="module")
+# session-scoped: under xdist, other modules' tests may run between this module's tests on the
+# same worker, and a module-scoped server would be stopped and started again around each of them.
+# Each xdist worker that draws one of these tests starts its own server (the last test, SIGINT,
+# stops that worker's server: xdist hands a worker its tests in collection order).
+@pytest.fixture(scope="session")
 def server(tmp_path_factory, onnx_model):
     work = tmp_path_factory.mktemp("serve")
     artifact = work / "tiny.cortado"
