@@ -11,6 +11,7 @@ Ray cluster); this package is the model adapter and the protocol mapping:
     ingress.py      the one ingress: routes HTTP paths and gRPC methods to model replicas
     metrics.py      per-model Prometheus metrics (next to Ray Serve's own)
     app.py          builds the Serve application and runs it until SIGINT/SIGTERM
+    local.py        starts ``cortado serve`` as a child process (tests, benchmarks, notebooks)
 
 It imports only ``cortado.runtime`` (a serving machine needs no compiler), and ray, starlette
 and grpc only here, never from ``cortado.runtime`` itself: ``pip install 'cortado[serve]'``.

@@ -47,6 +47,25 @@ def test_bad_invocations_exit_2_with_one_message(capsys, artifact, args, message
     assert code == 2 and message in err, err
 
 
+def test_a_model_that_does_not_compile_is_refused_before_ray_starts(capsys, tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not a model")
+    code, err = serve(capsys, bad)
+    assert code == 2 and "broken.onnx" in err, err
+
+
+def test_trusted_key_with_a_model_to_compile_is_refused(capsys, tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    key = tmp_path / "k"
+    from cortado.runtime import signing
+
+    pytest.importorskip("cryptography", reason="signing needs the serve extra")
+    signing.generate_key(key)
+    code, err = serve(capsys, model, "--trusted-key", f"{key}.pub")
+    assert code == 2 and "not a signed artifact" in err, err
+
+
 def test_a_port_in_use_is_refused_up_front_from_the_command_line(artifact):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
