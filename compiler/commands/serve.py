@@ -42,6 +42,8 @@ def register(sub) -> None:
     s.add_argument("--object-store-mb", type=int, default=256, help="object store of the local Ray instance")
     s.add_argument("--trusted-key", action="append", metavar="PUB",
                    help="serve only artifacts signed by this Ed25519 public key (repeatable; see cortado sign)")
+    s.add_argument("--request-timeout-s", type=float, default=120.0,
+                   help="end-to-end limit per request; later it is answered with a timeout (default 120)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every request but health probes")
     s.add_argument("--shape", action="append", metavar="NAME=DIMS", help="input dims when compiling (N for a batch)")
     s.add_argument("--weights", help="Caffe .caffemodel weights (when compiling)")
@@ -70,7 +72,7 @@ def run(args) -> int:
                                 max_batch_size=args.max_batch_size, batch_wait_ms=args.batch_wait_ms,
                                 target=args.target, address=args.address, api_key=args.api_key,
                                 max_elements=args.max_elements, num_cpus=args.num_cpus,
-                                object_store_mb=args.object_store_mb)
+                                object_store_mb=args.object_store_mb, request_timeout_s=args.request_timeout_s)
         return app.serve_until_signal(models, opts)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -83,6 +85,8 @@ def _check_options(args) -> None:
             raise CortadoError(f"{flag} must be at least {low}, got {value}")
     if args.batch_wait_ms < 0:
         raise CortadoError(f"--batch-wait-ms must not be negative, got {args.batch_wait_ms}")
+    if args.request_timeout_s <= 0:
+        raise CortadoError(f"--request-timeout-s must be positive, got {args.request_timeout_s}")
     if args.num_cpus is not None and args.num_cpus <= 0:
         raise CortadoError(f"--num-cpus must be positive, got {args.num_cpus}")
     if len(args.name) > len(args.models):

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .grpc_codec import SERVICER
 
@@ -45,7 +45,7 @@ class ServeOptions:
     num_cpus: float | None = None         # of the local Ray instance
     object_store_mb: int = 256            # of the local Ray instance
     drain_s: float = 10.0
-    extra: dict = field(default_factory=dict)
+    request_timeout_s: float = 120.0      # end to end, by Ray's proxies: no request waits forever
 
 
 def build_app(models: list[ServedModel], opts: ServeOptions):
@@ -88,8 +88,9 @@ def start(models: list[ServedModel], opts: ServeOptions, *, announce=print) -> b
                  include_dashboard=False, _metrics_export_port=opts.metrics_port,
                  _system_config={"metrics_report_interval_ms": 2000},
                  logging_level=logging.WARNING, log_to_driver=False)
-    serve.start(http_options={"host": opts.host, "port": opts.port},
-                grpc_options={"port": opts.grpc_port, "grpc_servicer_functions": [SERVICER]})
+    serve.start(http_options={"host": opts.host, "port": opts.port, "request_timeout_s": opts.request_timeout_s},
+                grpc_options={"port": opts.grpc_port, "grpc_servicer_functions": [SERVICER],
+                              "request_timeout_s": opts.request_timeout_s})
     serve.run(build_app(models, opts), name=APP, route_prefix="/", blocking=False)
     names = ", ".join(m.name for m in models)
     announce(f"serving {names} on http://{opts.host}:{opts.port} (gRPC :{opts.grpc_port}"
