@@ -16,13 +16,14 @@ if __name__ != "cortado":  # the pre-namespace name, reachable only from a sourc
     alias_old_name(__name__)
 
 import importlib
+import sys
+import types
 
 from cortado.runtime.errors import CortadoError
 
 _LAZY = {
     "compile": ("cortado.driver", "compile"),
     "load_graph": ("cortado.driver", "load_graph"),
-    "jit": ("cortado.jit", "jit"),
 }
 _SUBMODULES = ("errors", "ir", "ops", "testing", "runtime")
 
@@ -42,3 +43,24 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``cortado.jit`` is the decorator, although a subpackage of that name exists.
+
+    Importing ``cortado.jit.<anything>`` makes the import system set the package attribute
+    ``jit`` to the subpackage; the decorator must win, so the attribute is a property whose
+    setter ignores that assignment.
+    """
+
+    @property
+    def jit(self):
+        return importlib.import_module("cortado.jit").jit
+
+    @jit.setter
+    def jit(self, value):
+        if not isinstance(value, types.ModuleType):
+            raise AttributeError("cortado.jit is the JIT decorator and cannot be replaced")
+
+
+sys.modules[__name__].__class__ = _Package

@@ -113,9 +113,9 @@ def compile(model, *, weights=None, random_weights: bool = False,
         "nodes_out": len(graph),
         "kernels": len(launches),
         "unique_kernels": len(module.kernels),
-        "peak_bytes": memory.peak_bytes(),
-        "est_hbm_bytes": sum_dims(l["bytes"] for l in launches),
-        "flops": sum_dims(l["flops"] for l in launches),
+        **plain_sizes({"peak_bytes": memory.peak_bytes(),
+                              "est_hbm_bytes": sum_dims(l["bytes"] for l in launches),
+                              "flops": sum_dims(l["flops"] for l in launches)}),
         "compile_seconds": elapsed,
         "import_seconds": t_import,
         "opt_level": opt_level,
@@ -138,6 +138,23 @@ def compile(model, *, weights=None, random_weights: bool = False,
         else:
             stats["autotune"] = "skipped: autotuning needs the cuda target"
     return model
+
+
+def plain_sizes(sizes: Mapping) -> dict:
+    """Each size as a plain int at the shapes the model was compiled with, its symbolic form
+    beside it as a string: ``peak_bytes`` 57448 and ``peak_bytes_expr`` "57448*N". A symbolic
+    dim (a batch ``N`` left open) counts as 1, the size ``cortado run`` feeds by default, and
+    ``stats["dims"]`` records those bindings; compile with ``input_shapes`` to get the numbers
+    at other sizes."""
+    from .ir.dims import _evaluate, _symbols
+
+    names = sorted(set().union(*(_symbols(v) for v in sizes.values())))
+    env = {n: 1 for n in names}
+    out: dict = {"dims": env}
+    for key, value in sizes.items():
+        out[key] = int(_evaluate(value, env))
+        out[f"{key}_expr"] = str(value)
+    return out
 
 
 def sum_dims(items):

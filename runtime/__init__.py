@@ -3,6 +3,9 @@
     from cortado import runtime
     m = runtime.load("net.cortado")
     y = m(x)
+
+``CompiledModel`` is loaded on first use (PEP 562): the CLI and ``cortado.errors`` import this
+package for its errors, and must not pay for numpy and ml_dtypes before they need them.
 """
 
 if __name__ != "cortado.runtime":  # the pre-namespace name, reachable only from a source checkout
@@ -11,9 +14,9 @@ if __name__ != "cortado.runtime":  # the pre-namespace name, reachable only from
     alias_old_name(__name__)
 
 from .errors import CortadoError
-from .model import CompiledModel
 
-def load(path, *, target: str = "auto", trusted_keys=None) -> CompiledModel:
+
+def load(path, *, target: str = "auto", trusted_keys=None) -> "CompiledModel":
     """Load a saved ``.cortado`` artifact (folder or zip); verifies its hashes first.
 
     ``trusted_keys`` (Ed25519 public keys: PEM file paths, PEM bytes or key objects) refuses an
@@ -22,5 +25,15 @@ def load(path, *, target: str = "auto", trusted_keys=None) -> CompiledModel:
     from .artifact import load_artifact
 
     return load_artifact(path, target=target, trusted_keys=trusted_keys)
+
+
+def __getattr__(name: str):
+    if name == "CompiledModel":
+        from .model import CompiledModel
+
+        globals()[name] = CompiledModel
+        return CompiledModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CompiledModel", "CortadoError", "load"]

@@ -70,3 +70,28 @@ class OutputError(CortadoError):
 
 class TargetError(CortadoError):
     """The requested target (cuda, interpreter) cannot be used on this machine."""
+
+
+class KernelLaunchError(CortadoError):
+    """A kernel failed while it ran (raised by Triton, its interpreter or the CUDA driver).
+
+    Names the kernel, the plan step and the graph nodes it was generated from; the original
+    exception is the ``__cause__``. Inputs were checked before any launch, so this is a bug in
+    the generated kernel or below it, not in the caller's data.
+    """
+
+    def __init__(self, kernel: str, nodes: list[str], step: int, error: BaseException, *, target: str = ""):
+        self.kernel = kernel
+        self.nodes = list(nodes)
+        self.step = step
+        self.error = error
+        cause = error
+        if type(error).__name__ == "InterpreterError" and error.__cause__ is not None:
+            cause = error.__cause__        # Triton's interpreter wraps the real error in its repr
+        what = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+        source = f" (from nodes {', '.join(self.nodes)})" if self.nodes else ""
+        where = f"{target} " if target else ""
+        super().__init__(f"kernel {kernel}{source}, step {step} of the launch plan, failed on the {where}target: "
+                         f"{what.rstrip(': ')}",
+                         hint="this is a bug in Cortado or Triton, not in the inputs: please report it with the "
+                              "output of `cortado compile MODEL --repro DIR`")

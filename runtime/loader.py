@@ -3,6 +3,11 @@
 Triton reads a kernel's source with ``inspect`` and decides at decoration time whether
 ``@triton.jit`` builds an interpreted or a compiled function, so the source is written to a
 content-addressed file in the cache folder and imported once per (source, mode).
+
+Loading holds ``_LOAD_LOCK`` for the whole import: ``triton.knobs.runtime.interpret`` is one
+process-wide flag that must keep its value while the module's decorators run (a cuda load and
+an interpreter load at once would otherwise each build the other's kind of kernels), and two
+threads loading the same source must get the same module object, imported once.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
 from .errors import OutputError
+from .locks import INTERPRETER_LOCK
 
 _MODULES: dict[tuple[str, bool], ModuleType] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def cache_dir() -> Path:
@@ -84,10 +92,22 @@ def _interpret(mode: bool):
 
 
 def load_kernels(source: str, *, interpret: bool) -> ModuleType:
+    """The module built from ``source`` (interpreted or compiled kernels), imported once per
+    process; safe to call from many threads."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     key = (digest, interpret)
-    if key in _MODULES:
-        return _MODULES[key]
+    module = _MODULES.get(key)
+    if module is not None:
+        return module
+    with _LOAD_LOCK:
+        module = _MODULES.get(key)
+        if module is None:
+            module = _import(source, digest, interpret)
+            _MODULES[key] = module
+    return module
+
+
+def _import(source: str, digest: str, interpret: bool) -> ModuleType:
     path = cache_dir() / "kernels" / f"k_{digest}.py"
     if not path.exists() or path.read_text() != source:
         write_atomic(path, source.encode())
@@ -95,7 +115,11 @@ def load_kernels(source: str, *, interpret: bool) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    with _interpret(interpret):
-        spec.loader.exec_module(module)
-    _MODULES[key] = module
+    try:
+        # decorators may parse source (ast) and read triton.language: not while a kernel runs
+        with INTERPRETER_LOCK, _interpret(interpret):
+            spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)      # no half-imported module for the next caller to find
+        raise
     return module

@@ -2,21 +2,31 @@
 
 The same object comes back from ``cortado.compile`` (with ``graph`` and full ``stats``) and
 from ``runtime.load`` (plan, kernels and weights only). Running binds the symbolic sizes from
-the inputs, allocates the planned buffers (kept for the next run with the same sizes), and
-launches every kernel in order.
+the inputs, takes a set of the planned intermediate buffers for those sizes from a bounded
+pool (``buffers.py``), and launches every kernel in order.
+
+One model may be called from any number of threads at once (as ONNX Runtime's
+``InferenceSession.run``). What a call writes is its own: its intermediate buffers (lent by
+the pool to one call at a time), its outputs (fresh arrays), and on cuda its stream. What is
+shared is read-only once built: kernels, weights and cubins are loaded once, under a lock, and
+published together. What cannot run concurrently is serialized here, never by the caller:
+launches under Triton's interpreter (a process-wide lock, ``devices/interpreter.py``) and
+replays of the one captured CUDA graph (a per-model lock).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from . import sizes
+from .buffers import BufferPool
 from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
-from .errors import ArtifactError, CortadoError, InputError
+from .errors import ArtifactError, CortadoError, InputError, KernelLaunchError
 from .limits import INDEX_LIMIT, check_elements, max_elements
 
 MAX_ELEMENTS = INDEX_LIMIT   # kernels index with 32-bit offsets
@@ -40,7 +50,8 @@ class Launch:
 class CompiledModel:
     def __init__(self, plan: dict, source: str, constants: Mapping[str, np.ndarray], *, target: str = "auto",
                  stats: dict | None = None, graph: Any = None, cubins: Mapping | None = None,
-                 cubin_index: Sequence[dict] | None = None, max_elements: int | None = None):
+                 cubin_index: Sequence[dict] | None = None, max_elements: int | None = None,
+                 max_buffer_sets: int | None = None):
         self.plan = plan
         self.source = source
         self.constants = dict(constants)
@@ -49,13 +60,15 @@ class CompiledModel:
         self.stats = dict(stats or {})
         self.graph = graph
         self.cubins = dict(cubins or {})
-        self._module = None
+        self._module = None                 # set once, with _weights, under _load_lock
         self._weights: dict[str, Any] | None = None
-        self._buffers: dict[tuple, list] = {}
+        self._load_lock = threading.Lock()
         self._env_keys = tuple(plan["symbols"])
+        self._pool = BufferPool(self._new_buffer_set, max_buffer_sets)
         self.cubin_index = list(cubin_index or [])
         self._use_graph = False
         self._graph = None
+        self._graph_lock = threading.Lock()  # capture and replay of the one CUDA graph
         self.max_elements = max_elements   # None: $CORTADO_MAX_ELEMENTS or the 32-bit bound, read per run
 
     # -- signature ----------------------------------------------------------------------------
@@ -108,32 +121,45 @@ class CompiledModel:
         same name. Each kept value is copied to the host right after the kernel that writes it,
         because the memory plan reuses its buffer later in the run. It is a debugging aid
         (``cortado debug-numerics``): each copy synchronizes, and no CUDA graph is used.
+
+        Safe to call from many threads at once (see the module docstring); the returned arrays
+        belong to the caller. Inputs are read while the call runs: do not change them until it
+        returns.
         """
         arrays, env = self._check_inputs(inputs)
         wanted = self._kept_names(keep)
         dev = self.device
+        if hasattr(dev, "enter_thread"):
+            dev.enter_thread()          # cuda: this thread gets the device's context
         self._prepare()
+        graph = self._graph
+        if graph is not None and graph.env == env and not wanted:
+            return self._replay(graph, arrays, outputs)
         kept: dict[str, np.ndarray] = {}
-        if self._graph is not None and self._graph.env == env and not wanted:
-            outs = self._graph.replay(arrays)
-        else:
+        key = tuple(env.get(k) for k in self._env_keys)
+        with self._pool.borrow(key) as bufset:
+            stream = bufset.stream
             in_tensors = {name: dev.from_host(a) for name, a in arrays.items()}
             out_tensors = [dev.empty(o["dtype"], self._shape(o["shape"], env)) for o in self.plan["outputs"]]
             resolved: dict[str, Any] = {}
-            launches, copies = self.bind(env, in_tensors, out_tensors, resolved=resolved)
-            if wanted:
-                for launch in launches:
-                    self.execute([launch], [])
-                    for name in self.plan["steps"][launch.step]["outputs"]:
-                        if name in wanted:
-                            kept[name] = self._snapshot(name, resolved[name], env)
-                self.execute([], copies)
-            else:
-                self.execute(launches, copies)
-            dev.synchronize()
-            outs = out_tensors
-            if self._use_graph and self._graph is None:
-                self._graph = dev.capture_graph(self, env)
+            launches, copies = self.bind(env, in_tensors, out_tensors, resolved=resolved, buffers=bufset.buffers)
+            try:
+                if wanted:
+                    for launch in launches:
+                        self.execute([launch], [], stream)
+                        for name in self.plan["steps"][launch.step]["outputs"]:
+                            if name in wanted:
+                                kept[name] = self._snapshot(name, resolved[name], env, stream)
+                    self.execute([], copies, stream)
+                else:
+                    self.execute(launches, copies, stream)
+            finally:
+                # the set goes back to the pool only once the device is done with it
+                self._synchronize(stream)
+            del launches, copies, resolved     # views of the set's buffers: not kept past the call
+        if self._use_graph and self._graph is None and not wanted:
+            self._capture(env)
+        outs = out_tensors
         if outputs == "device" and not wanted:
             return {o["output"]: t for o, t in zip(self.plan["outputs"], outs)}
         result = {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
@@ -141,6 +167,40 @@ class CompiledModel:
             return result
         kept.update(result)
         return kept
+
+    async def run_async(self, inputs: Mapping[str, Any], *, outputs: str = "host", keep=None) -> dict[str, Any]:
+        """``run`` for asyncio servers: ``await model.run_async(feeds)``.
+
+        The call runs in a worker thread (``asyncio.to_thread``: the event loop's default
+        executor), so the event loop keeps serving other requests while kernels run. Any
+        number may be awaited at once: each is one ``run`` call with its own buffers.
+        Cancelling the await stops waiting, not the run: it completes in its thread and its
+        buffers return to the pool. Errors are raised from the ``await`` as ``run`` raises them.
+        """
+        import asyncio
+
+        return await asyncio.to_thread(self.run, inputs, outputs=outputs, keep=keep)
+
+    def _replay(self, graph, arrays, outputs: str) -> dict[str, Any]:
+        """Run through the captured CUDA graph. Its buffers (inputs, intermediates, outputs)
+        are fixed addresses shared by every replay, so one replay runs at a time, and its
+        outputs are copied out (to the host, or to fresh device tensors) before the next."""
+        dev = self.device
+        with self._graph_lock:
+            outs = graph.replay(arrays)
+            if outputs == "device":
+                fresh = [dev.empty(o["dtype"], self._shape(o["shape"], graph.env)) for o in self.plan["outputs"]]
+                for dst, src in zip(fresh, outs):
+                    dev.copy(dst, src)
+                dev.synchronize()
+                return {o["output"]: t for o, t in zip(self.plan["outputs"], fresh)}
+            return {o["output"]: dev.to_host(t) for o, t in zip(self.plan["outputs"], outs)}
+
+    def _capture(self, env: Mapping[str, int]) -> None:
+        """Capture the CUDA graph for ``env`` once (the first run with graphs enabled)."""
+        with self._graph_lock:
+            if self._use_graph and self._graph is None:
+                self._graph = self.device.capture_graph(self, env)
 
     def _kept_names(self, keep) -> set[str]:
         """The value names ``run(keep=...)`` copies out, checked against what kernels write."""
@@ -160,10 +220,10 @@ class CompiledModel:
                              hint="inputs, weights and free reshapes are not kernel outputs")
         return names
 
-    def _snapshot(self, name: str, t, env: Mapping[str, int]) -> np.ndarray:
+    def _snapshot(self, name: str, t, env: Mapping[str, int], stream=None) -> np.ndarray:
         """A host copy of the value ``name`` held in device tensor ``t``."""
         dev = self.device
-        dev.synchronize()
+        self._synchronize(stream)
         host = dev.to_host(t)
         shape = self._shape(self.plan["values"][name]["shape"], env)
         s = self.plan["slices"].get(name)
@@ -181,29 +241,45 @@ class CompiledModel:
 
     def use_cuda_graph(self, enabled: bool = True) -> "CompiledModel":
         """On cuda, capture the whole launch plan in a CUDA graph after the next run and replay
-        it for later runs with the same input sizes (inputs are copied into fixed buffers)."""
-        self._use_graph = bool(enabled) and hasattr(self.device, "capture_graph")
-        if not self._use_graph:
-            self._graph = None
+        it for later runs with the same input sizes (inputs are copied into fixed buffers).
+
+        One graph is kept per model (for the sizes of the run that captured it); replays are
+        serialized by a per-model lock, since they share the graph's fixed buffers, while runs
+        of other sizes go through the ordinary per-call path concurrently."""
+        with self._graph_lock:
+            self._use_graph = bool(enabled) and hasattr(self.device, "capture_graph")
+            if not self._use_graph:
+                self._graph = None
         return self
 
     def _prepare(self) -> None:
-        dev = self.device
-        if self._module is None:
-            self._module = dev.load_kernels(self.source)
+        """Load kernels, cubins and weights once. Threads racing on a fresh model wait on the
+        lock for the one that loads; the module is published last, so a thread that sees it
+        also sees the weights and cubins."""
+        if self._module is not None:
+            return
+        with self._load_lock:
+            if self._module is not None:
+                return
+            dev = self.device
+            module = dev.load_kernels(self.source)
             if self.cubins and hasattr(dev, "use_cubins"):
                 dev.use_cubins(self.plan, self.cubin_index, self.cubins)
-        if self._weights is None:
             self._weights = {name: dev.from_host(a) for name, a in self.constants.items()}
+            if hasattr(dev, "synchronize"):
+                dev.synchronize()          # weight uploads are complete before any stream reads them
+            self._module = module
 
     def bind(self, env: Mapping[str, int], in_tensors: Mapping[str, Any], out_tensors: Sequence[Any],
-             resolved: dict | None = None):
+             resolved: dict | None = None, buffers: Sequence[Any] | None = None):
         """Resolve every launch of the plan to (kernel, grid, args, config) for these buffers.
 
+        ``buffers`` are the intermediate buffers to bind (one per planned buffer); by default
+        a fresh set from ``allocate_buffers(env)``, which the returned launches keep alive.
         ``resolved``, when given, receives the tensor of every value the launches use, by name."""
         dev = self.device
         values = self.plan["values"]
-        bufs = self._buffers_for(env)
+        bufs = self.allocate_buffers(env) if buffers is None else buffers
         cache: dict[str, Any] = {} if resolved is None else resolved
 
         def resolve(name: str):
@@ -241,22 +317,58 @@ class CompiledModel:
         return launches, copies
 
     def execute(self, launches, copies, stream=None) -> None:
+        """Launch ``launches`` then do ``copies``, in order, on ``stream``. A launch that fails
+        raises ``KernelLaunchError`` naming the kernel and its source nodes."""
         dev = self.device
         for launch in launches:
-            dev.launch(launch, stream)
+            try:
+                dev.launch(launch, stream)
+            except CortadoError:
+                raise
+            except Exception as e:
+                raise self._launch_error(launch, e) from e
         for dst, src in copies:
             dev.copy(dst, src, stream)
+
+    def _launch_error(self, launch: Launch, error: Exception) -> KernelLaunchError:
+        step = self.plan["steps"][launch.step] if 0 <= launch.step < len(self.plan["steps"]) else {}
+        kernel = step.get("kernel") or getattr(launch.kernel, "__name__", "?")
+        return KernelLaunchError(kernel, list(step.get("nodes", ())), launch.step, error, target=self.target)
 
     def _shape(self, dims: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(sizes.evaluate(d, env) for d in dims)
 
-    def _buffers_for(self, env: Mapping[str, int]) -> list:
-        key = tuple(env.get(k) for k in self._env_keys)
-        bufs = self._buffers.get(key)
-        if bufs is None:
-            bufs = [self.device.alloc(sizes.evaluate(b["nbytes"], env)) for b in self.plan["buffers"]]
-            self._buffers = {key: bufs}   # keep only the latest sizes' buffers
-        return bufs
+    def allocate_buffers(self, env: Mapping[str, int]) -> list:
+        """A fresh set of the plan's intermediate buffers for the sizes ``env``, owned by the
+        caller and shared with no run (for a CUDA graph, which replays into fixed addresses)."""
+        return [self.device.alloc(sizes.evaluate(b["nbytes"], env)) for b in self.plan["buffers"]]
+
+    def _new_buffer_set(self, key: tuple) -> "_BufferSet":
+        """What the pool lends one call: intermediate buffers for ``key``'s sizes, and on
+        devices with streams the stream that call launches on."""
+        env = {k: v for k, v in zip(self._env_keys, key) if v is not None}
+        owner = self.device.new_stream() if hasattr(self.device, "new_stream") else None
+        return _BufferSet(self.allocate_buffers(env), None if owner is None else int(owner), owner)
+
+    def _synchronize(self, stream) -> None:
+        """Wait for the work of one call's stream (all work on devices without streams)."""
+        dev = self.device
+        if stream is not None and hasattr(dev, "sync_stream"):
+            dev.sync_stream(stream)
+        else:
+            dev.synchronize()
+
+    @property
+    def max_buffer_sets(self) -> int:
+        """At most this many sets of intermediate buffers exist for this model at once (one per
+        call in flight; a call beyond that waits for a set). ``max_buffer_sets=`` when building
+        the model, else ``$CORTADO_BUFFER_SETS``, else 4. May be set at any time
+        (``model.max_buffer_sets = 2``)."""
+        return self._pool.capacity
+
+    @max_buffer_sets.setter
+    def max_buffer_sets(self, n: int) -> None:
+        self._pool.resize(n)
 
     def _check_inputs(self, inputs: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
         if not isinstance(inputs, Mapping):
@@ -321,6 +433,15 @@ class CompiledModel:
         from .artifact import save_artifact
 
         return save_artifact(self, path)
+
+
+@dataclass
+class _BufferSet:
+    """One call's intermediate buffers and, on cuda, its stream (lent together by the pool)."""
+
+    buffers: list
+    stream: Any = None        # the handle launches take
+    stream_owner: Any = None  # keeps the stream alive as long as the set
 
 
 def _host_array(name: str, a) -> np.ndarray:

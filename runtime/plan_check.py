@@ -19,6 +19,7 @@ import numpy as np
 
 from .dtypes import NUMPY_DTYPES, dtype_name
 from .errors import ArtifactError, CortadoError
+from .locks import parse
 from .sizes import _compile as compile_size
 
 __all__ = ["check_plan", "kernel_names"]
@@ -80,7 +81,7 @@ def _tensor_specs(specs, where: str, keys=("name",)) -> None:
 def kernel_names(source: str) -> set[str]:
     """Names of the top-level functions of a kernel module (parsed, not run)."""
     try:
-        tree = ast.parse(source, filename="kernels.py")
+        tree = parse(source, filename="kernels.py")
     except (SyntaxError, ValueError) as e:
         raise ArtifactError(f"kernels.py is not valid Python ({e})") from None
     return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}

@@ -12,6 +12,7 @@ import operator
 from typing import Mapping
 
 from .errors import ArtifactError
+from .locks import parse
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
@@ -21,7 +22,7 @@ _FUNCS = {"cdiv": lambda a, b: -(-a // b), "min": min, "max": max}
 @functools.lru_cache(maxsize=4096)
 def _compile(text: str):
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = parse(text, mode="eval")
     except SyntaxError:
         raise ArtifactError(f"bad size expression {text!r} in the launch plan") from None
 

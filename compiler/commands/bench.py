@@ -1,31 +1,36 @@
 """``cortado bench``: time a model (median of several runs after warm-up), optionally against
-onnxruntime on the same inputs, with the largest difference between the two."""
+onnxruntime on the same inputs, with the largest difference between the two.
+
+Any model kind is accepted (ONNX, a Caffe net with ``--weights``, an artifact); the onnxruntime
+comparison needs the ONNX model itself, and onnxruntime installed (``cortado[bench]``), both
+checked before anything is compiled or timed."""
 
 from __future__ import annotations
 
 import statistics
 import time
 
-import numpy as np
-
 from cortado.runtime.errors import CortadoError
 
 from ..progress import Progress
-from .common import feeds_for, input_shapes, is_artifact
+from . import flags
+from .common import feeds_for, input_shapes, is_artifact, require
+
+INTERPRETER_RUNS = 3      # the default on the interpreter, where one run can take seconds
+GPU_RUNS = 10
 
 
 def register(sub) -> None:
     b = sub.add_parser("bench", help="time a model; --against onnxruntime compares with onnxruntime")
-    b.add_argument("model", help="model.onnx, net.prototxt or a .cortado artifact")
-    b.add_argument("--against", choices=["onnxruntime"], help="also time onnxruntime on the same inputs")
-    b.add_argument("--input", action="append", metavar="NAME=FILE.npy|random", help="an input (default: random)")
-    b.add_argument("--shape", action="append", metavar="NAME=1x3x224x224", help="input dims when compiling")
-    b.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
-    b.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
-    b.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    b.add_argument("--runs", type=int, default=10, help="timed runs (default 10; 3 on the interpreter)")
-    b.add_argument("--warmup", type=int, default=2)
-    b.add_argument("-q", "--quiet", action="store_true")
+    flags.add_model(b, runnable=True)
+    b.add_argument("--against", choices=["onnxruntime"], help="also time onnxruntime on the same inputs "
+                   "(an .onnx model; pip install 'cortado[bench]')")
+    flags.add_input(b)
+    flags.add_compile_flags(b)
+    b.add_argument("--runs", type=int, default=None, metavar="R",
+                   help=f"timed runs (default {GPU_RUNS} on a GPU, {INTERPRETER_RUNS} on the interpreter)")
+    b.add_argument("--warmup", type=int, default=2, metavar="W", help="untimed runs first (default 2)")
+    flags.add_quiet(b)
     b.set_defaults(func=run)
 
 
@@ -40,25 +45,43 @@ def _time(fn, runs: int, warmup: int) -> list[float]:
     return out
 
 
+def _check_args(args) -> None:
+    if args.runs is not None and args.runs < 1:
+        raise CortadoError(f"--runs must be at least 1, got {args.runs}")
+    if args.warmup < 0:
+        raise CortadoError(f"--warmup must not be negative, got {args.warmup}")
+    if args.against == "onnxruntime":
+        if is_artifact(args.model) or not str(args.model).lower().endswith(".onnx"):
+            raise CortadoError("--against onnxruntime needs the .onnx model itself",
+                               hint="for a Caffe net: cortado convert NET.prototxt --weights W -o NET.onnx")
+        require("onnxruntime", "--against onnxruntime")
+    flags.check_target(args)
+
+
 def run(args) -> int:
+    import numpy as np
+
     from cortado import runtime
+
+    _check_args(args)       # before any compile or timing: a missing extra costs no time
     with Progress(enabled=not args.quiet) as progress:
         if is_artifact(args.model):
             model = runtime.load(args.model, target=args.target)
+            flags.refuse_compile_flags(args, args.model, model.plan)
         else:
             from ..driver import compile as compile_model
 
-            model = compile_model(args.model, input_shapes=input_shapes(args.shape), target=args.target,
-                                  opt_level=args.opt_level, dtype=args.dtype, progress=progress.step)
-        feeds = feeds_for(model, args.input)
-        runs = args.runs if args.runs != 10 or model.target == "cuda" else 3
+            model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
+                                  input_shapes=input_shapes(args, from_files=False), target=args.target,
+                                  opt_level=flags.opt_level_of(args), dtype=flags.dtype_of(args),
+                                  progress=progress.step)
+        feeds = feeds_for(model, args)
+        runs = args.runs or (GPU_RUNS if model.target == "cuda" else INTERPRETER_RUNS)
         progress.step(f"timing {runs} runs on {model.target}")
         ours = _time(lambda: model.run(feeds), runs, args.warmup)
         rows = [("cortado", model.target, ours)]
         diff = None
         if args.against == "onnxruntime":
-            if is_artifact(args.model) or not str(args.model).endswith(".onnx"):
-                raise CortadoError("--against onnxruntime needs the .onnx model itself")
             import onnxruntime as ort
 
             progress.step("timing onnxruntime")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from cortado.runtime.errors import CortadoError, InputError, ShapeError
 
-from cortado.runtime.errors import InputError, ShapeError
+# numpy is imported inside the functions that need it: `cortado --help` must start quickly
 
 
 def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
@@ -25,19 +25,55 @@ def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
     return name, tuple(out)
 
 
-def input_shapes(items) -> dict | None:
-    if not items:
-        return None
-    shapes = {}
-    for item in items:
-        name, shape = parse_shape(item, "--input")
+def input_shapes(args, *, from_files: bool = True) -> dict | None:
+    """The dims to compile with: ``--shape NAME=DIMS``, and (``from_files``) the shape of each
+    ``--input NAME=FILE.npy``, read from the file's header; the two must agree where both are
+    given. Commands that run the model right away pass ``from_files=False``: the data binds
+    the symbolic dims at run time, and a file that does not fit is named by the runtime."""
+    shapes: dict = {}
+    for item in getattr(args, "shape", None) or []:
+        name, shape = parse_shape(item, "--shape")
         shapes[name] = shape
-    return shapes
+    for spec in getattr(args, "input", None) or []:
+        name, src = split_input(spec)       # a malformed --input fails before any compile
+        if src == "random" or not from_files:
+            continue
+        dims = npy_shape(Path(src), name)
+        given = shapes.get(name)
+        if given is not None and (len(given) != len(dims) or any(
+                isinstance(a, int) and a != b for a, b in zip(given, dims))):
+            raise ShapeError(f"--shape {name}={'x'.join(map(str, given))} disagrees with --input "
+                             f"{src}, whose array is {'x'.join(map(str, dims)) or 'a scalar'}",
+                             hint="drop one of them")
+        shapes.setdefault(name, dims)
+    return shapes or None
+
+
+def split_input(spec: str) -> tuple[str, str]:
+    """``NAME=FILE.npy`` or ``NAME=random``; dims here are the old spelling of ``--shape``."""
+    name, sep, src = spec.partition("=")
+    if not sep or not name or not src:
+        raise InputError(f"--input expects NAME=FILE.npy or NAME=random, got {spec!r}")
+    if src != "random" and not Path(src).exists() and _looks_like_dims(src):
+        raise InputError(f"--input takes input data (NAME=FILE.npy or NAME=random), not dims such as {src!r}",
+                         where=f"--input {name}", hint=f"to set dims write --shape {spec}")
+    return name, src
+
+
+def _looks_like_dims(text: str) -> bool:
+    parts = text.lower().replace(",", "x").split("x")
+    return len(parts) > 1 and all(p.strip().isdigit() or p.strip().isidentifier() for p in parts) \
+        or text.isdigit()
 
 
 def is_artifact(path: str) -> bool:
     p = Path(path)
     return (p.is_dir() and (p / "manifest.json").exists()) or p.suffix == ".zip" or p.suffix == ".cortado"
+
+
+def is_caffe(path) -> bool:
+    """A Caffe net, by the suffix ``cortado.driver.load_graph`` reads one by."""
+    return Path(path).suffix.lower() in (".prototxt", ".pbtxt")
 
 
 def fmt_bytes(n) -> str:
@@ -50,12 +86,20 @@ def fmt_bytes(n) -> str:
     return str(n)
 
 
-def random_input(info: dict, rng=None) -> np.ndarray:
-    """Seeded random data for an input spec {shape, dtype}; symbolic dims become 1."""
+def random_input(info: dict, rng=None, shape=None):
+    """Seeded random data for an input spec {shape, dtype}: the dims of ``shape`` (from
+    ``--shape``) where given as numbers, else the declared ones, symbolic dims becoming 1."""
+    import numpy as np
+
     from cortado.runtime.dtypes import numpy_dtype
 
     rng = rng or np.random.default_rng(0)
-    shape = tuple(d if isinstance(d, int) else 1 for d in info["shape"])
+    declared = tuple(info["shape"])
+    if shape is not None and len(shape) != len(declared):
+        raise ShapeError(f"--shape {info['name']} has rank {len(shape)}, but the model's input is "
+                         f"{'x'.join(map(str, declared))} (rank {len(declared)})")
+    shape = tuple(s if isinstance(s, int) else d if isinstance(d, int) else 1
+                  for s, d in zip(shape or declared, declared))
     dt = numpy_dtype(info["dtype"])
     if dt.kind == "f":
         return rng.standard_normal(shape).astype(dt)
@@ -64,17 +108,20 @@ def random_input(info: dict, rng=None) -> np.ndarray:
     return rng.integers(0, 4, shape).astype(dt)
 
 
-def load_input(spec: str, model, limit: int | None = None) -> tuple[str, np.ndarray]:
-    """NAME=FILE.npy (read without pickle) or NAME=random."""
-    name, sep, src = spec.partition("=")
-    if not sep:
-        raise InputError(f"--input expects NAME=FILE.npy or NAME=random, got {spec!r}")
+def load_input(spec: str, model, limit: int | None = None, shapes: dict | None = None):
+    """NAME=FILE.npy (read without pickle) or NAME=random (with its --shape dims, if given)."""
+    name, src = split_input(spec)
     if src == "random":
-        info = next((i for i in model.inputs if i["name"] == name), None)
-        if info is None:
-            raise InputError(f"the model has no input {name!r}", hint=f"inputs: {', '.join(model.input_names)}")
-        return name, random_input(info)
+        return name, random_input(_input_info(model, name, "--input"), shape=(shapes or {}).get(name))
     return name, read_npy(Path(src), name, limit)
+
+
+def _input_info(model, name: str, flag: str) -> dict:
+    info = next((i for i in model.inputs if i["name"] == name), None)
+    if info is None:
+        raise InputError(f"the model has no input {name!r}", where=f"{flag} {name}",
+                         hint=f"inputs: {', '.join(model.input_names)}")
+    return info
 
 
 def check_destination(path, flag: str, *, folder: bool = False) -> None:
@@ -97,10 +144,37 @@ def add_limit_flag(parser) -> None:
                         help="refuse any tensor of more than N elements (default $CORTADO_MAX_ELEMENTS, else 2**31-1)")
 
 
-def read_npy(path: Path, name: str, limit: int | None = None) -> np.ndarray:
+def npy_shape(path: Path, name: str) -> tuple:
+    """The shape a .npy file holds, from its header alone (object arrays are refused here too)."""
+    where = f"--input {name}"
+    if not path.is_file():
+        raise InputError(f"input file not found: {path}", where=where)
+    try:
+        with open(path, "rb") as f:
+            return tuple(_npy_header(f)[0])
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"{path} is not a readable .npy array ({e})", where=where,
+                         hint="save inputs with numpy.save") from None
+
+
+def _npy_header(f):
+    """(shape, dtype) from an open .npy file, positioned at its data; never unpickles."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(f)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"unknown .npy version {version}")
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects, which are never unpickled")
+    return shape, dtype
+
+
+def read_npy(path: Path, name: str, limit: int | None = None):
     """A .npy file as an array: never unpickled, and its header (shape, dtype) checked against
     the file's size and the element limit before any data is read or allocated."""
-    from numpy.lib import format as npy
+    import numpy as np
 
     from cortado.runtime.limits import check_elements, max_elements
 
@@ -110,13 +184,7 @@ def read_npy(path: Path, name: str, limit: int | None = None) -> np.ndarray:
     hint = "save inputs with numpy.save"
     try:
         with open(path, "rb") as f:
-            version = npy.read_magic(f)
-            if version not in ((1, 0), (2, 0), (3, 0)):
-                raise ValueError(f"unknown .npy version {version}")
-            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-            shape, _, dtype = read_header(f)
-            if dtype.hasobject:
-                raise ValueError("it holds Python objects, which are never unpickled")
+            shape, dtype = _npy_header(f)
             check_elements(shape, f"the array in {path}", max_elements(limit), where=where)
             needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if path.stat().st_size - f.tell() < needed:
@@ -126,8 +194,42 @@ def read_npy(path: Path, name: str, limit: int | None = None) -> np.ndarray:
         raise InputError(f"{path} is not a readable .npy array ({e})", where=where, hint=hint) from None
 
 
-def feeds_for(model, specs, limit: int | None = None) -> dict:
-    feeds = dict(load_input(s, model, limit) for s in (specs or []))
+def feeds_for(model, args, limit: int | None = None) -> dict:
+    """Inputs for a run: each ``--input``, and seeded random data (with its ``--shape`` dims)
+    for every other input. A ``--shape`` for an input the model lacks is an error."""
+    shapes = {}
+    for item in getattr(args, "shape", None) or []:
+        name, shape = parse_shape(item, "--shape")
+        _input_info(model, name, "--shape")
+        shapes[name] = shape
+    feeds = dict(load_input(s, model, limit, shapes) for s in (getattr(args, "input", None) or []))
     for info in model.inputs:
-        feeds.setdefault(info["name"], random_input(info))
+        if info["name"] not in feeds:
+            feeds[info["name"]] = random_input(info, shape=shapes.get(info["name"]))
     return feeds
+
+
+class MissingExtra(CortadoError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
+OPTIONAL = {"onnxruntime": "bench", "matplotlib": "inspect", "cuda": "cuda", "ray": "serve"}
+
+
+def missing_extra_message(module: str, why: str | None = None) -> str:
+    top = module.split(".")[0]
+    extra = OPTIONAL.get(top, top)
+    what = f"{why} needs {top}" if why else f"{top} is not installed"
+    return f"{what}: pip install 'cortado[{extra}]'"
+
+
+def require(module: str, why: str) -> None:
+    """Raise ``MissingExtra`` now (before any slow work) if ``module`` cannot be imported."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtra(missing_extra_message(module, why))

@@ -4,33 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from cortado.runtime.artifact import check_destination as check_artifact_destination
-from cortado.runtime.errors import CortadoError
-
 from ..progress import Progress
-
-from .common import add_limit_flag, check_destination, fmt_bytes, input_shapes, random_input
+from . import flags
+from .common import add_limit_flag, check_destination, feeds_for, fmt_bytes, input_shapes, random_input
 
 REPRO_SEED = 0
 
 
 def register(sub) -> None:
     c = sub.add_parser("compile", help="compile a model into a .cortado artifact")
-    c.add_argument("model", help="model.onnx or net.prototxt")
+    flags.add_model(c)
     c.add_argument("-o", "--output", help="artifact path (folder, or .zip); default MODEL.cortado")
-    w = c.add_mutually_exclusive_group()
-    w.add_argument("--weights", help="Caffe .caffemodel weights")
-    w.add_argument("--random-weights", action="store_true", help="seeded random weights (Caffe nets without weights)")
-    c.add_argument("--input", action="append", metavar="NAME=1x3x224x224", help="fix or name an input's dims")
-    c.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
-    c.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
-                   help="storage type of float tensors; float16/bfloat16 keep float32 accumulation "
-                        "and float32 model inputs/outputs")
+    flags.add_compile_flags(c)
+    flags.add_input(c)
     c.add_argument("--no-tf32", dest="allow_tf32", action="store_false",
                    help="exact float32 dots on GPUs (tf32 tensor cores are used by default where present)")
-    c.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3], help="optimization level")
     c.add_argument("--arch", help="also compile kernels ahead of time, e.g. sm_80,sm_90")
     c.add_argument("--repro", metavar="DIR", help="also write each distinct kernel as a standalone script "
                    "(inputs, launch, numpy reference) into DIR")
@@ -39,7 +27,7 @@ def register(sub) -> None:
     c.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="print the graph to stderr after a pass (repeat or comma-separate)")
     add_limit_flag(c)
-    c.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    flags.add_quiet(c)
     c.set_defaults(func=run)
 
 
@@ -49,15 +37,16 @@ def pass_list(items) -> tuple[str, ...]:
 
 
 def run(args) -> int:
-    if args.weights and args.random_weights:
-        raise CortadoError("give either --weights or --random-weights, not both")
     with Progress(enabled=not args.quiet) as progress:
         return _run(args, progress)
 
 
 def _run(args, progress) -> int:
+    from cortado.runtime.artifact import check_destination as check_artifact_destination
+
     from ..driver import compile as compile_model
 
+    flags.check_target(args)
     archs = None
     if args.arch:
         from cortado.codegen.aot import parse_archs
@@ -68,8 +57,8 @@ def _run(args, progress) -> int:
     if args.repro:
         check_destination(args.repro, "--repro", folder=True)
     model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
-                          input_shapes=input_shapes(args.input), target=args.target, dtype=args.dtype,
-                          opt_level=args.opt_level, allow_tf32=args.allow_tf32, progress=progress.step,
+                          input_shapes=input_shapes(args), target=args.target, dtype=flags.dtype_of(args),
+                          opt_level=flags.opt_level_of(args), allow_tf32=args.allow_tf32, progress=progress.step,
                           max_elements=args.max_elements, disable=pass_list(args.disable),
                           dump_after=pass_list(args.dump_after))
     if archs:
@@ -81,9 +70,15 @@ def _run(args, progress) -> int:
     model.save(out)
     scripts = None
     if args.repro:
+        import numpy as np
+
         from cortado.codegen.repro import write_repro
 
-        feeds = {info["name"]: random_input(info, np.random.default_rng(REPRO_SEED)) for info in model.inputs}
+        # the --input data where given (with seeded random data for the other inputs), else one
+        # seeded stream for all inputs; the model's input dims already hold any --shape
+        rng = np.random.default_rng(REPRO_SEED)
+        feeds = feeds_for(model, args) if args.input else {
+            info["name"]: random_input(info, rng) for info in model.inputs}
         scripts = write_repro(model, args.repro, feeds, seed=REPRO_SEED, progress=progress.step)
     progress.done()
     s = model.stats

@@ -6,24 +6,19 @@ import io
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..progress import Progress
+from . import flags
 from .common import add_limit_flag, check_destination, feeds_for, input_shapes, is_artifact
 
 
 def register(sub) -> None:
     r = sub.add_parser("run", help="run a model or artifact on random or given inputs")
-    r.add_argument("model", help="a .cortado artifact, or a model to compile first")
-    r.add_argument("--input", action="append", metavar="NAME=FILE.npy|random", help="an input (default: random)")
-    r.add_argument("--shape", action="append", metavar="NAME=1x3x224x224", help="input dims when compiling")
-    r.add_argument("--weights", help="Caffe .caffemodel weights (when compiling)")
-    r.add_argument("--random-weights", action="store_true")
-    r.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
-    r.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3])
+    flags.add_model(r, runnable=True)
+    flags.add_input(r)
+    flags.add_compile_flags(r)
     r.add_argument("--save-outputs", metavar="DIR", help="write each output as DIR/NAME.npy")
     add_limit_flag(r)
-    r.add_argument("-q", "--quiet", action="store_true")
+    flags.add_quiet(r)
     r.set_defaults(func=run)
 
 
@@ -34,23 +29,28 @@ def run(args) -> int:
 
 def _run(args, progress) -> int:
     from cortado import runtime
+    flags.check_target(args)
     if args.save_outputs:
         check_destination(args.save_outputs, "--save-outputs", folder=True)
     if is_artifact(args.model):
         progress.step("loading artifact")
         model = runtime.load(args.model, target=args.target)
+        flags.refuse_compile_flags(args, args.model, model.plan)
         model.max_elements = args.max_elements
     else:
         from ..driver import compile as compile_model
 
         model = compile_model(args.model, weights=args.weights, random_weights=args.random_weights,
-                              input_shapes=input_shapes(args.shape), target=args.target,
-                              opt_level=args.opt_level, progress=progress.step, max_elements=args.max_elements)
-    feeds = feeds_for(model, args.input, args.max_elements)
+                              input_shapes=input_shapes(args, from_files=False), target=args.target, dtype=flags.dtype_of(args),
+                              opt_level=flags.opt_level_of(args), progress=progress.step,
+                              max_elements=args.max_elements)
+    feeds = feeds_for(model, args, args.max_elements)
     progress.step(f"running on {model.target}")
     t0 = time.perf_counter()
     outputs = model.run(feeds)
     elapsed = time.perf_counter() - t0
+    import numpy as np
+
     print(f"ran on {model.target} ({model.target_reason}) in {elapsed:.3f}s")
     for name, arr in outputs.items():
         flat = arr.reshape(-1)
@@ -67,6 +67,8 @@ def save_outputs(out: Path, outputs) -> None:
     """Each output as OUT/NAME.npy, each file written atomically (whole or not at all)."""
     from cortado.runtime.errors import OutputError
     from cortado.runtime.loader import write_atomic
+
+    import numpy as np
 
     check_destination(out, "--save-outputs", folder=True)
     try:

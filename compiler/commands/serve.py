@@ -17,6 +17,7 @@ from pathlib import Path
 from cortado.runtime.errors import CortadoError
 
 from ..progress import Progress
+from . import flags
 from .common import add_limit_flag, input_shapes, is_artifact
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -36,7 +37,7 @@ def register(sub) -> None:
     s.add_argument("--replicas", type=int, default=1, help="replicas per model (default 1)")
     s.add_argument("--max-batch-size", type=int, default=8, help="most rows one dynamic batch gathers (1: off)")
     s.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (ms)")
-    s.add_argument("--target", default="auto", choices=["auto", "cuda", "interpreter"])
+    flags.add_target(s)
     s.add_argument("--address", help="deploy onto this Ray cluster (default $RAY_ADDRESS, else a local Ray)")
     s.add_argument("--num-cpus", type=float, help="CPUs of the local Ray instance (default: all)")
     s.add_argument("--object-store-mb", type=int, default=256, help="object store of the local Ray instance")
@@ -45,19 +46,15 @@ def register(sub) -> None:
     s.add_argument("--request-timeout-s", type=float, default=120.0,
                    help="end-to-end limit per request; later it is answered with a timeout (default 120)")
     s.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every request but health probes")
-    s.add_argument("--shape", action="append", metavar="NAME=DIMS", help="input dims when compiling (N for a batch)")
-    s.add_argument("--weights", help="Caffe .caffemodel weights (when compiling)")
-    s.add_argument("--random-weights", action="store_true", help="seeded random weights (when compiling)")
-    s.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
-                   help="storage type when compiling")
-    s.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3], help="optimization level")
+    flags.add_compile_flags(s, target=False)          # for models compiled first; --target is above
     add_limit_flag(s)
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    flags.add_quiet(s)
     s.set_defaults(func=run)
 
 
 def run(args) -> int:
     _check_options(args)
+    flags.check_target(args)
     try:
         from cortado.runtime.serve import app
     except ImportError as e:
@@ -91,8 +88,8 @@ def _check_options(args) -> None:
         raise CortadoError(f"--num-cpus must be positive, got {args.num_cpus}")
     if len(args.name) > len(args.models):
         raise CortadoError(f"{len(args.name)} --name flags for {len(args.models)} model(s); give at most one each")
-    if args.weights and args.random_weights:
-        raise CortadoError("give either --weights or --random-weights, not both")
+    if all(is_artifact(m) for m in args.models):     # nothing to compile: compile flags are not honoured
+        flags.refuse_compile_flags(args, args.models[0])
     ports = {"--port": args.port, "--grpc-port": args.grpc_port}
     if not (args.address or _env_address()):
         ports["--metrics-port"] = args.metrics_port
@@ -154,8 +151,9 @@ def _models(args, workdir: Path, progress, served_model) -> list:
             from ..driver import compile as compile_model
 
             model = compile_model(path, weights=args.weights, random_weights=args.random_weights,
-                                  input_shapes=input_shapes(args.shape), target=args.target, dtype=args.dtype,
-                                  opt_level=args.opt_level, progress=progress.step, max_elements=args.max_elements)
+                                  input_shapes=input_shapes(args.shape), target=args.target,
+                                  dtype=flags.dtype_of(args), opt_level=flags.opt_level_of(args),
+                                  progress=progress.step, max_elements=args.max_elements)
             out = workdir / f"{name}.cortado"
             model.save(out)
             models.append(served_model(name, str(out), {"inputs": model.inputs, "outputs": model.outputs}, None))

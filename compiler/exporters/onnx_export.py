@@ -273,7 +273,9 @@ def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cort
     for node in graph.nodes:
         emitter = _EMITTERS.get(node.op) or (_plain if node.op in _PLAIN else None)
         if emitter is None:
-            problems.append((node.op.value, node.name, "no ONNX exporter for this IR op"))
+            origin = node.meta.get("caffe_layer")
+            where = f" (from Caffe layer {origin!r}, line {node.meta.get('line')})" if origin else ""
+            problems.append((node.op.value, node.name, f"no ONNX exporter for this IR op{where}"))
             continue
         ins = [ctx.name(v) for v in node.inputs]
         while ins and ins[-1] == "":

@@ -7,12 +7,17 @@ Edges run producer -> consumer and carry the values that flow along them.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .graph import Graph
 
+if TYPE_CHECKING:
+    import networkx as nx
 
-def to_networkx(graph: Graph) -> nx.DiGraph:
+
+def to_networkx(graph: Graph) -> "nx.DiGraph":
+    import networkx as nx   # here, not at the top: `cortado check` imports the IR but needs no networkx
+
     g = nx.DiGraph()
     nodes = graph.nodes
     index = {id(n): i for i, n in enumerate(nodes)}

@@ -1,6 +1,6 @@
 """``cortado.jit``: numpy functions compiled into fused Triton kernels.
 
-    import numpy as np, compiler
+    import numpy as np, cortado
 
     @cortado.jit
     def softmax(x):

@@ -1,4 +1,29 @@
-"""Where a compiled model runs: ``interpreter`` (numpy on the CPU) or ``cuda`` (a GPU)."""
+"""Where a compiled model runs: ``interpreter`` (numpy on the CPU) or ``cuda`` (a GPU).
+
+A device is what ``CompiledModel`` runs through; every device has:
+
+    name, family                  target name; the key of the plan's per-target configs
+    load_kernels(source)          the generated module, with kernels for this device
+    alloc(nbytes) / view / reshape / offset_view / empty
+                                  buffers and typed views of them
+    from_host(a) / to_host(t)     inputs in, outputs out (to_host returns a finished array)
+    copy(dst, src, stream)        device-to-device copy
+    launch(launch, stream)        one kernel launch of the plan
+    synchronize()                 wait for all of this device's work
+
+One model is called from many threads at once, so a device must allow calls from any thread.
+What cannot run concurrently on it is serialized inside the device (the interpreter's
+launches, behind ``interpreter.INTERPRETER_LOCK``). Devices with streams add:
+
+    enter_thread()                make the device usable from the calling thread (cuda: its
+                                  context becomes current there); called at the start of a run
+    new_stream()                  a stream for one call (``int()`` gives the handle launches
+                                  take), created with each buffer set and lent with it
+    sync_stream(handle)           wait for the work of one stream; a buffer set goes back to
+                                  the pool only after its stream is synchronized
+    capture_graph(model, env)     a replayable capture of the plan for sizes ``env``, bound to
+                                  buffers it owns (``model.allocate_buffers``)
+"""
 
 from __future__ import annotations
 

@@ -5,10 +5,14 @@ buffers are wrapped in ``DeviceTensor`` — no torch needed. The first launch of
 through Triton's JIT (compile or cache lookup); later launches call the compiled kernel's
 launcher directly, skipping the per-call argument binding and cache key. Kernels compiled ahead
 of time for this GPU's architecture (cubins in an artifact) are launched with no JIT at all.
-Everything runs on one stream, so launches and copies are ordered without extra events.
+Host<->device copies run on the default (legacy) stream; each call of a model launches its
+kernels on a stream of its own (``new_stream``, lent with the call's buffers). Those streams
+are created blocking, so the default stream orders them with the copies without extra events.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -111,6 +115,8 @@ class CudaDevice:
         self.arch = "sm_%d%d" % self._dev.compute_capability
         self._direct: dict = {}      # (step, pointer alignment, config) -> Triton CompiledKernel
         self._cubins: dict = {}      # step -> CubinKernel
+        self._threads = threading.local()
+        self._threads.current = True
 
     def load_kernels(self, source: str):
         return load_kernels(source, interpret=False)
@@ -219,11 +225,18 @@ class CudaDevice:
             extra = [consts[n] for n in launch.kernel.arg_names[len(launch.args):]]
             compiled[launch.grid](*launch.args, *extra, stream=stream or 0)
             return
-        if stream:
+        if stream and _capturing(stream):
             raise TargetError("a kernel must run once before it can be captured in a CUDA graph")
+        # Triton's JIT launches on the default stream; a call's own stream is blocking, so it is
+        # ordered with it. Compiling reads triton.language, which Triton's interpreter patches
+        # while it runs a kernel: hold the interpreter's lock (a process may use both targets).
+        from ..locks import INTERPRETER_LOCK
+
         cfg = launch.config
-        compiled = launch.kernel[launch.grid](*launch.args, **launch.constexprs,
-                                              num_warps=cfg.get("num_warps", 4), num_stages=cfg.get("num_stages", 1))
+        with INTERPRETER_LOCK:
+            compiled = launch.kernel[launch.grid](*launch.args, **launch.constexprs,
+                                                  num_warps=cfg.get("num_warps", 4),
+                                                  num_stages=cfg.get("num_stages", 1))
         if compiled is not None and hasattr(compiled, "__getitem__"):
             self._direct[key] = compiled
 
@@ -236,6 +249,50 @@ class CudaDevice:
         from .cuda_graph import CapturedPlan
 
         return CapturedPlan(self, model, env)
+
+    # -- many callers (see runtime/buffers.py and the devices package docstring) ---------------
+    def enter_thread(self) -> None:
+        """Make this device's context current on the calling thread (CUDA keeps the current
+        context per thread; the model calls this at the start of every run)."""
+        if not getattr(self._threads, "current", False):
+            self._dev.set_current()
+            self._threads.current = True
+
+    def new_stream(self) -> "CallStream":
+        """A stream for one call's launches and copies, lent with its buffers."""
+        return CallStream()
+
+    def sync_stream(self, stream: int) -> None:
+        from cuda.bindings import driver as cu
+
+        _check(cu.cuStreamSynchronize(stream))
+
+
+class CallStream:
+    """A blocking CUDA stream owned by one buffer set; ``int()`` is its handle."""
+
+    def __init__(self):
+        from cuda.bindings import driver as cu
+
+        (self._stream,) = _check(cu.cuStreamCreate(cu.CUstream_flags.CU_STREAM_DEFAULT.value))
+
+    def __int__(self) -> int:
+        return int(self._stream)
+
+    def __del__(self):
+        try:
+            from cuda.bindings import driver as cu
+
+            cu.cuStreamDestroy(self._stream)
+        except Exception:   # interpreter shutdown: the driver may be gone already
+            pass
+
+
+def _capturing(stream) -> bool:
+    from cuda.bindings import driver as cu
+
+    status = _check(cu.cuStreamIsCapturing(stream))[0]
+    return status != cu.CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE
 
 
 def _name(dtype) -> str:

@@ -20,7 +20,9 @@ class CapturedPlan:
         shape = model._shape
         self.inputs = {i["name"]: device.empty(i["dtype"], shape(i["shape"], env)) for i in model.plan["inputs"]}
         self.outputs = [device.empty(o["dtype"], shape(o["shape"], env)) for o in model.plan["outputs"]]
-        launches, copies = model.bind(env, self.inputs, self.outputs)
+        # intermediate buffers of its own, kept as long as the graph that replays into them
+        self.buffers = model.allocate_buffers(env)
+        launches, copies = model.bind(env, self.inputs, self.outputs, buffers=self.buffers)
         (self.stream,) = _check(cu.cuStreamCreate(cu.CUstream_flags.CU_STREAM_NON_BLOCKING.value))
         stream = int(self.stream)
         _check(cu.cuStreamBeginCapture(self.stream, cu.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))

@@ -2,6 +2,17 @@
 
 Triton's interpreter expects torch-like tensors; ``HostTensor`` is the few methods it calls,
 backed by a numpy array, so no torch is needed.
+
+Threads: Triton's interpreter keeps the state of the kernel it is running in module-level
+objects — while a kernel runs it replaces the builtins of ``triton.language`` (``tl.load``,
+``tl.program_id``, ...) with interpreted ones and restores them afterwards, and the grid size
+and program index live on its one ``interpreter_builder`` (``triton/runtime/interpreter.py``:
+``GridExecutor.__call__``, ``_patch_lang``). Two kernels interpreted at once in one process
+see each other's patches and grid ("Did you forget to add @triton.jit?", "x >= grid_dim[0]")
+or silently compute with the other's program ids. So every interpreted launch in the process
+holds ``INTERPRETER_LOCK`` (``runtime/locks.py``, which lists all it guards); everything else a
+run does (checking inputs, allocating, copying outputs) runs outside it, concurrently. For
+parallel interpreter runs use processes: each has its own interpreter.
 """
 
 from __future__ import annotations
@@ -10,7 +21,10 @@ import numpy as np
 
 from ..dtypes import numpy_dtype
 from ..loader import load_kernels
+from ..locks import INTERPRETER_LOCK
 from . import interpreter_bf16
+
+__all__ = ["HostTensor", "INTERPRETER_LOCK", "InterpreterDevice"]
 
 
 class HostTensor:
@@ -59,7 +73,8 @@ class InterpreterDevice:
     family = "interpreter"
 
     def load_kernels(self, source: str):
-        interpreter_bf16.install()   # bfloat16 dots and roundings as on a GPU
+        with INTERPRETER_LOCK:           # never patch the interpreter under a running kernel
+            interpreter_bf16.install()   # bfloat16 dots and roundings as on a GPU
         return load_kernels(source, interpret=True)
 
     def alloc(self, nbytes: int) -> np.ndarray:
@@ -92,8 +107,8 @@ class InterpreterDevice:
     def launch(self, launch, stream=None) -> None:
         # NaN and Inf in the data are values like any other (as on a GPU): numpy's "invalid value"
         # warnings from inside the interpreted kernel would only be noise
-        with np.errstate(all="ignore"):
+        with INTERPRETER_LOCK, np.errstate(all="ignore"):
             launch.kernel[launch.grid](*launch.args, **launch.constexprs)
 
     def synchronize(self) -> None:
-        pass
+        pass       # launches run to completion on the calling thread

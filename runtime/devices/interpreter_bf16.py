@@ -13,7 +13,9 @@ interpreter operations still touch the bits:
 ``install()`` wraps the interpreter builder's ``create_dot`` (bfloat16 operands become their
 exact float32 values first) and its float32 <-> bfloat16 casts (through ``ml_dtypes``, which
 rounds to nearest even). The wrappers only act on bfloat16; every other type takes the
-interpreter's own path. Installing twice is harmless.
+interpreter's own path. Installing twice is harmless; install under the interpreter device's
+``INTERPRETER_LOCK`` (as ``InterpreterDevice.load_kernels`` does), so that no kernel is
+running while the builder's methods are swapped and two installs cannot interleave.
 """
 
 from __future__ import annotations

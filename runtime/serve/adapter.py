@@ -14,9 +14,7 @@ message)}`` -- rather than raising, so errors cross the process boundary intact.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 
 import numpy as np
@@ -48,15 +46,11 @@ def failure(e: BaseException) -> dict:
 
 
 async def _infer(replica: "ModelReplica", feeds: dict) -> dict:
-    """The one place a served model is called. ``CompiledModel.run`` is not yet safe to call
-    from several threads at once, so calls are serialized per replica by a lock and run in a
-    worker thread (the event loop keeps accepting and batching requests meanwhile). When the
-    thread-safe runtime lands this becomes ``return await replica.model.run_async(feeds)``."""
-    def call():
-        with replica.lock:
-            return replica.model.run(feeds)
-
-    return await asyncio.to_thread(call)
+    """The one place a served model is called. ``CompiledModel.run_async`` runs the call in a
+    worker thread with buffers of its own, so the event loop keeps accepting and batching
+    requests meanwhile, and several batches may run at once; whatever cannot run concurrently
+    is serialized inside the runtime."""
+    return await replica.model.run_async(feeds)
 
 
 def _batch_rows(items: list) -> int:
@@ -79,7 +73,6 @@ class ModelReplica:
         self.signature = ModelSignature.from_manifest(name, manifest_io, max_elements)
         self.model = runtime.load(artifact, target=target, trusted_keys=trusted_keys)
         self.model.max_elements = max_elements
-        self.lock = threading.Lock()
         self.max_batch_size = max(1, int(max_batch_size))
         self.batching = self.max_batch_size > 1 and self.signature.batch_symbol is not None
         # one batch queue per replica object (decorating the bound method), sized by rows

@@ -113,7 +113,7 @@ def no_outputs(tmp: Path) -> Bad:
 
 def zero_dim(tmp: Path) -> Bad:
     """A static empty input is valid (it becomes a constant); a 0 given for a dynamic dim is not."""
-    return model_case(tmp, relu_model(["N", 4]), "--input", "x=0x4", input_shapes={"x": (0, 4)})
+    return model_case(tmp, relu_model(["N", 4]), "--shape", "x=0x4", input_shapes={"x": (0, 4)})
 
 
 def negative_dim(tmp: Path) -> Bad:
@@ -126,7 +126,7 @@ def absurd_input(tmp: Path) -> Bad:
 
 def absurd_input_override(tmp: Path) -> Bad:
     m = relu_model(["N", 4])
-    return model_case(tmp, m, "--input", "x=1000000000000x4", input_shapes={"x": (10**12, 4)})
+    return model_case(tmp, m, "--shape", "x=1000000000000x4", input_shapes={"x": (10**12, 4)})
 
 
 def over_configured_limit(tmp: Path) -> Bad:

@@ -114,7 +114,7 @@ def test_failed_convert_leaves_no_partial_file(tmp_path, monkeypatch):
 
 
 KILLED_SAVER = """
-import sys, compiler
+import sys, cortado
 sys.path.insert(0, {tests!r})
 from robust_cases import tiny_onnx
 m = cortado.compile(tiny_onnx("N"), target="interpreter")

@@ -40,7 +40,8 @@ def serve(capsys, *args) -> tuple[int, str]:
     (["{a}", "{a}"], "two models are named 'tiny'"),
     (["{a}", "--name", "no/slash"], "not usable in a URL"),
     (["{a}", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-    (["{a}", "--weights", "w.caffemodel", "--random-weights"], "either --weights or --random-weights"),
+    (["{a}", "--weights", "w.caffemodel", "--random-weights"], "not allowed with argument"),
+    (["{a}", "-O", "1"], "is a compiled artifact"),
 ])
 def test_bad_invocations_exit_2_with_one_message(capsys, artifact, args, message):
     code, err = serve(capsys, *[a.format(a=artifact) for a in args])

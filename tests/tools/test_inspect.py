@@ -37,7 +37,8 @@ def test_report_counts_groups_and_kernels(rng):
     r = build_report(_hostile_graph(np.random.default_rng(0)), target="interpreter")
     assert r["before"] == {"nodes": 3, "ops": {"Conv": 1, "MaxPool": 1, "Relu": 1}}
     assert r["after"]["nodes"] == 3
-    assert [g["kind"] for g in r["groups"]] == ["conv", "pointwise"]
+    assert [g["kind"] for g in r["groups"]] == ["conv", "window"]     # MaxPool is a window kernel, as the README says
+    assert r["edges"] == [[0, 1]]
     g = _hostile_graph(rng)
     names = [n.name for n in g.nodes]
     assert names[0] == "conv<1>&" and names[1].startswith("relu</td>")
@@ -57,10 +58,15 @@ def test_html_is_well_formed_escaped_and_complete(rng):
     r = build_report(_hostile_graph(rng), target="interpreter")
     page = render_html(r)
     root = _parse_html(page)
-    assert "<script>" not in page and "</td>&" not in page
-    assert not root.findall(".//{*}script") and not root.findall(".//script")
-    assert not any(el.get("src") or (el.get("href") or "#").split("#")[0] for el in root.iter()), \
+    assert "<script>alert" not in page and "</td>&" not in page
+    scripts = root.findall(".//script")
+    assert len(scripts) == 1 and scripts[0].get("src") is None, "one inline script: it opens linked kernels"
+    from cortado.inspect import _SCRIPT
+    assert scripts[0].text == _SCRIPT, "the script is constant: no report data reaches it"
+    xlink = "{http://www.w3.org/1999/xlink}href"
+    assert not any(el.get("src") or (el.get("href") or el.get(xlink) or "#").split("#")[0] for el in root.iter()), \
         "the page must not load anything"
+    assert root.find(".//{http://www.w3.org/2000/svg}svg") is not None, "the picture of the fused groups"
     text = "".join(root.itertext())
     for g in r["groups"]:
         assert g["kernel"] in text
@@ -78,7 +84,8 @@ def test_cli_prints_and_writes_html_and_json(cortado, tiny, tmp_path):
     assert "fusion groups (launch order):" in res.stdout and "conv_relu_kernel_0" in res.stdout
     root = _parse_html(page.read_text())
     report = json.loads(data.read_text())
-    assert len(root.findall(".//details")) == len(report["kernels"]) == 6
+    assert len(root.findall(".//details[@class='kernel']")) == len(report["kernels"]) == 6
+    assert root.find(".//details[@class='idle']") is not None, "passes that changed nothing are folded"
     assert report["before"]["ops"]["Conv"] == 2
 
 

@@ -18,7 +18,7 @@ from cortado.ir import Graph, TensorType
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, cortado, tiny):
     tmp = tmp_path_factory.mktemp("repro")
-    r = cortado("compile", tiny, "--input", "image=2x3x32x32", "-o", tmp / "tiny.cortado", "--repro",
+    r = cortado("compile", tiny, "--shape", "image=2x3x32x32", "-o", tmp / "tiny.cortado", "--repro",
                 tmp / "repro", "--target", "interpreter", "-q")
     assert r.returncode == 0, r.stderr
     return tmp / "repro", r.stdout

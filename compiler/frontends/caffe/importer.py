@@ -23,7 +23,8 @@ from ...ir.dims import sanitize_symbol
 from ...ops import apply, verify
 from cortado.runtime.errors import CortadoError, ModelFormatError, ModelLoadError, ShapeError, UnsupportedOpError, WeightsError
 
-from . import layers_data, layers_math, layers_nn, layers_shape  # noqa: F401  (register converters)
+from . import layers_data, layers_forks, layers_math, layers_nn, layers_shape, layers_ssd, layers_upsample, \
+    layers_yolo  # noqa: F401  (register converters)
 from .context import LayerContext, UnsupportedHere, WeightSource
 from .net import LayerDef, NetDef, default_stages, parse_net, select_layers
 from .registry import fields_for, lookup
@@ -178,6 +179,13 @@ class _Builder:
                     for b in layer.bottoms:
                         self.read_since_write[b] = True
                 continue
+            if spec.kind == "refused":   # reported even when its bottoms are missing too
+                try:
+                    spec.fn(LayerContext(self.graph, layer, self.weights, self.notes, layer.tops), layer, [])
+                except UnsupportedHere as e:
+                    self.unsupported.append((layer.type, layer.name, f"line {layer.line}: {e}"))
+                self.poisoned.update(layer.tops)
+                continue
             if spec.kind == "input":
                 ctx = LayerContext(self.graph, layer, self.weights, self.notes, layer.tops)
                 for name, shape in spec.fn(ctx, layer, []):
@@ -298,7 +306,7 @@ def import_caffe(path, *, weights=None, random_weights: bool | int = False,
                          + "; ".join(f"{p.name!r} ({p.origin}: {p.missing})" for p in b.missing_shapes),
                          where=source, hint="pass input_shapes={" + ", ".join(f"'{n}': ({', '.join(s)})"
                                                                             for n, s in shapes.items())
-                         + "} (CLI: " + " ".join(f"--input {n}={'x'.join(s)}" for n, s in shapes.items()) + ")")
+                         + "} (CLI: " + " ".join(f"--shape {n}={'x'.join(s)}" for n, s in shapes.items()) + ")")
     if b.unsupported:
         raise UnsupportedOpError(b.unsupported, where=source)
     if wsrc.needed:

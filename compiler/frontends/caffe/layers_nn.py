@@ -4,7 +4,8 @@ BatchNorm, Scale, Bias, Parameter.
 Caffe semantics that differ from ONNX are made explicit here:
 
 * Pooling rounds its output size up: ``out = ceil((H + 2p - k) / s) + 1``, minus one when
-  the last window would start inside the bottom padding. That is ``ceil_mode=1`` with pads
+  the last window would start inside the bottom padding (forks may ask for floor rounding
+  with ``ceil_mode: false`` or ``round_mode: FLOOR``). That is ``ceil_mode=1`` with pads
   ``(p, p)``; average pooling divides by the window clipped to the padded extent, which is
   ``count_include_pad=1`` (never counting the extra cells a rounded-up window hangs past).
 * LRN WITHIN_CHANNEL is ``x * (1 + alpha * avg_pool(x^2, n x n))^-beta`` (its ``k`` is unused).
@@ -21,6 +22,7 @@ import numpy as np
 
 from ...ir import Op
 from ...ir.dims import prod
+from .layers_upsample import max_pool_mask
 from .registry import caffe_layer
 
 FLT_MIN = 1.1754943508222875e-38
@@ -47,7 +49,9 @@ def _spatial(ctx, p, name: str, sp: int, default: int, *, h: str | None = None, 
     return tuple(values)
 
 
-def _conv_geometry(ctx, p, x):
+def conv_geometry(ctx, p, x, group: int | None = None):
+    """Convolution attributes from a convolution_param; ``group`` overrides the field
+    (depthwise forks)."""
     if ctx.axis(p.axis, x.type.rank) != 1:
         raise ctx.unsupported(f"convolution over axis {p.axis} (only channel axis 1 is supported)")
     sp = x.type.rank - 2
@@ -59,16 +63,17 @@ def _conv_geometry(ctx, p, x):
     dilation = _spatial(ctx, p, "dilation", sp, 1)
     if not p.has("num_output") or p.num_output == 0:
         raise ctx.error("convolution_param.num_output is required")
-    if p.group < 1 or x.shape[1] % p.group or p.num_output % p.group:
-        raise ctx.error(f"group {p.group} must divide the input channels ({x.shape[1]}) and num_output "
+    g = p.group if group is None else group
+    if g < 1 or x.shape[1] % g or p.num_output % g:
+        raise ctx.error(f"group {g} must divide the input channels ({x.shape[1]}) and num_output "
                         f"({p.num_output})")
-    return dict(kernel_shape=kernel, strides=stride, pads=pad + pad, dilations=dilation, group=p.group)
+    return dict(kernel_shape=kernel, strides=stride, pads=pad + pad, dilations=dilation, group=g)
 
 
 @caffe_layer("Convolution")
 def _convolution(ctx, layer, inputs):
     p = layer.param("convolution_param")
-    geo = _conv_geometry(ctx, p, inputs[0])
+    geo = conv_geometry(ctx, p, inputs[0])
     cin = inputs[0].shape[1]
     w = ctx.const(ctx.blob(0, (p.num_output, cin // p.group, *geo["kernel_shape"]), "weight", what="weights"), "weight")
     b = ctx.const(ctx.blob(1, (p.num_output,), "bias", what="bias"), "bias") if p.bias_term else None
@@ -83,7 +88,7 @@ def _convolution(ctx, layer, inputs):
 @caffe_layer("Deconvolution")
 def _deconvolution(ctx, layer, inputs):
     p = layer.param("convolution_param")
-    geo = _conv_geometry(ctx, p, inputs[0])
+    geo = conv_geometry(ctx, p, inputs[0])
     cin = inputs[0].shape[1]
     sp = len(geo["kernel_shape"])
     w = ctx.const(ctx.blob(0, (cin, p.num_output // p.group, *geo["kernel_shape"]), "weight", what="weights",
@@ -124,6 +129,23 @@ def caffe_pool_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return out
 
 
+def rounds_up(ctx, p) -> bool:
+    """Whether a pooling layer rounds its output size up (Caffe's only behaviour) or down.
+
+    Two fork fields choose floor rounding: ``ceil_mode: false`` (BVLC pull request 3057, in
+    OpenCV's schema and DenseNet's release) and ``round_mode: FLOOR`` (the PSPNet/TSN forks).
+    Giving both with different answers is an error rather than a guess."""
+    votes = []
+    if p.has("ceil_mode"):
+        votes.append(("ceil_mode", bool(p.ceil_mode)))
+    if p.has("round_mode"):
+        votes.append(("round_mode", p.round_mode == "CEIL"))
+    if len({v for _, v in votes}) > 1:
+        raise ctx.error(f"pooling_param sets ceil_mode: {str(p.ceil_mode).lower()} and round_mode: "
+                        f"{p.round_mode}, which disagree", hint="keep one of the two")
+    return votes[0][1] if votes else True
+
+
 @caffe_layer("Pooling")
 def _pooling(ctx, layer, inputs):
     p = layer.param("pooling_param")
@@ -156,16 +178,24 @@ def _pooling(ctx, layer, inputs):
             raise ctx.error(f"pad {pad} must be smaller than the kernel {kernel}")
         if sizes[i] + 2 * pad[i] < kernel[i]:
             raise ctx.error(f"kernel {kernel} does not fit the padded input {sizes}")
-    want = tuple(caffe_pool_size(sizes[i], kernel[i], stride[i], pad[i]) for i in range(2))
     floor = tuple((sizes[i] + 2 * pad[i] - kernel[i]) // stride[i] + 1 for i in range(2))
+    if rounds_up(ctx, p):
+        want = tuple(caffe_pool_size(sizes[i], kernel[i], stride[i], pad[i]) for i in range(2))
+    else:
+        want = floor
     for i in range(2):
         if (want[i] - 1) * stride[i] >= sizes[i] + pad[i]:
             raise ctx.unsupported(f"stride {stride} > kernel {kernel} makes Caffe's last window start past the "
                                   "input (an empty window)")
     attrs = dict(kernel_shape=kernel, strides=stride, pads=pad + pad, dilations=(1, 1),
                  ceil_mode=int(want != floor))
+    if len(layer.tops) == 2 and method != "MAX":
+        raise ctx.error("only MAX pooling has a second (mask) top")
     if method == "MAX":
-        return [ctx.op(Op.MAX_POOL, [x], top=0, **attrs)]
+        pooled = ctx.op(Op.MAX_POOL, [x], top=0, **attrs)
+        if len(layer.tops) == 2:
+            return [pooled, max_pool_mask(ctx, x, kernel, stride, pad, want, top=1)]
+        return [pooled]
     if method == "AVE":
         return [ctx.op(Op.AVERAGE_POOL, [x], top=0, count_include_pad=1, **attrs)]
     # STOCHASTIC at test time: a probability-weighted average, sum(x^2) / sum(x) per window

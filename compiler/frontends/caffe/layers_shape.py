@@ -220,4 +220,4 @@ def _not_yet(ctx, layer, inputs):
 
 
 for _type in _NOT_YET:
-    caffe_layer(_type)(_not_yet)
+    caffe_layer(_type, kind="refused")(_not_yet)

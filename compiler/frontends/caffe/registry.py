@@ -31,7 +31,8 @@ ConverterFn = Callable[..., list]
 class LayerSpec:
     type: str
     fn: ConverterFn
-    kind: str                    # "compute", "input" (makes graph inputs) or "drop" (training only)
+    kind: str                    # "compute", "input" (makes graph inputs), "drop" (training only) or
+                                 # "refused" (always unsupported: raises UnsupportedHere with the reason)
     fields: frozenset[str]       # extra LayerParameter fields a custom layer may carry
     builtin: bool
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .caffe_schema import ENUMS, MESSAGES
+from .caffe_schema_forks import FORK_ENUMS, FORK_MESSAGES
 from .caffe_schema_legacy import LEGACY_MESSAGES
 from .textformat import Ident, Message
 
@@ -70,7 +71,7 @@ def _parse_enums(text: str) -> dict[str, dict[str, int]]:
     return enums
 
 
-_ENUMS = _parse_enums(ENUMS)
+_ENUMS = _parse_enums(ENUMS + FORK_ENUMS)
 
 
 def _default(type_: str, text: str | None):
@@ -98,11 +99,14 @@ def _parse_messages(text: str) -> dict[str, MessageType]:
         words = line.split()
         if not words:
             continue
-        if words[0] == "message":
-            fields = {}
-            out[words[1]] = MessageType(words[1], fields)
+        if words[0] == "message":   # a message named again extends the first (the forks' fields)
+            if words[1] not in out:
+                out[words[1]] = MessageType(words[1], {})
+            fields = out[words[1]].fields
             continue
         name, type_ = words[0], words[1]
+        if name in fields:
+            raise RuntimeError(f"caffe schema: field {name} is declared twice")
         repeated = type_.endswith("*")
         type_ = type_.rstrip("*")
         default = None if repeated else _default(type_, words[3] if len(words) > 3 else None)
@@ -110,7 +114,7 @@ def _parse_messages(text: str) -> dict[str, MessageType]:
     return out
 
 
-SCHEMA: dict[str, MessageType] = _parse_messages(MESSAGES + LEGACY_MESSAGES)
+SCHEMA: dict[str, MessageType] = _parse_messages(MESSAGES + LEGACY_MESSAGES + FORK_MESSAGES)
 
 
 def _check_schema() -> None:

@@ -139,10 +139,13 @@ def fit_blob(blob: Blob, expected: tuple[int, ...], what: str, where: str) -> np
     """The blob's values in the ``expected`` shape; a mismatch is an error naming both shapes.
 
     Legacy 4-D blobs match when they equal the expected shape padded with leading 1s
-    (an InnerProduct weight of (500, 800) was stored as 1x1x500x800)."""
+    (an InnerProduct weight of (500, 800) was stored as 1x1x500x800); one value fits a
+    scalar need whether it was stored with shape () or (1,)."""
     arr = blob.array
     if tuple(arr.shape) == tuple(expected):
         return arr
+    if arr.size == 1 and tuple(expected) in ((), (1,)):   # a scalar stored as () or (1,) (SSD's Normalize)
+        return arr.reshape(expected)
     if blob.legacy and len(expected) <= 4 and tuple(arr.shape) == (1,) * (4 - len(expected)) + tuple(expected):
         return arr.reshape(expected)
     raise WeightsError(f"{what} has shape {tuple(arr.shape)} in the weights file, but the layer needs "

@@ -78,13 +78,13 @@ def _tensor_type(vi: onnx.ValueInfoProto, override: Sequence[int] | None, where:
         return TensorType(tuple(Sym(sanitize_symbol(d)) if isinstance(d, str) else int(d) for d in dims), dtype)
     if not tt.HasField("shape"):
         raise ShapeError(f"input {vi.name!r} has no shape", where=where,
-                         hint=f"pass input_shapes={{'{vi.name}': (...)}} (CLI: --input {vi.name}=1x3x224x224)")
+                         hint=f"pass input_shapes={{'{vi.name}': (...)}} (CLI: --shape {vi.name}=1x3x224x224)")
     dims: list[Dim] = []
     for axis, d in enumerate(tt.shape.dim):
         if d.HasField("dim_value"):
             if d.dim_value < 0:
                 raise ShapeError(f"input {vi.name!r} has dim {d.dim_value} at axis {axis}; dims must not be negative",
-                                 where=where, hint="give a concrete shape with input_shapes / --input")
+                                 where=where, hint="give a concrete shape with input_shapes / --shape")
             dims.append(int(d.dim_value))
         elif d.dim_param:
             dims.append(Sym(sanitize_symbol(d.dim_param)))

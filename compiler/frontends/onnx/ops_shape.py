@@ -70,7 +70,7 @@ def resolve_reshape(in_shape, target: list, allowzero: bool) -> tuple[Dim, ...]:
         out[infer] = q
     if prod(out) != prod(in_shape):
         raise ShapeError(f"cannot reshape {_fmt(in_shape)} ({prod(in_shape)} elements) to {_fmt(out)} "
-                         f"({prod(out)} elements)", hint="check the model's input shape (--input NAME=DIMS)")
+                         f"({prod(out)} elements)", hint="check the model's input shape (--shape NAME=DIMS)")
     return tuple(out)
 
 

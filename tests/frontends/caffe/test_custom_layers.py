@@ -12,11 +12,12 @@ from cortado.ops import evaluate
 
 from caffe_helpers import input_layer
 
-FORK_NET = input_layer("data", (1, 2, 3, 3)) + '''layer { name: "up" type: "Upsample" bottom: "data" top: "up"
-  upsample_param { scale: 2 mode: "nearest" } }
-layer { name: "norm" type: "Normalize" bottom: "up" top: "norm" norm_param { across_spatial: false } }
+# fork layer types Cortado has no converter for (its own fork layers are in test_fork_layers.py)
+FORK_NET = input_layer("data", (1, 2, 3, 3)) + '''layer { name: "up" type: "NNUpsample" bottom: "data" top: "up"
+  nn_upsample_param { scale: 2 mode: "nearest" } }
+layer { name: "norm" type: "L2Norm" bottom: "up" top: "norm" l2_norm_param { across_spatial: false } }
 layer { name: "relu" type: "ReLU" bottom: "norm" top: "out" }
-layer { name: "prior" type: "PriorBox" bottom: "data" top: "prior" prior_box_param { min_size: 4 } }
+layer { name: "roi" type: "PSROIPooling" bottom: "data" top: "roi" psroi_pooling_param { group_size: 4 } }
 '''
 
 
@@ -34,7 +35,7 @@ def test_unknown_layers_are_reported_together_with_names_and_lines(caffe_net):
     with pytest.raises(UnsupportedOpError) as e:
         import_caffe(proto, quiet=True)
     items = e.value.items
-    assert [(t, n) for t, n, _ in items] == [("Upsample", "up"), ("Normalize", "norm"), ("PriorBox", "prior")]
+    assert [(t, n) for t, n, _ in items] == [("NNUpsample", "up"), ("L2Norm", "norm"), ("PSROIPooling", "roi")]
     assert items[0][2].startswith("line 2: unknown Caffe layer type; register a converter")
     assert "line 4:" in items[1][2] and "line 6:" in items[2][2]
     assert "3 unsupported operator(s)" in str(e.value)
@@ -42,7 +43,7 @@ def test_unknown_layers_are_reported_together_with_names_and_lines(caffe_net):
 
 def upsample(ctx, layer, inputs):
     """Nearest-neighbour upsampling from IR ops: a broadcast Mul against ones, then Reshape."""
-    p = ctx.raw_param("upsample_param")
+    p = ctx.raw_param("nn_upsample_param")
     s = int(p.get("scale", 2)) if p is not None else 2
     x = inputs[0]
     n, c, h, w = x.shape
@@ -65,10 +66,10 @@ def normalize(ctx, layer, inputs):
 
 
 def test_registered_converters_map_fork_layers(caffe_net, rand, cleanup):
-    register_layer("Upsample", upsample, fields=["upsample_param"])
-    register_layer("Normalize", fields=("norm_param",))(normalize)
-    cleanup += ["Upsample", "Normalize"]
-    text = FORK_NET.split('layer { name: "prior"')[0]
+    register_layer("NNUpsample", upsample, fields=["nn_upsample_param"])
+    register_layer("L2Norm", fields=("l2_norm_param",))(normalize)
+    cleanup += ["NNUpsample", "L2Norm"]
+    text = FORK_NET.split('layer { name: "roi"')[0]
     scale = rand(2)
     x = rand(1, 2, 3, 3)
     g = caffe_net.graph(text, {"norm": [scale]})
@@ -80,19 +81,19 @@ def test_registered_converters_map_fork_layers(caffe_net, rand, cleanup):
 
 
 def test_an_undeclared_field_of_a_registered_layer_is_an_error(caffe_net, cleanup):
-    register_layer("Upsample", upsample)          # no fields declared
-    cleanup.append("Upsample")
+    register_layer("NNUpsample", upsample)          # no fields declared
+    cleanup.append("NNUpsample")
     proto, _ = caffe_net.write(FORK_NET.split('layer { name: "norm"')[0])
     with pytest.raises(ModelFormatError) as e:
         import_caffe(proto, quiet=True)
-    assert "unknown field 'upsample_param' in layer 'up'" in e.value.message
+    assert "unknown field 'nn_upsample_param' in layer 'up'" in e.value.message
     assert e.value.where.endswith(":3:3")
 
 
 def test_an_unknown_field_on_a_built_in_layer_is_an_error(caffe_net):
     proto, _ = caffe_net.write(input_layer("data", (1, 2, 4, 4)) + '''layer { name: "p" type: "Pooling"
-  bottom: "data" top: "p" pooling_param { kernel_size: 2 ceil_mode: false } }''')
-    with pytest.raises(ModelFormatError, match="unknown field 'ceil_mode' in layer 'p'.pooling_param"):
+  bottom: "data" top: "p" pooling_param { kernel_size: 2 floor_mode: false } }''')
+    with pytest.raises(ModelFormatError, match="unknown field 'floor_mode' in layer 'p'.pooling_param"):
         import_caffe(proto, quiet=True)
 
 
