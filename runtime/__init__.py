@@ -16,11 +16,15 @@ if __name__ != "cortado.runtime":  # the pre-namespace name, reachable only from
 from .errors import CortadoError
 
 
-def load(path, *, target: str = "auto") -> "CompiledModel":
-    """Load a saved ``.cortado`` artifact (folder or zip); verifies its hashes first."""
+def load(path, *, target: str = "auto", trusted_keys=None) -> "CompiledModel":
+    """Load a saved ``.cortado`` artifact (folder or zip); verifies its hashes first.
+
+    ``trusted_keys`` (Ed25519 public keys: PEM file paths, PEM bytes or key objects) refuses an
+    artifact unless one of them signed it (``cortado sign``), before any of its code is
+    imported; None, the default, loads unsigned artifacts (local use)."""
     from .artifact import load_artifact
 
-    return load_artifact(path, target=target)
+    return load_artifact(path, target=target, trusted_keys=trusted_keys)
 
 
 def __getattr__(name: str):

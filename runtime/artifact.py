@@ -284,13 +284,14 @@ def _read_files(path: Path) -> dict[str, bytes]:
         raise ArtifactError(f"{path} is not a readable artifact (folder or zip): {e}") from None
 
 
-def read_artifact(path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
+def read_artifact(path, trusted_keys=None) -> tuple[dict, str, dict[str, np.ndarray], dict]:
     """Verified (manifest, kernel source, constants, cubins) of an artifact: its hashes, and the
-    structure of its plan against its weights and kernels (``plan_check``). Every error names
-    the artifact."""
+    structure of its plan against its weights and kernels (``plan_check``). With
+    ``trusted_keys``, first its signature (``signing.check_signature``) on the same bytes. Every
+    error names the artifact."""
     path = Path(os.fspath(path))
     try:
-        return _read_consistent(path)
+        return _read_consistent(path, trusted_keys)
     except ArtifactError as e:
         if e.where is None and str(path) not in e.message:
             raise ArtifactError(e.message, where=str(path), hint=e.hint) from None
@@ -310,14 +311,14 @@ def _save_in_progress(path: Path) -> bool:
     return any(path.parent.glob(f".{path.name}.*"))
 
 
-def _read_consistent(path: Path, attempts: int = 8):
+def _read_consistent(path: Path, trusted_keys=None, attempts: int = 8):
     """Read and verify, again if another process replaced the artifact meanwhile: a saver
     renames a whole new folder into place, so a reader that raced it may have seen files of
     both (its hashes then disagree) or a folder that vanished. A stable failure is reported."""
     for attempt in range(attempts):
         before = _identity(path)
         try:
-            result = _read_verified(path)
+            result = _read_verified(path, trusted_keys)
         except (ArtifactError, OSError) as e:
             if attempt + 1 < attempts and before is not None and _identity(path) != before:
                 continue
@@ -332,10 +333,14 @@ def _read_consistent(path: Path, attempts: int = 8):
     raise ArtifactError("the artifact keeps changing while it is read (another process is saving it)")
 
 
-def _read_verified(path: Path) -> tuple[dict, str, dict[str, np.ndarray], dict]:
+def _read_verified(path: Path, trusted_keys=None) -> tuple[dict, str, dict[str, np.ndarray], dict]:
     from .plan_check import check_plan
 
     files = _read_files(path)
+    if trusted_keys is not None:             # before anything of the artifact is parsed or run
+        from .signing import check_signature
+
+        check_signature(files, trusted_keys, path)
     try:
         manifest = json.loads(files[MANIFEST])
     except KeyError:
@@ -399,10 +404,10 @@ def _load_weights(data: bytes, dtypes: dict, path: Path) -> dict[str, np.ndarray
     return out
 
 
-def load_artifact(path, *, target: str = "auto"):
+def load_artifact(path, *, target: str = "auto", trusted_keys=None):
     from .model import CompiledModel
 
-    manifest, source, constants, cubins = read_artifact(path)
+    manifest, source, constants, cubins = read_artifact(path, trusted_keys)
     stats = dict(manifest.get("stats", {}))
     return CompiledModel(manifest["plan"], source, constants, target=target, stats=stats, cubins=cubins,
                          cubin_index=manifest.get("cubins", []))

@@ -3,6 +3,6 @@
 ``COMMANDS`` lists them in the order ``cortado --help`` shows them.
 """
 
-from . import bench, check, compile, convert, debug_numerics, inspect, run
+from . import bench, check, compile, convert, debug_numerics, inspect, run, serve, sign
 
-COMMANDS = [compile, run, check, inspect, convert, debug_numerics, bench]
+COMMANDS = [compile, run, check, inspect, convert, debug_numerics, bench, serve, sign]
