@@ -197,7 +197,7 @@ def _shape(b: GraphBuilder, op: Op):
     x = b.pick()
     if x is None:
         return None
-    start = b.integer(0, x.type.rank)
+    start = 0 if b.flag() else b.integer(0, x.type.rank)     # the leading (batch) dim often
     return b.add(op, [x], start=start, end=b.integer(start, x.type.rank))
 
 
