@@ -182,7 +182,8 @@ def _siblings(b: GraphBuilder):
 def _absorbing(b: GraphBuilder):
     """x*0, x**0, x-x, x/x: constants that fix the result only for finite x (NaN*0 and
     Inf-Inf are NaN), the folds simplifiers get wrong; read with special-value inputs."""
-    x = b.pick_float(lambda v: not v.is_constant) or b.pick_float()
+    x = (b.pick_float(lambda v: v.is_graph_input) if b.flag() else None) or \
+        b.pick_float(lambda v: not v.is_constant) or b.pick_float()   # inputs carry the special values
     if x is None:
         return None
     kind = b.integer(0, 5)

@@ -96,10 +96,10 @@ def _target_steps(targets: Iterable[Op | str] | None, op_list: list[Op], table: 
     ops = [op for op in op_list + [o for o in wanted if o not in op_list] if op in wanted and op in table
            and registered(op)]
     motifs = []
-    for m in names:        # a motif made mostly of targets is repeated: drawn more often
+    for m in names:        # a motif made mostly of targets is repeated: drawn (much) more often
         built = MOTIF_OPS.get(m)
         if built:
-            motifs += [m] * math.ceil(4 * len(built & wanted) / len(built))
+            motifs += [m] * math.ceil(8 * len(built & wanted) / len(built)) ** 2
     return ops, motifs
 
 
@@ -111,15 +111,17 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     """A random valid graph (float32 inputs). ``ops`` limits the ops drawn (default
     ``supported_ops()`` plus the ops of ``generators``); ``motifs`` is True, False, or names
     from ``MOTIFS``; ``generators`` adds or replaces per-op generators for this strategy only
-    (``fn(builder, op) -> Value | None``). ``symbolic_batch=None`` makes a third of the graphs
-    symbolic (their first input an NCHW image with a symbolic batch ``N``).
+    (``fn(builder, op) -> Value | None``). ``symbolic_batch=None`` makes half the graphs
+    symbolic: their first input an NCHW image with a symbolic batch ``N``, the second static
+    (rewrites of static shapes still find work in them).
 
     ``targets`` (ops a pass rewrites) weights the draw toward them: two steps in three add
     a target op or a motif that builds one, and the last two to four steps do, so the
     graph's first output reads a target, and another output is a target's result (a rewrite hidden behind dead code or a Relu shows nowhere). Target
-    ops are drawn even when ``ops`` leaves them out, if they have a generator. Half the
+    ops are drawn even when ``ops`` leaves them out, if they have a generator. A third of the
     targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
-    ``Abs(Elu(x))``) as the producer-consumer patterns passes match. ``favored_motifs`` are
+    ``Abs(Elu(x))``) as the producer-consumer patterns passes match, and a third read a
+    graph input. ``favored_motifs`` are
     weighted the same way (``check_pass`` favors duplicates for a pass that names no op)."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
     extra = {Op(k): v for k, v in (generators or {}).items()}
@@ -147,11 +149,14 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         pick = b.choice(target_ops if target_ops and (not motif_picks or b.flag()) else motif_picks)
         step = table[pick] if isinstance(pick, Op) else MOTIFS[pick]
         latest = [v for v in reversed(b.pool) if v.producer is not None]
-        if not latest or b.flag():
+        mode = b.integer(0, 2)
+        if mode == 0 or (mode == 1 and not latest):
             y = step(b)
         else:
-            saved = b.pool               # read the latest result (constants stay available)
-            b.pool = [v for v in saved if v.is_constant] + [latest[0]]
+            # read the latest result (target ops chain) or a graph input (which carries the
+            # symbolic dims and the special values); constants stay available
+            saved = b.pool
+            b.pool = [v for v in saved if v.is_constant] + ([latest[0]] if mode == 1 else b.graph.inputs)
             start = len(b.pool)
             try:
                 y = step(b)
@@ -162,10 +167,11 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         return y
 
     drawn_symbolic = symbolic_batch is None
-    if drawn_symbolic:              # a third of the graphs: most passes match static shapes
-        symbolic_batch = b.integer(0, 2) == 2
-    for i in range(b.integer(1, max_inputs)):
-        b.add_input(_input_shape(b, symbolic_batch, image=drawn_symbolic and symbolic_batch and i == 0))
+    if drawn_symbolic:    # half the graphs: a symbolic image input and (if allowed) a static one
+        symbolic_batch = b.flag()
+    both = drawn_symbolic and symbolic_batch and max_inputs >= 2
+    for i in range(2 if both else b.integer(1, max_inputs)):
+        b.add_input(_input_shape(b, symbolic_batch and (not both or i == 0), image=both and i == 0))
     first_node = 0
     steps = b.integer(min_nodes, max_nodes)
     for _ in range(steps * 3):   # a step that finds no operand retries, within limits
@@ -210,7 +216,7 @@ SPECIAL_VALUES = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, 3e
 @st.composite
 def inputs_for(draw, graph: Graph, *, scale: float = 1.0, special: float = 0.0) -> dict[str, np.ndarray]:
     """Random inputs for ``graph``: normal floats (times ``scale``), small ints, random bools.
-    Symbolic dims are bound to drawn sizes (2, 3 or 1), consistently across inputs.
+    Symbolic dims are bound to drawn sizes (2 or 3, sometimes 1), consistently across inputs.
 
     With ``special`` (a probability), that share of draws plants special values
     (``SPECIAL_VALUES``: NaN, +-Inf, +-0, denormals, huge) at a few positions of each float
@@ -228,7 +234,7 @@ def inputs_for(draw, graph: Graph, *, scale: float = 1.0, special: float = 0.0) 
             else:
                 name = str(d)
                 if name not in env:
-                    env[name] = draw(st.sampled_from([2, 3, 1]))
+                    env[name] = draw(st.sampled_from([2, 3, 2, 3, 1]))
                 shape.append(d.evaluate(env))
         dt = v.dtype
         if dt.is_float:

@@ -54,6 +54,15 @@ def _source_ops(fn) -> set[Op]:
     return found
 
 
+def _names(code: types.CodeType) -> set[str]:
+    """Global names a function reads, its comprehensions and nested functions included."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _names(c)
+    return names
+
+
 def _unwrap(fn):
     while True:
         if isinstance(fn, functools.partial):
@@ -93,7 +102,7 @@ def pass_targets(pass_fn: Callable, depth: int = 2) -> list[Op]:
                 found.update(ops_in(cell.cell_contents))
             except ValueError:          # an empty cell
                 pass
-        for name in fn.__code__.co_names:
+        for name in _names(fn.__code__):
             g = fn.__globals__.get(name)
             if isinstance(g, (dict, set, frozenset, tuple, list, Op)):
                 found.update(ops_in(g))
