@@ -116,7 +116,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     (rewrites of static shapes still find work in them).
 
     ``targets`` (ops a pass rewrites) weights the draw toward them: two steps in three add
-    a target op or a motif that builds one, and the last two to four steps do, so the
+    a target op or a motif that builds one, and the last one to three steps do, so the
     graph's first output reads a target, and another output is a target's result (a rewrite hidden behind dead code or a Relu shows nowhere). Target
     ops are drawn even when ``ops`` leaves them out, if they have a generator. A third of the
     targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
@@ -144,9 +144,10 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     target_values = []
 
     def target_step():
-        # half target ops, half motifs that build them (favored ones count as motifs)
+        # half target ops, half motifs that build them (favored ones count as motifs); a
+        # failing graph shrinks toward the bare target ops
         motif_picks = target_motifs + favored
-        pick = b.choice(target_ops if target_ops and (not motif_picks or b.flag()) else motif_picks)
+        pick = b.choice(motif_picks if motif_picks and (not target_ops or b.flag()) else target_ops)
         step = table[pick] if isinstance(pick, Op) else MOTIFS[pick]
         latest = [v for v in reversed(b.pool) if v.producer is not None]
         mode = b.integer(0, 2)
@@ -174,8 +175,9 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         b.add_input(_input_shape(b, symbolic_batch and (not both or i == 0), image=both and i == 0))
     first_node = 0
     steps = b.integer(min_nodes, max_nodes)
+    final = b.integer(1, 3) if targeted else 0       # the last steps add targets (below)
     for _ in range(steps * 3):   # a step that finds no operand retries, within limits
-        if len(b.graph) - first_node >= steps:
+        if len(b.graph) - first_node >= steps - final:
             break
         if targeted and b.integer(0, 2) != 2:
             target_step()
@@ -184,8 +186,8 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         elif op_list:
             table[b.choice(op_list)](b)
     if targeted:    # the last steps add targets (a few tries each: one may not fit)
-        want = len(target_values) + b.integer(2, 4)
-        for _ in range(12):
+        want = len(target_values) + final
+        for _ in range(4 * final):
             if len(target_values) >= want:
                 break
             target_step()
