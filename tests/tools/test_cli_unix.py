@@ -40,13 +40,18 @@ def test_closed_pipe_ends_quietly(tmp_path):
 
 
 def test_ctrl_c_ends_with_130_and_no_partial_file(tmp_path):
-    model = _relu_chain(tmp_path / "m.onnx", 2)
+    model = _relu_chain(tmp_path / "m.onnx", 300)     # seconds of passes, whatever the machine's load
     out = tmp_path / "m.cortado"
     p = _cli("compile", model, "-o", out, "--target", "interpreter", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
              text=True)
-    time.sleep(1.5)            # inside the imports or the compile
+    seen = ""
+    while "optimizing" not in seen:        # interrupt inside the compile, not before or after it
+        line = p.stderr.readline()
+        assert line, f"the compile ended before it optimized: {seen}"
+        seen += line
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
+    err = seen + err
     if p.returncode == 0:
         pytest.skip("the compile finished before the interrupt arrived (a very fast machine)")
     assert p.returncode == 130, (p.returncode, err)
