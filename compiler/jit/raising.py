@@ -254,8 +254,8 @@ def _layer_norm(graph: Graph, last: Node) -> bool:
     if scale is None:
         scale = graph.add_constant(np.ones(norm_shape, dtype=x.dtype.numpy), name="ln_scale")
     else:
-        scale = _squeeze_param(graph, scale, end)
-    inputs = [x, scale] + ([_squeeze_param(graph, bias, end)] if bias is not None else [])
+        scale = _squeeze_param(graph, scale, end, len(norm_shape))
+    inputs = [x, scale] + ([_squeeze_param(graph, bias, end, len(norm_shape))] if bias is not None else [])
     _replace(graph, end, Op.LAYER_NORMALIZATION, inputs, axis=axes[0], epsilon=eps)
     return True
 
@@ -275,9 +275,11 @@ def _affine_param(v: Value, norm_shape: tuple, x: Value) -> Value | None:
     return v
 
 
-def _squeeze_param(graph: Graph, v: Value, before: Node) -> Value:
+def _squeeze_param(graph: Graph, v: Value, before: Node, rank: int) -> Value:
+    """``v`` without the leading 1s beyond the normalized ``rank`` (a parameter of the normalized
+    rank is used as it is: no Reshape in front of the LayerNormalization)."""
     shape = list(v.shape)
-    while shape and shape[0] == 1 and len(shape) > 1:
+    while shape and shape[0] == 1 and len(shape) > max(rank, 1):
         shape.pop(0)
     if tuple(shape) == tuple(v.shape):
         return v
