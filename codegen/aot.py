@@ -72,6 +72,8 @@ def jobs_for(source: str, plan: dict, archs: list[str]) -> list[Job]:
 
 
 def _build(job: Job) -> CompiledKernel:
+    # lazy: triton's compiler and the kernel loader load only for ahead-of-time builds, so
+    # that importing codegen (every compile) does not pay for them
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource

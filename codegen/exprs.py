@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 from cortado.ir import DType, Op
 
+from .lowering import LoweringKind, register, section
+
 
 def compute_dtype(dtype: DType) -> str:
     """The ``tl`` type values of ``dtype`` are held in inside a kernel."""
@@ -57,15 +59,12 @@ class Call:
         return helper
 
 
-_TABLE: dict[Op, Callable[[Call], str]] = {}
+_TABLE: dict[Op, Callable[[Call], str]] = section(LoweringKind.EXPR)
 
 
 def lowering(*ops: Op):
-    def deco(fn):
-        for op in ops:
-            _TABLE[op] = fn
-        return fn
-    return deco
+    """Register ``fn(call) -> str`` as the elementwise expression of ``ops``."""
+    return register(LoweringKind.EXPR, *ops)
 
 
 def has_lowering(op: Op) -> bool:
@@ -104,7 +103,7 @@ _SIMPLE_UNARY = {
     Op.BITWISE_NOT: "(~{0})",
 }
 for _op, _fmt in _SIMPLE_UNARY.items():
-    _TABLE[_op] = (lambda fmt: lambda c: fmt.format(*c.args))(_fmt)
+    lowering(_op)((lambda fmt: lambda c: fmt.format(*c.args))(_fmt))
 
 _HELPER_UNARY = {
     Op.TANH: "_tanh", Op.SIGMOID: "_sigmoid", Op.ASIN: "_asin", Op.ACOS: "_acos", Op.ATAN: "_atan",
@@ -112,7 +111,7 @@ _HELPER_UNARY = {
     Op.SOFTPLUS: "_softplus", Op.ROUND: "_round_half_even",
 }
 for _op, _h in _HELPER_UNARY.items():
-    _TABLE[_op] = (lambda h: lambda c: f"{c.use(h)}({c.args[0]})")(_h)
+    lowering(_op)((lambda h: lambda c: f"{c.use(h)}({c.args[0]})")(_h))
 
 
 @lowering(Op.ABS)
@@ -247,7 +246,7 @@ _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.BITWISE_AND: "&", Op.BITWISE
           Op.BITWISE_XOR: "^", Op.EQUAL: "==", Op.LESS: "<", Op.LESS_OR_EQUAL: "<=", Op.GREATER: ">",
           Op.GREATER_OR_EQUAL: ">=", Op.AND: "&", Op.OR: "|", Op.XOR: "^"}
 for _op, _sym in _INFIX.items():
-    _TABLE[_op] = (lambda s: lambda c: f"({c.args[0]} {s} {c.args[1]})")(_sym)
+    lowering(_op)((lambda s: lambda c: f"({c.args[0]} {s} {c.args[1]})")(_sym))
 
 
 @lowering(Op.DIV)

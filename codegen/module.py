@@ -14,7 +14,7 @@ from typing import Sequence
 
 from cortado.ir import Graph, Value
 from cortado.ir.dims import Dim
-from cortado.passes.groups import KernelGroup, Kind
+from cortado.kernel_groups import KernelGroup, Kind
 from cortado.passes.memory import MemoryPlan
 
 from . import generate as gen

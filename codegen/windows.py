@@ -9,9 +9,13 @@ elementwise op.
 from __future__ import annotations
 
 import contextlib
+import itertools
+
+import numpy as np
 
 from cortado.ir import DType, Op
 from cortado.ops.pool import padding_only_windows
+from cortado.ops.resize import antialias_offsets, resized_axes
 
 from . import exprs
 from . import index as ix
@@ -191,8 +195,6 @@ def _axis_taps(w, a, axis, x, n_in, ct):
         return [(clamp(pick), None)]
     t = w.assign("r", f"({x} - {f}).to({ct})")
     if a.antialias and a.scales[axis] < 1.0:
-        from cortado.ops.resize import antialias_offsets
-
         offsets, s = antialias_offsets(a, a.scales[axis])
         A = float(a.cubic_coeff_a)
         raw = []
@@ -230,10 +232,6 @@ def _axis_taps(w, a, axis, x, n_in, ct):
 
 @lowering(Op.RESIZE)
 def _resize(w, node, value, index, guard):
-    import itertools
-
-    from cortado.ops.resize import resized_axes
-
     a = node.attrs
     src = node.inputs[0]
     rank = len(index)
@@ -265,8 +263,6 @@ def _resize(w, node, value, index, guard):
             else repr(float(a.extrapolation_value))
         out = w.assign("acc", f"tl.where({e}, {fill}, {out})")
     if not value.dtype.is_float and a.mode != "nearest":
-        import numpy as np
-
         info = np.iinfo(value.dtype.numpy)
         w.helpers.add("_round_half_even")
         out = (f"tl.minimum(tl.maximum(_round_half_even({out}), {float(info.min)!r}), {float(info.max)!r})"
@@ -294,8 +290,6 @@ def _grid_sample(w, node, value, index, guard):
     """Per output point: read its grid coordinates, map them to input coordinates, then sum
     the taps (1, 2 or 4 per axis) with their weights; padding decides what a tap outside
     the input reads (zero, the border pixel, or the reflected pixel)."""
-    import itertools
-
     a = node.attrs
     x, grid = node.inputs
     sp = x.type.rank - 2

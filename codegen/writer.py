@@ -26,6 +26,7 @@ from cortado.ops import Category, get_op
 
 from . import exprs
 from . import index as ix
+from .lowering import LoweringKind, register, section
 from .text import IndentedBuffer
 
 Index = tuple  # tuple of index expressions, one per axis of the value
@@ -57,16 +58,12 @@ class KernelSource:
     kind: str = "pointwise"
 
 
-_LOWERINGS: dict = {}
+_LOWERINGS: dict = section(LoweringKind.INDEX)
 
 
 def lowering(*ops):
     """Register how a non-elementwise op computes its output at an index (views, windows)."""
-    def deco(fn: Callable):
-        for op in ops:
-            _LOWERINGS[op] = fn
-        return fn
-    return deco
+    return register(LoweringKind.INDEX, *ops)
 
 
 def has_lowering(op) -> bool:
@@ -93,6 +90,7 @@ class KernelWriter:
         self.nodes = list(nodes)
         self._inside = {id(n) for n in self.nodes}
         self._ptr: dict[int, str] = {}
+        self.roles: dict[int, str] = {}       # value id -> the role its pointer is named by
         self._sizes: dict[object, str] = {}
         self._names: set[str] = set()
         self._scopes: list[dict] = [{}]
@@ -134,6 +132,18 @@ class KernelWriter:
         self._names.add(name)
         return name
 
+    def name_roles(self, **values: Value | None) -> None:
+        """Name the pointers of these values by role: ``name_roles(x=x, w=weight, bias=b)``
+        gives ``x_ptr``, ``w_ptr``, ``bias_ptr`` (the first name wins for a shared value)."""
+        for role, value in values.items():
+            # a value the kernel reads through views (Q split into heads) is loaded from the
+            # views' source: that buffer gets the role
+            while value is not None and value.producer is not None and id(value.producer) in self._inside \
+                    and get_op(value.producer.op).category is Category.VIEW and value.producer.inputs:
+                value = value.producer.inputs[0]
+            if value is not None:
+                self.roles.setdefault(id(value), role)
+
     def ptr(self, value: Value, role: str = "in") -> str:
         """The pointer argument for a buffer, named by role (x_ptr, w_ptr, out_ptr)."""
         key = id(value)
@@ -148,19 +158,29 @@ class KernelWriter:
 
         Sizes are arguments rather than literals so that kernels of the same structure share
         one compiled binary across layers and batch sizes; 0 and 1 stay literal because they
-        change the structure (a broadcast, an empty term)."""
+        change the structure (a broadcast, an empty term).
+
+        A size named by its meaning (``hint``: M, N, K, n_rows) is its own argument even when
+        another size has the same value — 16 output channels and a 16-pixel row stay ``N``
+        and ``s2``, not one merged argument. A size of no stated meaning (index math) reuses
+        the first argument of its value."""
         if isinstance(d, int) and d in (0, 1):
             return str(d)
-        found = self._sizes.get(d)
+        found = self._sizes.get((d, hint)) if hint is not None else self._sizes.get(d)
         if found is not None:
             return found
-        base = hint or f"s{len(self._sizes)}"
+        base = hint or f"s{len(self._params_of_kind('size'))}"
         if _LOCAL.match(base) and hint is None:
-            base = f"s{len(self._sizes)}"
+            base = f"s{len(self._params_of_kind('size'))}"
         name = self._claim(base)
-        self._sizes[d] = name
+        self._sizes.setdefault(d, name)         # the first name of a value serves index math
+        if hint is not None:
+            self._sizes[(d, hint)] = name
         self.params.append(Param(name, "size", d))
         return name
+
+    def _params_of_kind(self, kind: str) -> list[Param]:
+        return [p for p in self.params if p.kind == kind]
 
     # -- scoped caches -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -313,7 +333,7 @@ class KernelWriter:
     def load(self, value: Value, index: Index, guard: str | None = None, role: str | None = None,
              raw: bool = False) -> str:
         """Load ``value`` at ``index``; converted to the compute dtype unless ``raw``."""
-        p = self.ptr(value, role or "in")
+        p = self.ptr(value, role or self.roles.get(id(value), "in"))
         if value not in self.loads:
             self.loads.append(value)
         if value.type.numel == 1:

@@ -79,8 +79,7 @@ def compile(model, *, weights=None, random_weights: bool = False,
     ``disable`` skips passes by name and ``dump_after`` prints the graph to stderr after the
     named passes (``cortado.pipeline.pass_names()`` lists the names; "cleanup" is the group)."""
     from cortado.codegen import build_module
-    from cortado.passes.fusion import partition
-    from cortado.passes.memory import plan_memory
+    from cortado.passes.kernel_plan import plan_kernels
 
     from .pipeline import check_dtype, check_pass_names, run_pipeline
 
@@ -101,8 +100,9 @@ def compile(model, *, weights=None, random_weights: bool = False,
     pass_table = run_pipeline(graph, opt_level=opt_level, dtype=dtype, debug=debug, disable=disable,
                               dump_after=dump_after)
     say("partitioning into kernels")
-    groups = partition(graph, fuse=opt_level >= 2)
-    memory = plan_memory(graph, groups, reuse=opt_level >= 1)
+    groups, memory, plan_rows = plan_kernels(graph, fuse=opt_level >= 2, reuse=opt_level >= 1, disable=disable,
+                                             dump_after=dump_after)
+    pass_table += plan_rows
     say(f"generating {sum(1 for g in groups if g.kind.value not in ('alias', 'placed'))} kernels")
     module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32,
                           dtype=dtype)

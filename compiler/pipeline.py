@@ -29,6 +29,7 @@ from cortado.passes.constant_folding import fold_constants
 from cortado.passes.cse import cse
 from cortado.passes.dce import dce
 from cortado.passes.horizontal import fuse_siblings
+from cortado.passes.kernel_plan import STAGES as KERNEL_STAGES
 from cortado.passes.layout import assign_layout
 from cortado.passes.manager import FixedPoint, NamedPass, PassManager, Step, step_names
 from cortado.passes.precision import PrecisionConfig, convert_precision
@@ -64,8 +65,9 @@ def passes_for(opt_level: int, dtype: str = "float32") -> list[Step]:
 
 
 def pass_names() -> list[str]:
-    """Every name ``disable`` and ``dump_after`` accept."""
-    return sorted(set(step_names(passes_for(3, "float16"))))
+    """Every name ``disable`` and ``dump_after`` accept: the graph passes and the kernel-plan
+    stages (fusion's steps and the memory plan, ``passes.kernel_plan.STAGES``)."""
+    return sorted(set(step_names(passes_for(3, "float16"))) | set(KERNEL_STAGES))
 
 
 def check_pass_names(names: Iterable[str]) -> None:

@@ -17,7 +17,7 @@ from cortado.runtime.errors import ShapeError
 def _lowered(op: Op) -> bool:
     import cortado.codegen.generate as gen
     from cortado.codegen import exprs, writer
-    from cortado.codegen.kernels import reduction, row_specs  # noqa: F401  (registers the row specs)
+    from cortado.codegen.templates import reduction, row_specs  # noqa: F401  (registers the row specs)
 
     return (exprs.has_lowering(op) or writer.has_lowering(op) or reduction.has_spec(op) or gen.has_generator(op)
             or op in (Op.MATMUL, Op.GEMM, Op.CONV))

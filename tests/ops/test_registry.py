@@ -6,7 +6,7 @@ import pytest
 
 from cortado.codegen import exprs
 from cortado.codegen.generate import has_generator
-from cortado.codegen.kernels.reduction import has_spec
+from cortado.codegen.templates.reduction import has_spec
 from cortado.codegen.writer import has_lowering
 from cortado.ir import Op
 from cortado.ops import Category, all_ops, register_op

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+import cortado.codegen.templates  # noqa: F401  (registers the kernel kinds the fusion driver asks)
+
 
 @dataclass
 class Counted:

@@ -230,5 +230,5 @@ def test_projection_shortcut_runs_inside_the_main_branch_conv(rng):
     g.add_output(ops.apply(g, "Relu", [ops.apply(g, "Add", [main, short]).output]).output, "y")
     ks = kernels(g)
     assert [k.kind for k in ks] == [Kind.CONV, Kind.CONV]
-    assert len(ks[1].roles["extra"]) == 1
+    assert len(ks[1].roles.extra) == 1
     check_same(g, {"x": rand(rng, 1, 6, 8, 8)})

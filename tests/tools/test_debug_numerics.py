@@ -90,8 +90,8 @@ def test_wrong_launch_order_is_caught_inside_the_model(rng, monkeypatch):
     """Every kernel is right alone; running the last conv before the pool it reads is not."""
     partition = passes.fusion.partition
 
-    def swapped(graph, fuse=False):
-        groups = partition(graph, fuse)
+    def swapped(graph, fuse=False, **stage_options):
+        groups = partition(graph, fuse, **stage_options)
         if fuse:
             groups[1], groups[2] = groups[2], groups[1]
         return groups

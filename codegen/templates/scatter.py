@@ -17,11 +17,12 @@ from typing import Sequence
 
 from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import Kind
 
 from .. import index as ix
 from ..config import INTERPRETER_BLOCK, next_pow2, static_size
-from ..generate import special
 from ..writer import KernelSource, KernelWriter, tensor_bytes
+from .base import OpTemplate
 from .common import function_source, what
 
 
@@ -56,7 +57,6 @@ def _finish(w, nodes, outputs, data, extra_work):
                         list(outputs), w.helpers, moved, 0, "scatter")
 
 
-@special(Op.SCATTER_ELEMENTS)
 def generate_scatter_elements(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
     if len(nodes) != 1:
         raise NotImplementedError("scatter kernels take no fused neighbours")
@@ -92,7 +92,6 @@ def generate_scatter_elements(nodes: Sequence[Node], anchor: Node, outputs: Sequ
     return _finish(w, nodes, outputs, data, lanes)
 
 
-@special(Op.SCATTER_ND)
 def generate_scatter_nd(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
     if len(nodes) != 1:
         raise NotImplementedError("scatter kernels take no fused neighbours")
@@ -132,3 +131,13 @@ def generate_scatter_nd(nodes: Sequence[Node], anchor: Node, outputs: Sequence[V
             w.store(out, p, new)
         w.line("tl.debug_barrier()")
     return _finish(w, nodes, outputs, data, size)
+
+
+class ScatterTemplate(OpTemplate):
+    """ScatterElements / ScatterND: copy the data, then the scattered writes (one program)."""
+
+    name = "scatter"
+    generators = {Op.SCATTER_ELEMENTS: generate_scatter_elements, Op.SCATTER_ND: generate_scatter_nd}
+
+
+SCATTER = Kind.register(ScatterTemplate())

@@ -11,14 +11,17 @@ score tile exactly as the graph states them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
-from cortado.ir import Node, Value
+from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import KernelGroup, Kind
 
 from .. import index as ix
 from ..config import next_pow2, static_size
 from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
+from .base import AccumulatorTemplate, is_elementwise
 from .common import function_source, what
 from .gemm import dot_operand, epilogue
 
@@ -46,6 +49,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
     nbatch = prod(batch)
 
     w = KernelWriter(nodes, tile="[BM, BN]", mask=None)
+    w.name_roles(q=q, k=kt, v=v)
     w.axes = {"rm[:, None]": 0, "rd[None, :]": 1}
     w.store_shape = "[BM, BD]"
     w.line("pid_m = tl.program_id(0)")
@@ -98,3 +102,79 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
     return KernelSource(what([scores, softmax, anchor]), src, w.params, (f"cdiv({sq}, BM)", f"{nbatch}"),
                         _configs(sq, sk, max(d, dv) if isinstance(dv, int) else d), list(nodes), list(w.loads),
                         list(outputs), w.helpers, moved, flops, "attention")
+
+
+MAX_ATTENTION_HEAD_DIM = 256  # the fused attention kernel holds a full head row in registers
+
+
+@dataclass(frozen=True)
+class AttentionRoles:
+    scores: Node      # the first MatMul, Q x Kt
+    softmax: Node     # the Softmax over the last axis of the (scaled, masked) scores
+
+
+class AttentionTemplate(AccumulatorTemplate):
+    """MatMul(Q, Kt) -> elementwise (scale, mask) -> Softmax(last axis) -> MatMul(., V), one
+    flash-style kernel: the score matrix is never stored. Rooted at the Softmax; the second
+    MatMul is the anchor. Takes epilogues (the output projection's inputs are separate
+    kernels), no prologues."""
+
+    name = "attention"
+    takes_prologues = False
+    reads_through_views = False
+
+    def pattern_root(self, node: Node) -> bool:
+        return node.op is Op.SOFTMAX
+
+    def match(self, fusion, sm: Node):
+        found = self._pattern(fusion, sm)
+        if found is None:
+            return None
+        mm1, chain, mm2 = found
+        return [mm1, *chain, sm, mm2], mm2, AttentionRoles(mm1, sm)
+
+    def _pattern(self, fusion, sm: Node):
+        x = sm.inputs[0]
+        if sm.attrs.axis % x.type.rank != x.type.rank - 1 or x.type.rank < 2:
+            return None
+        users = sm.outputs[0].users
+        if len(users) != 1 or users[0].op is not Op.MATMUL or users[0].inputs[0] is not sm.outputs[0] \
+                or fusion.is_output(sm.outputs[0]):
+            return None
+        mm2 = users[0]
+        chain: list[Node] = []
+        v = x
+        while True:
+            p = v.producer
+            if p is None or fusion.is_inline(p) or len(v.users) != 1 or fusion.is_output(v):
+                return None
+            if p.op is Op.MATMUL:
+                break
+            if not is_elementwise(p) or tuple(p.outputs[0].shape) != tuple(x.shape):
+                return None
+            from_chain = [u for u in p.inputs if u is not None and u.producer is not None
+                          and tuple(u.shape) == tuple(x.shape) and not fusion.is_inline(u.producer)
+                          and (u.producer.op is Op.MATMUL or is_elementwise(u.producer))]
+            if len(from_chain) != 1:
+                return None
+            chain.append(p)
+            v = from_chain[0]
+        mm1 = p
+        q, v_in = mm1.inputs[0], mm2.inputs[1]
+        if q.type.rank < 2 or v_in.type.rank < 2 or mm1.inputs[1].type.rank < 2:
+            return None
+        d, dv = q.shape[-1], v_in.shape[-1]
+        if not (isinstance(d, int) and isinstance(dv, int) and d <= MAX_ATTENTION_HEAD_DIM
+                and dv <= MAX_ATTENTION_HEAD_DIM):
+            fusion.refuse(sm, f"head dims {d}/{dv} exceed {MAX_ATTENTION_HEAD_DIM} for the fused attention kernel")
+            return None
+        if tuple(mm1.outputs[0].shape[:-2]) != tuple(mm2.outputs[0].shape[:-2]):
+            return None
+        return mm1, list(reversed(chain)), mm2
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        roles: AttentionRoles = group.roles
+        return generate(group.nodes, group.anchor, group.outputs, scores=roles.scores, softmax=roles.softmax)
+
+
+ATTENTION = Kind.register(AttentionTemplate())

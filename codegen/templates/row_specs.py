@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cortado.ir import Op
 
-from .reduction import RowSpec, Stat, row_spec
+from .rows import RowSpec, Stat, row_spec
 
 
 def _axes_from(node, start):

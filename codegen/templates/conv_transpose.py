@@ -14,15 +14,15 @@ from typing import Sequence
 
 from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import Kind
 
 from .. import index as ix
-from ..generate import special
 from ..writer import KernelSource, elementwise_flops, tensor_bytes
+from .base import OpTemplate
 from .common import function_source, what
 from .gemm import acc_type, dot_configs, dot_operand, epilogue, tile_writer
 
 
-@special(Op.CONV_TRANSPOSE)
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
     a = anchor.attrs
     x, wt = anchor.inputs[0], anchor.inputs[1]
@@ -37,6 +37,7 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     K = cin_g * prod(taps)
 
     w = tile_writer(nodes, "pid_g")
+    w.name_roles(x=x, w=wt, bias=bias)
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
     n_i, o_sp = pos[0], pos[1:]
     co = ix.add(ix.mul(ix.var("pid_g"), cout_g), ix.var("rn[None, :]"))
@@ -78,3 +79,13 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, cout_g, K, y.dtype.itemsize),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "conv")
+
+
+class ConvTransposeTemplate(OpTemplate):
+    """ConvTranspose as an implicit GEMM over output positions (bias fused; no epilogues yet)."""
+
+    name = "conv_transpose"
+    generators = {Op.CONV_TRANSPOSE: generate}
+
+
+CONV_TRANSPOSE = Kind.register(ConvTransposeTemplate())

@@ -12,10 +12,13 @@ from typing import Sequence
 
 from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import KernelGroup, Kind
+from cortado.ops import Category, get_op
 
 from .. import index as ix
 from ..config import next_pow2, static_size
 from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
+from .base import MAX_PROLOGUE_NODES, AccumulatorTemplate
 from .common import function_source, what
 
 M_IDX, N_IDX, K_IDX = ix.var("rm[:, None]"), ix.var("rn[None, :]"), ix.var("rk")
@@ -53,8 +56,18 @@ def dot_operand(w: KernelWriter, value: Value, index, guard: str) -> str:
 
 
 def epilogue(w: KernelWriter, anchor: Value, out_index, acc: str, outputs: Sequence[Value]) -> None:
-    """Seed the anchor's value, then compute and store every group output at ``out_index``."""
+    """Seed the anchor's value, then compute and store every group output at ``out_index``.
+    Values the epilogue reads over the whole output domain are named ``residual_ptr``, a
+    vector along the output's last axis (a MatMul's bias add) ``bias_ptr``."""
     w.seed(anchor, out_index, acc)
+    for n in w.nodes:
+        for v in n.inputs:
+            if v is None or w.is_inside(v):
+                continue
+            if tuple(v.shape) == tuple(anchor.shape):
+                w.name_roles(residual=v)
+            elif v.type.rank == 1 and anchor.type.rank >= 1 and tuple(v.shape) == tuple(anchor.shape[-1:]):
+                w.name_roles(bias=v)
     for i, out in enumerate(outputs):
         val = w.value_at(out, out_index)
         w.store(out, out_index, val, role="out" if len(outputs) == 1 else f"out{i}")
@@ -111,6 +124,10 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     nbatch = prod(batch)
 
     w = tile_writer(nodes, "pid_b")
+    if is_gemm:
+        w.name_roles(x=a_val, w=b_val, bias=anchor.inputs[2] if len(anchor.inputs) > 2 else None)
+    else:
+        w.name_roles(a=a_val, b=b_val)
     bc = ix.unravel(ix.var("pid_b"), batch) if batch else ()
 
     def operand_index(shape, rows, cols, trans):
@@ -162,3 +179,21 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, N, K, y.dtype.itemsize),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "gemm")
+
+
+class GemmTemplate(AccumulatorTemplate):
+    """MatMul / Gemm as a tiled GEMM with epilogues (bias, activation, residual) and operand
+    prologues; a prologue may not feed Gemm's bias (C), which is read after the K loop."""
+
+    name = "gemm"
+    operand_inputs = 2
+    prologue_limit = MAX_PROLOGUE_NODES
+
+    def anchors(self, node: Node) -> bool:
+        return get_op(node.op).category is Category.CONTRACTION
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        return generate(group.nodes, group.anchor, group.outputs)
+
+
+GEMM = Kind.register(GemmTemplate())

@@ -8,15 +8,54 @@ and the weight tile is a contiguous row of the (C_out, C_in/group * taps) matrix
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
-from cortado.ir import Node, Value
+from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import KernelGroup, Kind, is_depthwise
 
 from .. import index as ix
 from ..writer import KernelSource, elementwise_flops, tensor_bytes, KernelWriter
+from .base import MAX_PROLOGUE_NODES, AccumulatorTemplate
 from .common import function_source, what
 from .gemm import acc_type, dot_configs, dot_operand, epilogue, tile_writer
+
+
+_TAP_NAMES = {1: ("kw",), 2: ("kh", "kw"), 3: ("kd", "kh", "kw")}
+
+
+def _named_size(w: KernelWriter, d, name: str):
+    """A size as its own kernel argument named by its meaning (C_in, KH), never merged with
+    another size of equal value; 0 and 1 stay structural constants."""
+    if isinstance(d, int) and d in (0, 1):
+        return ix.const(d)
+    return ix.var(w.dim(d, name))
+
+
+def _reduction_coords(w: KernelWriter, cin_g, taps: tuple) -> tuple:
+    """The GEMM reduction index ``rk`` split into the input channel ``ci`` and the kernel taps
+    ``kh``/``kw`` (``kd`` in 3-D), each a named line of the loop body; size-1 taps are 0.
+    Without taps (a 1x1 conv) ``rk`` is the channel itself."""
+    if prod(taps) == 1:
+        return ix.unravel(ix.var("rk[None, :]"), (cin_g,) + taps)
+    coords: list = [None] * len(taps)
+    below = ""                                   # the product of the tap sizes inside this one
+    for i in reversed(range(len(taps))):
+        if taps[i] == 1:
+            coords[i] = ix.const(0)
+            continue
+        name = _TAP_NAMES.get(len(taps), tuple(f"k{j}" for j in range(len(taps))))[i]
+        size = w.dim(taps[i], name.upper())
+        w.line(f"{name} = {f'(rk // {below})' if below else 'rk'} % {size}")
+        coords[i] = ix.var(f"{name}[None, :]")
+        below = f"{below} * {size}" if below else size
+    if isinstance(cin_g, int) and cin_g == 1:
+        ci = ix.const(0)
+    else:
+        w.line(f"ci = rk // {f'({below})' if '*' in below else below}")
+        ci = ix.var("ci[None, :]")
+    return (ci, *coords)
 
 
 def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
@@ -35,8 +74,8 @@ def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
     w.line(f"for k0 in range(0, {Kt}, BK):")
     with w.scope():
         w.line("rk = k0 + tl.arange(0, BK)")
-        kin = ix.unravel(ix.var("rk[None, :]"), (cin_g,) + taps)   # [1, BK] reduction coords
-        ci = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cin_g)), kin[0])
+        kin = _reduction_coords(w, cin_g, taps)                      # [1, BK] reduction coords
+        ci = ix.add(ix.mul(ix.var("pid_g"), _named_size(w, cin_g, "C_in")), kin[0])
         in_sp, conds = [], []
         for i in range(sp):
             c = ix.add(ix.sub(ix.mul(o_sp[i], a.strides[i]), a.pads[i]), ix.mul(kin[1 + i], a.dilations[i]))
@@ -68,11 +107,14 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     K = wt.shape[1] * prod(a.kernel_shape)
 
     w = tile_writer(nodes, "pid_g")
+    w.name_roles(x=anchor.inputs[0], w=wt, bias=anchor.inputs[2] if len(anchor.inputs) > 2 else None)
     # output position coordinates, as [BM, 1] columns
     pos = ix.unravel(ix.var("rm[:, None]"), (nb,) + out_sp)
-    co = ix.add(ix.mul(ix.var("pid_g"), ix.dim(cout_g)), ix.var("rn[None, :]"))
+    co = ix.add(ix.mul(ix.var("pid_g"), _named_size(w, cout_g, "N")), ix.var("rn[None, :]"))
     out_index = (pos[0], co) + tuple(pos[1:])
     convs = [anchor, *extra]
+    for conv in extra:      # a shortcut's operands: x1_ptr, w1_ptr, bias1_ptr
+        w.name_roles(x=conv.inputs[0], w=conv.inputs[1], bias=conv.inputs[2] if len(conv.inputs) > 2 else None)
     accs = ["acc"] + [f"acc_{i + 1}" for i in range(len(extra))]
     flops = sum(_accumulate(w, conv, acc, pos, co, M) for conv, acc in zip(convs, accs))
 
@@ -93,3 +135,47 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, cout_g, K, y.dtype.itemsize),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "conv")
+
+
+@dataclass(frozen=True)
+class ConvRoles:
+    """``extra``: sibling convolutions accumulated in the same program (projection shortcuts)
+    whose results the epilogue combines with the anchor's."""
+
+    extra: tuple[Node, ...] = ()
+
+
+class ConvTemplate(AccumulatorTemplate):
+    """Conv (not depthwise: that is a window op) as implicit GEMM, with epilogues, operand
+    prologues (not the bias) and sibling convs: a residual block's projection shortcut,
+    read only by this conv's residual add, accumulates in the same kernel."""
+
+    name = "conv"
+    operand_inputs = 2
+    prologue_limit = MAX_PROLOGUE_NODES
+    takes_siblings = True
+
+    def anchors(self, node: Node) -> bool:
+        return node.op is Op.CONV and not is_depthwise(node)
+
+    def sibling_refusal(self, fusion, group, sibling, result: Value) -> str | None:
+        a1, a2 = group.anchor, sibling.anchor
+        if result.producer is None or tuple(result.shape) != tuple(a1.outputs[0].shape):
+            return "the shortcut's result is not the size of the main branch's"
+        if a1.attrs.group != a2.attrs.group or a1.inputs[1].shape[0] != a2.inputs[1].shape[0]:
+            return "the two convolutions tile their output channels differently"
+        if any(tuple(n.outputs[0].shape) != tuple(result.shape) for n in sibling.nodes if n is not a2):
+            return "the shortcut's epilogue changes shape"
+        if fusion.is_inline(result.producer):
+            return "the shortcut's result is read through a view"
+        return None
+
+    def roles(self, found=None, siblings: tuple[Node, ...] = ()) -> ConvRoles:
+        return ConvRoles(tuple(siblings))
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        roles = group.roles or ConvRoles()
+        return generate(group.nodes, group.anchor, group.outputs, extra=roles.extra)
+
+
+CONV = Kind.register(ConvTemplate())

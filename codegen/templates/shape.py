@@ -5,13 +5,23 @@ frontend folds them into constants."""
 from __future__ import annotations
 
 from cortado.ir import Op
+from cortado.kernel_groups import Kind
 
-from ..generate import special
 from . import pointwise
+from .base import OpTemplate
 
 
-@special(Op.SHAPE, Op.SIZE)
 def generate(nodes, anchor, outputs):
     ks = pointwise.generate(nodes, outputs)
     ks.kind = "shape"
     return ks
+
+
+class ShapeTemplate(OpTemplate):
+    """Shape / Size of symbolic inputs: a tiny pointwise kernel over the runtime sizes."""
+
+    name = "shape"
+    generators = {Op.SHAPE: generate, Op.SIZE: generate}
+
+
+SHAPE = Kind.register(ShapeTemplate())

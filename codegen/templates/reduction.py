@@ -15,84 +15,21 @@ for float64, int64 for integers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
-from cortado.ir import DType, Node, Op, Value
+from cortado.ir import DType, Node, Value
 from cortado.ir.dims import Dim, prod
+from cortado.kernel_groups import KernelGroup, Kind
+from cortado.ops import Category, get_op
 
 from .. import exprs
 from .. import index as ix
 from ..config import INTERPRETER_BLOCK, next_pow2, static_size
-from ..writer import KernelSource, KernelWriter, broadcast_index, elementwise_flops, tensor_bytes
+from ..writer import KernelSource, KernelWriter, elementwise_flops, tensor_bytes
+from . import row_specs  # noqa: F401  (registers the specs)
+from .base import AccumulatorTemplate
 from .common import function_source, what
-
-NEG_INF, POS_INF = '-float("inf")', 'float("inf")'
-
-
-@dataclass
-class Stat:
-    """One per-row statistic, folded with ``kind`` ("sum", "prod", "max", "min") over
-    ``term(x, stats)`` — the input mapped first, possibly with statistics of earlier passes
-    (e.g. exp(x - max)); the column index is the variable ``cols``. ``dtype`` overrides the
-    accumulator type (an index statistic is int32)."""
-
-    name: str
-    kind: str
-    term: Callable[[str, dict], str] = lambda x, s: x
-    dtype: str | None = None
-
-
-@dataclass
-class RowCtx:
-    """What a spec's ``result`` sees: statistics, the input at the current column (None
-    for reductions), the row length R as kernel text, and loads of other operands."""
-
-    w: KernelWriter
-    stats: dict
-    x: str | None
-    R: str
-    index: tuple | None          # the input's index at the current column (normalizations)
-    acc: str                     # accumulator type
-
-    def at(self, value: Value, axes: Sequence[int] | None = None) -> str:
-        """``value`` at the current element: its dims are the input's ``axes`` (default:
-        numpy broadcasting against the input's shape)."""
-        if axes is None:
-            idx = broadcast_index(self.index, self._shape, value.shape)
-        else:
-            idx = tuple(ix.const(0) if value.shape[k] == 1 else self.index[a] for k, a in enumerate(axes))
-        v = self.w.value_at(value, idx)
-        return v if exprs.compute_dtype(value.dtype) == self.acc else f"{v}.to({self.acc})"
-
-    _shape: tuple = ()
-
-
-@dataclass
-class RowSpec:
-    x: Value
-    axes: tuple[int, ...]                        # reduced axes of ``view`` (or of x)
-    passes: list[list[Stat]]                     # statistic passes, in order
-    result: Callable[[RowCtx], str]              # the output element
-    normalize: bool                              # output has x's shape (else one value per row)
-    view: tuple[Dim, ...] | None = None          # see x as this shape (same elements, row-major)
-    helpers: set = field(default_factory=set)
-
-
-_SPECS: dict[Op, Callable[[Node], RowSpec]] = {}
-
-
-def row_spec(*ops: Op):
-    def deco(fn):
-        for op in ops:
-            _SPECS[op] = fn
-        return fn
-    return deco
-
-
-def has_spec(op: Op) -> bool:
-    return op in _SPECS
-
+from .rows import _SPECS, NEG_INF, POS_INF, RowCtx, RowSpec, Stat, has_spec, row_spec  # noqa: F401
 
 def acc_type(dtype: DType) -> str:
     if dtype is DType.FLOAT64:
@@ -150,8 +87,6 @@ def _configs(rows: Dim, R: Dim, persistent_limit: int) -> dict[str, dict]:
 
 
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
-    from . import row_specs  # noqa: F401  (registers the specs)
-
     spec = _SPECS[anchor.op](anchor)
     x = spec.x
     real = tuple(x.shape)
@@ -279,3 +214,28 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> K
     src = function_source(w, ["BR", "BC", "TREE"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, (f"cdiv({ROWS}, BR)",), _configs(ROWS, R, 8192),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "reduction")
+
+
+class ReductionTemplate(AccumulatorTemplate):
+    """Row reductions and normalizations (anything with a ROW lowering), with elementwise
+    prologues and epilogues. After a keepdims reduction, epilogues may also run over the
+    reduction's input, reading the row statistic broadcast (x - mean(x))."""
+
+    name = "reduction"
+
+    def anchors(self, node: Node) -> bool:
+        return get_op(node.op).category in (Category.REDUCTION, Category.NORMALIZATION)
+
+    def epilogue_domain(self, group) -> tuple | None:
+        if get_op(group.anchor.op).category is not Category.REDUCTION:
+            return None
+        x = group.anchor.inputs[0]
+        if x is None or group.anchor.outputs[0].type.rank != x.type.rank:
+            return None
+        return tuple(x.shape)
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        return generate(group.nodes, group.anchor, group.outputs)
+
+
+REDUCTION = Kind.register(ReductionTemplate())

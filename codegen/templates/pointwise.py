@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from cortado.ir import Node, Value
+from cortado.kernel_groups import KernelGroup, Kind, Template, is_depthwise
+from cortado.ops import Category, get_op
 
 from .. import config
 from .. import index as ix
@@ -37,3 +39,25 @@ def generate(nodes: Sequence[Node], outputs: Sequence[Value]) -> KernelSource:
     return KernelSource(what(nodes), src, w.params, (f"cdiv({numel}, BLOCK)",), config.pointwise(numel),
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved,
                         elementwise_flops(nodes), "pointwise")
+
+
+class PointwiseTemplate(Template):
+    """Elementwise, view and window ops (and depthwise convs, lowered as windows) over one
+    output domain. Chains of them merge; accumulator templates absorb them as epilogues and
+    prologues. Its groups have no anchor: the last node's output is the domain."""
+
+    name = "pointwise"
+    anchored = False
+    chains = True
+    absorbable = True
+    reads_through_views = True
+
+    def anchors(self, node: Node) -> bool:
+        category = get_op(node.op).category
+        return category in (Category.ELEMENTWISE, Category.VIEW, Category.WINDOW) or is_depthwise(node)
+
+    def generate(self, group: KernelGroup) -> KernelSource:
+        return generate(group.nodes, group.outputs)
+
+
+POINTWISE = Kind.register(PointwiseTemplate())

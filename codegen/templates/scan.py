@@ -15,12 +15,13 @@ from typing import Sequence
 
 from cortado.ir import Node, Op, Value
 from cortado.ir.dims import prod
+from cortado.kernel_groups import Kind
 
 from .. import exprs
 from .. import index as ix
 from ..config import INTERPRETER_BLOCK, next_pow2, static_size
-from ..generate import special
 from ..writer import KernelSource, KernelWriter, tensor_bytes
+from .base import OpTemplate
 from .common import function_source, what
 from .reduction import acc_type
 
@@ -51,7 +52,6 @@ def _configs(rows, R, whole_row: bool):
             "cuda": {"BR": cbr, "BC": cbc, "TREE": 0, "num_warps": 4 if cbc * cbr <= 2048 else 8, "num_stages": 1}}
 
 
-@special(Op.CUM_SUM, Op.CUM_PROD)
 def generate_cumsum(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
     """Running sums (products) along the axis. An exclusive product scans the input shifted
     by one column (loaded again at the neighbouring column), which needs no division."""
@@ -108,7 +108,6 @@ def generate_cumsum(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, x.type.numel, "scan")
 
 
-@special(Op.TOP_K)
 def generate_topk(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value]) -> KernelSource:
     if len(nodes) != 1:
         raise NotImplementedError("TopK kernels take no fused neighbours")
@@ -151,3 +150,13 @@ def generate_topk(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value])
     src = function_source(w, ["BR", "BC", "TREE"], nodes, outputs, moved)
     return KernelSource(what(nodes), src, w.params, (f"cdiv({rows}, BR)",), _configs(rows, R, True),
                         list(nodes), list(w.loads), [values, indices], w.helpers, moved, x.type.numel * a.k, "scan")
+
+
+class ScanTemplate(OpTemplate):
+    """Ops sequential along one axis: CumSum / CumProd (a tiled scan) and TopK (k select rounds)."""
+
+    name = "scan"
+    generators = {Op.CUM_SUM: generate_cumsum, Op.CUM_PROD: generate_cumsum, Op.TOP_K: generate_topk}
+
+
+SCAN = Kind.register(ScanTemplate())

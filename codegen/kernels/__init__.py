@@ -1,1 +1,0 @@
-"""Kernel generators, one module per kernel kind; each returns a ``KernelSource``."""
