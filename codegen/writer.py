@@ -163,19 +163,18 @@ class KernelWriter:
         A size named by its meaning (``hint``: M, N, K, n_rows) is its own argument even when
         another size has the same value — 16 output channels and a 16-pixel row stay ``N``
         and ``s2``, not one merged argument. A size of no stated meaning (index math) reuses
-        the first argument of its value."""
+        the first unnamed argument of its value, never a named one: a 3-pixel output row is
+        not spelled ``N`` because there happen to be 3 output channels."""
         if isinstance(d, int) and d in (0, 1):
             return str(d)
-        found = self._sizes.get((d, hint)) if hint is not None else self._sizes.get(d)
+        found = self._sizes.get((d, hint))
         if found is not None:
             return found
         base = hint or f"s{len(self._params_of_kind('size'))}"
         if _LOCAL.match(base) and hint is None:
             base = f"s{len(self._params_of_kind('size'))}"
         name = self._claim(base)
-        self._sizes.setdefault(d, name)         # the first name of a value serves index math
-        if hint is not None:
-            self._sizes[(d, hint)] = name
+        self._sizes[(d, hint)] = name
         self.params.append(Param(name, "size", d))
         return name
 

@@ -33,6 +33,11 @@ def _named_size(w: KernelWriter, d, name: str):
     return ix.var(w.dim(d, name))
 
 
+def _parenthesized(product: str) -> str:
+    """``KW * KH`` as a divisor must be ``(KW * KH)``: ``rk // KW * KH`` divides by KW only."""
+    return f"({product})" if "*" in product else product
+
+
 def _reduction_coords(w: KernelWriter, cin_g, taps: tuple) -> tuple:
     """The GEMM reduction index ``rk`` split into the input channel ``ci`` and the kernel taps
     ``kh``/``kw`` (``kd`` in 3-D), each a named line of the loop body; size-1 taps are 0.
@@ -47,13 +52,13 @@ def _reduction_coords(w: KernelWriter, cin_g, taps: tuple) -> tuple:
             continue
         name = _TAP_NAMES.get(len(taps), tuple(f"k{j}" for j in range(len(taps))))[i]
         size = w.dim(taps[i], name.upper())
-        w.line(f"{name} = {f'(rk // {below})' if below else 'rk'} % {size}")
+        w.line(f"{name} = {f'(rk // {_parenthesized(below)})' if below else 'rk'} % {size}")
         coords[i] = ix.var(f"{name}[None, :]")
         below = f"{below} * {size}" if below else size
     if isinstance(cin_g, int) and cin_g == 1:
         ci = ix.const(0)
     else:
-        w.line(f"ci = rk // {f'({below})' if '*' in below else below}")
+        w.line(f"ci = rk // {_parenthesized(below)}")
         ci = ix.var("ci[None, :]")
     return (ci, *coords)
 
