@@ -206,12 +206,15 @@ def _near_duplicate(b: GraphBuilder):
     if not nodes:
         return None
     n = nodes[-1 - b.integer(0, len(nodes) - 1)]
-    saved = b.pool
-    b.pool = [n.inputs[0]]                  # the generator can only pick the same operand
+    saved, added, y = b.pool, [], None
     try:
-        y = GENERATORS[n.op](b)
+        for _ in range(3):   # attributes drawn equal give an exact duplicate: draw them again
+            b.pool = [n.inputs[0]]              # the generator can only pick the same operand
+            y = GENERATORS[n.op](b)
+            added += b.pool[1:]
+            if y is None or y.producer is None or y.producer.attrs != n.attrs:
+                break
     finally:
-        added = b.pool[1:]
         b.pool = saved + added
     return y
 
