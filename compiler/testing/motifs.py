@@ -206,15 +206,12 @@ def _near_duplicate(b: GraphBuilder):
     if not nodes:
         return None
     n = nodes[-1 - b.integer(0, len(nodes) - 1)]
-    saved, added, y = b.pool, [], None
+    saved = b.pool
+    b.pool = [n.inputs[0]]                  # the generator can only pick the same operand
     try:
-        for _ in range(3):   # attributes drawn equal give an exact duplicate: draw them again
-            b.pool = [n.inputs[0]]              # the generator can only pick the same operand
-            y = GENERATORS[n.op](b)
-            added += b.pool[1:]
-            if y is None or y.producer is None or y.producer.attrs != n.attrs:
-                break
+        y = GENERATORS[n.op](b)
     finally:
+        added = b.pool[1:]
         b.pool = saved + added
     return y
 

@@ -40,17 +40,7 @@ def _reduce(b: GraphBuilder, op: Op):
         return None
     if op is Op.REDUCE_LOG_SUM:
         x = _at_least(b, x, 0.5)
-    return None if x is None else b.add(op, [x], axes=_reduce_axes(b, x), keepdims=b.integer(0, 1))
-
-
-def _reduce_axes(b: GraphBuilder, x: Value) -> tuple[int, ...]:
-    """Reduced axes; for a tensor with symbolic dims, a third of the time exactly its symbolic
-    and size-1 dims: reducing those looks like a no-op to a rewrite that takes a symbolic dim
-    for 1, and is not once the dim is bound to 2 (static tensors draw as before)."""
-    odd = tuple(i for i, d in enumerate(x.shape) if not isinstance(d, int) or d == 1)
-    if any(not isinstance(d, int) for d in x.shape) and b.integer(0, 2) == 0:
-        return odd
-    return _axes(b, x.type.rank)
+    return None if x is None else b.add(op, [x], axes=_axes(b, x.type.rank), keepdims=b.integer(0, 1))
 
 
 @generator(Op.ARG_MAX, Op.ARG_MIN)

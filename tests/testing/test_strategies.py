@@ -90,29 +90,6 @@ def test_symbolic_batch_drawn_per_graph():
     find(strategies.graphs(symbolic_batch=None), lambda g: all(v.type.is_static for v in g.inputs), settings=FIND)
 
 
-def test_reductions_reach_the_symbolic_batch_axis():
-    """A reduction over only symbolic and size-1 axes is drawn: a rewrite that takes the
-    symbolic dim for 1 calls it a no-op, and is wrong once the dim is bound to 2."""
-    def reduces_only_odd_dims(g):
-        for n in g.nodes:
-            if n.op is Op.REDUCE_SUM and any(not isinstance(d, int) for d in n.inputs[0].shape):
-                shape = n.inputs[0].shape
-                if all(not isinstance(shape[a], int) or shape[a] == 1 for a in n.attrs.axes):
-                    return True
-        return False
-
-    find(strategies.graphs(targets=[Op.REDUCE_SUM], symbolic_batch=True), reduces_only_odd_dims, settings=FIND)
-
-
-def test_near_duplicates_differ_in_their_attributes():
-    def differ(g):
-        soft = [n for n in g.nodes if n.op is Op.SOFTMAX]
-        return any(a.inputs[0] is b.inputs[0] and a.attrs != b.attrs for a in soft for b in soft)
-
-    find(strategies.graphs(ops=[Op.SOFTMAX], motifs=False, favored_motifs=["near_duplicate"]), differ,
-         settings=FIND)
-
-
 def test_graphs_have_dead_branches_and_odd_outputs():
     find(strategies.graphs(), lambda g: any(not o.uses and not o.is_graph_output for n in g.nodes for o in n.outputs),
          settings=FIND)
