@@ -41,9 +41,10 @@ def literal(value, dtype: DType) -> str:
 
 @dataclass
 class Call:
-    """What a lowering sees: argument expressions, their IR dtypes, and scalar constants."""
+    """What a lowering sees: argument expressions, their IR dtypes, and scalar constants, one
+    entry per input position (all three None where an optional input is absent)."""
 
-    args: Sequence[str]
+    args: Sequence[str | None]
     dtypes: Sequence[DType | None]
     consts: Sequence[float | int | None]   # the value of each argument that is a scalar constant
     out: DType
@@ -72,7 +73,8 @@ def has_lowering(op: Op) -> bool:
 
 
 def lower(op: Op, call: Call) -> str:
-    if call.args and all(c is not None for c in call.consts):
+    present = [c for a, c in zip(call.args, call.consts) if a is not None]
+    if present and call.args[0] is not None and all(c is not None for c in present):
         # every operand is a literal: make the first a 0-d tensor so tl functions and .to() apply
         d = call.dtypes[0]
         call.args = [f"tl.full([], {call.args[0]}, {compute_dtype(d)})"] + list(call.args[1:])

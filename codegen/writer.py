@@ -383,9 +383,14 @@ class KernelWriter:
         d = get_op(node.op)
         if d.category is not Category.ELEMENTWISE or not exprs.has_lowering(node.op):
             raise NotImplementedError(f"no Triton lowering for {node.op.value} inside a fused kernel")
+        # one entry per input position, None for an absent optional input: a lowering reads
+        # its operands by position (Clip's max is args[2] whether or not min is given)
         args, dtypes, consts = [], [], []
         for pos, v in enumerate(node.inputs):
             if v is None:
+                args.append(None)
+                dtypes.append(None)
+                consts.append(None)
                 continue
             if node.op is Op.BATCH_NORMALIZATION and pos > 0:
                 at = (index[1],)          # per-channel parameters

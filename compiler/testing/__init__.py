@@ -9,7 +9,8 @@ test inputs (the ONNX light architectures with seeded random weights);
 """
 
 from . import strategies
-from .check import PassCheckError, check_pass, check_pass_on, compare_outputs, structure_key
+from .check import PassCheckError, UntestedPassError, check_pass, check_pass_on, compare_outputs, structure_key
+from .targets import pass_targets
 
-__all__ = ["strategies", "check_pass", "check_pass_on", "compare_outputs", "PassCheckError",
-           "structure_key"]
+__all__ = ["strategies", "check_pass", "check_pass_on", "compare_outputs", "PassCheckError", "UntestedPassError",
+           "pass_targets", "structure_key"]

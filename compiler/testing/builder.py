@@ -66,7 +66,7 @@ class GraphBuilder:
         if reuse and kind == "normal":
             shared = [v for v in self.pool if v.is_constant and tuple(v.shape) == shape and v.dtype is dtype
                       and v.name.startswith("w")]
-            if shared and self.integer(0, 3) == 3:
+            if shared and self.flag():
                 return self.choice(shared)
         if kind == "zeros":
             arr = np.zeros(shape)

@@ -8,7 +8,9 @@ check runs the pass on a copy and asserts:
 2. ``cortado.ops.verify`` accepts the result (structure, topological order, types);
 3. the graph keeps its inputs and its output names, shapes and dtypes;
 4. the reference evaluator (``cortado.ops.evaluate``) gives the same outputs on random
-   inputs, within tolerances (NaN matches NaN, infinities match by sign);
+   inputs, within tolerances (NaN matches NaN, infinities match by sign) — normal inputs
+   always, and in half the examples inputs with NaN, infinities, signed zeros and
+   denormals as well;
 5. optionally (``idempotent=True``) a second run changes nothing.
 
 On failure hypothesis shrinks the graph, and ``PassCheckError`` is raised with the shrunk
@@ -17,19 +19,21 @@ graph printed before and after the pass, the inputs, and what differed.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+import warnings
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-from hypothesis import Phase, given, settings as hsettings
+from hypothesis import Phase, given, seed as hseed, settings as hsettings
 from hypothesis import strategies as st
 
-from cortado.ir import Graph, clone_graph, format_graph
+from cortado.ir import Graph, Op, clone_graph, format_graph
 from cortado.ops import evaluate, verify
 from cortado.ops.evaluate import bind_symbols, concrete_shape
 
-from . import strategies
+from . import strategies, targets as _targets
 
-__all__ = ["check_pass", "check_pass_on", "PassCheckError", "compare_outputs", "structure_key"]
+__all__ = ["check_pass", "check_pass_on", "PassCheckError", "UntestedPassError", "compare_outputs",
+           "structure_key", "SPECIAL_SHARE"]
 
 Pass = Callable[[Graph], bool]
 
@@ -162,10 +166,20 @@ def _evaluate_checked(graph: Graph, feeds, text: str) -> dict[str, np.ndarray]:
     return expected
 
 
+def _quietly(fn, *args):
+    """Evaluate without numpy's warnings: NaN and Inf inputs make them on purpose."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(*args)
+
+
 def check_pass_on(pass_fn: Pass, graph: Graph, feeds: Mapping[str, np.ndarray] | None = None, *,
-                  rtol: float = 1e-4, atol: float = 1e-5, idempotent: bool = False) -> Graph:
+                  rtol: float = 1e-4, atol: float = 1e-5, idempotent: bool = False,
+                  more_feeds: Sequence[Mapping[str, np.ndarray]] = ()) -> Graph:
     """Run ``pass_fn`` on a copy of ``graph`` and check it (see the module doc); returns the
-    transformed copy. Without ``feeds`` the inputs are standard-normal with a fixed seed."""
+    transformed copy. Without ``feeds`` the inputs are standard-normal with a fixed seed.
+    ``more_feeds`` are further input sets the outputs must agree on (``check_pass`` passes
+    inputs with NaN, infinities and denormals there, so the plain ones stay readable)."""
     if feeds is None:
         rng = np.random.default_rng(0)
         feeds = {v.name: rng.standard_normal([d if isinstance(d, int) else 2 for d in v.shape]).astype(v.dtype.numpy)
@@ -198,6 +212,17 @@ def check_pass_on(pass_fn: Pass, graph: Graph, feeds: Mapping[str, np.ndarray] |
     problems = compare_outputs(expected, actual, rtol=rtol, atol=atol)
     if problems:
         raise _fail("the pass changed what the graph computes", before_text, g, feeds, "\n".join(problems))
+    for other in more_feeds:
+        want = _quietly(_evaluate_checked, graph, other, before_text)
+        try:
+            got = _quietly(evaluate, g, other)
+        except Exception as e:
+            raise _fail(f"the transformed graph fails to evaluate: {type(e).__name__}: {e}", before_text, g,
+                        other) from None
+        problems = compare_outputs(want, got, rtol=rtol, atol=atol)
+        if problems:
+            raise _fail("the pass changed what the graph computes (on inputs with special values)", before_text,
+                        g, other, "\n".join(problems))
     if idempotent:
         once = format_graph(g)
         again = pass_fn(g)
@@ -207,26 +232,71 @@ def check_pass_on(pass_fn: Pass, graph: Graph, feeds: Mapping[str, np.ndarray] |
     return g
 
 
+# Share of examples checked a second time on inputs with special values (NaN, Inf, signed
+# zeros, denormals), which catch folds only right for finite inputs. Every example is also
+# checked on plain normal inputs, so NaN never hides the other bugs.
+SPECIAL_SHARE = 0.5
+
+
+class UntestedPassError(PassCheckError):
+    """The pass changed none of the graphs drawn: the check proved nothing about it."""
+
+
 def check_pass(pass_fn: Pass, *, graphs: st.SearchStrategy | None = None, settings: hsettings | None = None,
-               rtol: float = 1e-4, atol: float = 1e-5, idempotent: bool = False, **graph_options) -> None:
+               rtol: float = 1e-4, atol: float = 1e-5, idempotent: bool = False,
+               targets: Iterable[Op | str] | None = None, seed: int | None = None,
+               special_values: float = SPECIAL_SHARE, require_change: bool = True, **graph_options) -> None:
     """Property-test ``pass_fn`` on random valid graphs; raises ``PassCheckError`` with the
     shrunk counterexample when the pass changes what a graph computes.
 
     ``graphs`` is a strategy of graphs (default ``strategies.graphs(**graph_options)``, e.g.
-    ``ops=[...]``, ``max_nodes=12``, ``symbolic_batch=True``). ``settings`` defaults to the
-    active hypothesis profile (the number of examples, derandomization).
+    ``ops=[...]``, ``max_nodes=12``, ``symbolic_batch=True``; by default a drawn share of
+    graphs has a symbolic batch dim). The default draw is weighted toward ``targets``, the
+    ops the pass rewrites; without them they are read from the pass's code
+    (``cortado.testing.targets.pass_targets``: its ``node.op is Op.X`` tests and the op
+    tables it reads). ``special_values`` is the share of examples whose inputs carry NaN,
+    infinities, signed zeros and denormals. ``settings`` defaults to the active hypothesis
+    profile (the number of examples, derandomization); ``seed`` fixes hypothesis's seed for
+    a reproducible run without derandomizing.
+
+    With ``require_change`` (the default) a pass that changed none of the drawn graphs raises
+    ``UntestedPassError``: the run exercised nothing, so it cannot vouch for the pass.
     """
-    source = graphs if graphs is not None else strategies.graphs(**graph_options)
+    if targets is not None:
+        wanted = _targets.normalize_targets(targets)
+    else:   # read from the code: only ops drawn by default (DISCRETE ones on request, see strategies)
+        wanted = [op for op in _targets.pass_targets(pass_fn) if op in strategies.CONTINUOUS]
+    if graphs is not None:
+        source = graphs
+    else:
+        # a pass that names no op works on structure: weight duplicates (CSE-like) instead
+        options = {"symbolic_batch": None, "favored_motifs": () if wanted else ("duplicate", "near_duplicate"),
+                   **graph_options}
+        source = strategies.graphs(targets=wanted, **options)
+    counts = {"runs": 0, "changed": 0}
 
     @given(data=st.data())
     def run(data):
         g = data.draw(source, label="graph")
         feeds = data.draw(strategies.inputs_for(g), label="inputs")
-        check_pass_on(pass_fn, g, feeds, rtol=rtol, atol=atol, idempotent=idempotent)
+        special = data.draw(st.integers(0, 999), label="special") < special_values * 1000
+        more = [data.draw(strategies.inputs_for(g, special=1.0), label="special inputs")] if special else []
+        after = check_pass_on(pass_fn, g, feeds, rtol=rtol, atol=atol, idempotent=idempotent, more_feeds=more)
+        counts["runs"] += 1
+        counts["changed"] += format_graph(after) != format_graph(g)
 
     # one counterexample, shrunk, as a PassCheckError (not a group of every distinct failure);
     # no "explain" phase: its coverage notes point into this module, not into the pass
     base = settings if settings is not None else hsettings()
     run = hsettings(base, report_multiple_bugs=False,
                     phases=tuple(p for p in base.phases if p is not Phase.explain))(run)
+    if seed is not None:
+        run = hseed(seed)(run)
     run()
+    if require_change and counts["runs"] and not counts["changed"]:
+        named = ", ".join(op.value for op in wanted) or "none found"
+        raise UntestedPassError(
+            f"the pass changed none of the {counts['runs']} graphs drawn, so this run tested nothing: "
+            f"draw graphs it rewrites with check_pass(..., targets=[op names]) (read from its code: {named}) "
+            f"or graphs=strategies.graphs(ops=..., motifs=...); require_change=False accepts a pass "
+            f"that legitimately finds no work")

@@ -18,7 +18,7 @@ from cortado.ir import Op
 from .builder import F32, GraphBuilder
 from .opgen import GENERATORS, motif, registered
 
-@motif("duplicate")
+@motif("duplicate", ops=None)
 def _duplicate(b: GraphBuilder):
     """The same computation twice (for CSE); binary ops sometimes with operands swapped."""
     nodes = [n for n in b.graph.nodes if len(n.outputs) == 1]
@@ -32,7 +32,7 @@ def _duplicate(b: GraphBuilder):
     return b.add(n.op, ins, **attrs)
 
 
-@motif("neutral")
+@motif("neutral", ops=(Op.ADD, Op.MUL, Op.SUB, Op.DIV, Op.POW))
 def _neutral(b: GraphBuilder):
     """x+0, x-0, x*1, x/1, x**1 with a neutral constant that may broadcast the result up."""
     x = b.pick_float()
@@ -40,12 +40,15 @@ def _neutral(b: GraphBuilder):
         return None
     op, kind = b.choice([(Op.ADD, "zeros"), (Op.MUL, "ones"), (Op.SUB, "zeros"), (Op.DIV, "ones"),
                          (Op.POW, "ones")])
-    c = b.constant(b.broadcast_shape_for(x.shape), kind)
+    if b.flag():
+        c = b.constant(b.broadcast_shape_for(x.shape), kind)
+    else:   # a constant that surely broadcasts the result up: one more leading dim
+        c = b.constant((b.integer(2, 3),) + tuple(d if isinstance(d, int) else 1 for d in x.shape), kind)
     a, y = (c, x) if op in (Op.ADD, Op.MUL) and b.flag() else (x, c)
     return b.add(op, [a, y])
 
 
-@motif("transpose_pair")
+@motif("transpose_pair", ops=(Op.TRANSPOSE, Op.RELU, Op.TANH, Op.NEG))
 def _transpose_pair(b: GraphBuilder):
     """A transpose, something elementwise or nothing, then the inverse (or another) transpose."""
     x = b.pick(lambda v: v.type.rank >= 2)
@@ -63,7 +66,7 @@ def _transpose_pair(b: GraphBuilder):
     return b.add(Op.TRANSPOSE, [t], perm=inverse if b.integer(0, 3) else perm)
 
 
-@motif("nhwc_island")
+@motif("nhwc_island", ops=(Op.TRANSPOSE, Op.RELU, Op.ADD, Op.MUL))
 def _nhwc_island(b: GraphBuilder):
     """Channels-last islands between NCHW ops: NCHW->NHWC, elementwise, NHWC->NCHW."""
     x = b.pick_float(lambda v: v.type.rank == 4)
@@ -76,13 +79,13 @@ def _nhwc_island(b: GraphBuilder):
     return b.add(Op.TRANSPOSE, [t], perm=(0, 3, 1, 2))
 
 
-@motif("reshape_chain")
+@motif("reshape_chain", ops=(Op.RESHAPE,))
 def _reshape_chain(b: GraphBuilder):
     y = GENERATORS[Op.RESHAPE](b)
     return y if y is None else (GENERATORS[Op.RESHAPE](b) or y)
 
 
-@motif("conv_affine")
+@motif("conv_affine", ops=(Op.CONV, Op.GEMM, Op.BATCH_NORMALIZATION, Op.MUL, Op.ADD))
 def _conv_affine(b: GraphBuilder):
     """Conv or Gemm followed by BatchNormalization or a per-channel Mul/Add (for BN folding)."""
     y = GENERATORS[Op.CONV](b) if b.flag() else GENERATORS[Op.GEMM](b)
@@ -98,7 +101,7 @@ def _conv_affine(b: GraphBuilder):
     return b.add(Op.ADD, [y, b.constant(shape, scale=0.5)]) if b.flag() else y
 
 
-@motif("noop")
+@motif("noop", ops=(Op.IDENTITY, Op.DROPOUT, Op.CAST, Op.CONCAT))
 def _noop(b: GraphBuilder):
     """Identity, Dropout, a Cast to the same type, a single-input Concat."""
     x = b.pick()
@@ -114,7 +117,7 @@ def _noop(b: GraphBuilder):
     return b.add(Op.CONCAT, [x], axis=0) if x.type.rank else None
 
 
-@motif("shape_chain")
+@motif("shape_chain", ops=(Op.SHAPE, Op.CONCAT, Op.RESHAPE, Op.CAST, Op.MUL))
 def _shape_chain(b: GraphBuilder):
     """Shape arithmetic as exporters emit it: a tensor's shape (a Shape node when that op is
     registered, else its constant value), unsqueezed, concatenated with more dims, cast to
@@ -137,7 +140,7 @@ def _shape_chain(b: GraphBuilder):
     return as_float if as_float is None or b.flag() else b.add(Op.MUL, [as_float, b.constant((n,), scale=0.1)])
 
 
-@motif("siblings")
+@motif("siblings", ops=(Op.MATMUL, Op.CONV, Op.ADD, Op.RELU, Op.TANH, Op.REDUCE_SUM))
 def _siblings(b: GraphBuilder):
     """Two or three MatMuls (with or without a bias Add) or Convs of one input, each read by a
     contraction or a shared unary op, as attention's Q/K/V projections and Inception's 1x1
@@ -173,3 +176,94 @@ def _siblings(b: GraphBuilder):
     # readers that index through views (an elementwise reader keeps the siblings apart)
     reads = [b.add(Op.REDUCE_SUM, [y], axes=(y.type.rank - 1,), keepdims=1) for y in outs]
     return reads[-1]
+
+
+@motif("absorbing", ops=(Op.MUL, Op.POW, Op.SUB, Op.DIV))
+def _absorbing(b: GraphBuilder):
+    """x*0, x**0, x-x, x/x: constants that fix the result only for finite x (NaN*0 and
+    Inf-Inf are NaN), the folds simplifiers get wrong; read with special-value inputs."""
+    x = (b.pick_float(lambda v: v.is_graph_input) if b.flag() else None) or \
+        b.pick_float(lambda v: not v.is_constant) or b.pick_float()   # inputs carry the special values
+    if x is None:
+        return None
+    kind = b.integer(0, 5)
+    if kind <= 2:
+        c = b.constant(b.broadcast_shape_for(x.shape), "zeros")
+        return b.add(Op.MUL, [x, c] if b.flag() else [c, x])
+    if kind == 3:
+        return b.add(Op.POW, [x, b.graph.add_constant(np.array(0.0, np.float32), "exp")])
+    return b.add(Op.SUB if kind == 4 else Op.DIV, [x, x])
+
+
+@motif("near_duplicate", ops=None)
+def _near_duplicate(b: GraphBuilder):
+    """The op of an existing node again on the same first operand, attributes drawn afresh
+    (Softmax on another axis, LeakyRelu with another alpha): what a CSE must keep apart."""
+    nodes = [n for n in b.graph.nodes if len(n.outputs) == 1 and n.inputs and n.inputs[0] is not None
+             and n.op in GENERATORS]
+    with_attrs = [n for n in nodes if dataclasses.fields(n.attrs) and len(n.inputs) == 1]
+    nodes = with_attrs or nodes
+    if not nodes:
+        return None
+    n = nodes[-1 - b.integer(0, len(nodes) - 1)]
+    saved = b.pool
+    b.pool = [n.inputs[0]]                  # the generator can only pick the same operand
+    try:
+        y = GENERATORS[n.op](b)
+    finally:
+        added = b.pool[1:]
+        b.pool = saved + added
+    return y
+
+
+@motif("constant_expr", ops=(Op.NEG, Op.ABS, Op.ADD, Op.MUL, Op.SUB, Op.RELU, Op.TRANSPOSE, Op.RESHAPE,
+                             Op.CONCAT, Op.CAST))
+def _constant_expr(b: GraphBuilder):
+    """An op whose operands are all constants (what constant folding evaluates), read by the
+    data: the fold must keep the value, dtype and shape."""
+    x = b.pick_float()
+    if x is None:
+        return None
+    c = b.constant(b.broadcast_shape_for(x.shape, allow_grow=False), reuse=False)
+    saved = b.pool
+    b.pool = [c]
+    try:
+        op = b.choice([Op.NEG, Op.ABS, Op.ADD, Op.MUL, Op.SUB, Op.RELU, Op.TRANSPOSE, Op.CAST])
+        y = GENERATORS[op](b)
+    finally:
+        added = b.pool[1:]
+        b.pool = saved + added
+    if y is None:
+        return None
+    return b.add(Op.ADD, [x, y]) if b.broadcastable(x, y) and y.dtype is x.dtype else y
+
+
+@motif("square", ops=(Op.MUL, Op.POW, Op.SQRT, Op.ABS))
+def _square(b: GraphBuilder):
+    """x*x or x**2, sometimes under Sqrt or Abs: sqrt(x*x) = |x|, not x (a rewrite right
+    only for x >= 0)."""
+    x = b.pick_float(lambda v: not v.is_constant) or b.pick_float()
+    if x is None:
+        return None
+    if b.integer(0, 2):
+        y = b.add(Op.MUL, [x, x])
+    else:
+        y = b.add(Op.POW, [x, b.graph.add_constant(np.array(2.0, np.float32), "exp")])
+    after = Op.SQRT if b.flag() else b.choice([Op.ABS, None])
+    return y if y is None or after is None else b.add(after, [y])
+
+
+@motif("scaled_activation", ops=(Op.MUL, Op.RELU, Op.LEAKY_RELU, Op.ABS, Op.ELU, Op.GELU, Op.SOFTPLUS,
+                                 Op.SIGMOID, Op.MAX_POOL))
+def _scaled_activation(b: GraphBuilder):
+    """act(x * c), sometimes read by Abs: commuting the scale through the activation, or
+    dropping an Abs of an "always non-negative" activation, is right only for some signs."""
+    x = b.pick_float(lambda v: not v.is_constant) or b.pick_float()
+    if x is None:
+        return None
+    y = b.add(Op.MUL, [x, b.constant(b.broadcast_shape_for(x.shape, allow_grow=False), reuse=False)])
+    if y is None:
+        return None
+    act = Op.RELU if b.flag() else b.choice([Op.LEAKY_RELU, Op.ELU, Op.GELU, Op.SOFTPLUS, Op.SIGMOID])
+    y = b.add(act, [y], **({"alpha": b.choice([0.01, 0.2])} if act is Op.LEAKY_RELU else {}))
+    return y if y is None or b.flag() else b.add(Op.ABS, [y])

@@ -26,6 +26,9 @@ from .builder import F32, GraphBuilder
 Generator = Callable[[GraphBuilder], "Value | None"]
 GENERATORS: dict[Op, Generator] = {}
 MOTIFS: dict[str, Generator] = {}
+# the ops each motif builds (None: any op, as "duplicate" copies whatever precedes it), so a
+# draw weighted toward a pass's targets also picks the motifs that set them up
+MOTIF_OPS: dict[str, "frozenset[Op] | None"] = {}
 
 
 def generator(*ops: Op):
@@ -36,9 +39,10 @@ def generator(*ops: Op):
     return deco
 
 
-def motif(name: str):
+def motif(name: str, ops: "tuple[Op, ...] | None" = ()):
     def deco(fn):
         MOTIFS[name] = fn
+        MOTIF_OPS[name] = None if ops is None else frozenset(ops)
         return fn
     return deco
 
@@ -193,18 +197,27 @@ def _matmul(b: GraphBuilder, op: Op):
     if x is None:
         return None
     k = x.shape[-1]
-    shape = (k,) if b.integer(0, 4) == 4 else (k, b.integer(1, b.max_dim))
+    rows = x.shape[-2] if x.type.rank >= 2 else None
+    # n = rows half the time: then B @ A type-checks too, so a swap must show in the numbers
+    n = rows if isinstance(rows, int) and b.flag() else b.integer(1, b.max_dim)
+    shape = (k,) if b.integer(0, 4) == 4 else (k, n)
     return b.add(op, [x, b.constant(shape, scale=1 / math.sqrt(k))])
 
 
 @generator(Op.GEMM)
 def _gemm(b: GraphBuilder, op: Op):
     x = b.pick_float(lambda v: v.type.rank == 2 and _static(v))
-    if x is None:
-        return None
+    if x is None:     # flatten a static tensor to 2-D first, as models feed Gemm
+        y = b.pick_float(lambda v: v.type.rank >= 1 and _static(v))
+        if y is None:
+            return None
+        lead = y.shape[0] if y.type.rank > 1 else 1
+        x = b.add(Op.RESHAPE, [y], shape=(lead, int(y.type.numel) // lead))
+        if x is None:
+            return None
     trans_a = b.integer(0, 1)
     m, k = (x.shape[1], x.shape[0]) if trans_a else x.shape
-    n = b.integer(1, b.max_dim)
+    n = k if b.flag() else b.integer(1, b.max_dim)     # square B: transB must show in the numbers
     trans_b = b.integer(0, 1)
     w = b.constant((n, k) if trans_b else (k, n), scale=1 / math.sqrt(k))
     c = None

@@ -18,7 +18,9 @@ from .opgen import _at_least, generator
 
 
 def _axes(b: GraphBuilder, rank: int) -> tuple[int, ...]:
-    """A non-empty sorted subset of range(rank)."""
+    """A non-empty sorted subset of range(rank); half the time one axis (the common case)."""
+    if b.flag():
+        return (b.integer(0, rank - 1),)
     picked = tuple(i for i in range(rank) if b.flag())
     return picked or (b.integer(0, rank - 1),)
 
@@ -197,7 +199,7 @@ def _shape(b: GraphBuilder, op: Op):
     x = b.pick()
     if x is None:
         return None
-    start = b.integer(0, x.type.rank)
+    start = 0 if b.flag() else b.integer(0, x.type.rank)     # the leading (batch) dim often
     return b.add(op, [x], start=start, end=b.integer(start, x.type.rank))
 
 

@@ -23,6 +23,7 @@ deterministic for a given draw sequence; build them fresh per test (passes mutat
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
@@ -31,9 +32,9 @@ from hypothesis import strategies as st
 from cortado.ir import DType, Graph, Op, Sym
 
 from . import motifs as _motifs, opgen_discrete as _discrete  # noqa: F401  (registration)
-from . import opgen, opgen_tensor
+from . import opgen, opgen_tensor, targets as _targets
 from .builder import GraphBuilder
-from .opgen import GENERATORS, MOTIFS, generator, registered
+from .opgen import GENERATORS, MOTIF_OPS, MOTIFS, generator, registered
 
 # Drawn by default: a rounding difference upstream moves their results by a rounding error.
 CONTINUOUS = opgen.CONTINUOUS + opgen_tensor.CONTINUOUS_TENSOR_OPS
@@ -41,7 +42,7 @@ CONTINUOUS = opgen.CONTINUOUS + opgen_tensor.CONTINUOUS_TENSOR_OPS
 DISCRETE = opgen.DISCRETE + opgen_tensor.DISCRETE_TENSOR_OPS
 
 __all__ = ["graphs", "inputs_for", "graphs_with_inputs", "supported_ops", "missing_generators", "CONTINUOUS",
-           "DISCRETE", "GENERATORS", "MOTIFS", "GraphBuilder", "generator"]
+           "DISCRETE", "GENERATORS", "MOTIFS", "MOTIF_OPS", "SPECIAL_VALUES", "GraphBuilder", "generator"]
 
 
 def supported_ops(ops: Iterable[Op | str] | None = None, extra: Mapping[Op, Callable] | None = None, *,
@@ -76,23 +77,52 @@ def _bind(fn: Callable, op: Op) -> Callable[[GraphBuilder], object]:
     return lambda b: fn(b, op)
 
 
-def _input_shape(b: GraphBuilder, symbolic_batch: bool) -> tuple:
-    kind = b.integer(0, 2)
+def _input_shape(b: GraphBuilder, symbolic_batch: bool, image: bool = False) -> tuple:
+    """A graph input's shape; ``image`` forces an NCHW one, with a symbolic batch if allowed."""
+    kind = 0 if image else b.integer(0, 2)
     if kind == 0:   # NCHW image
-        n = Sym("N") if symbolic_batch and b.flag() else b.integer(1, 2)
+        n = Sym("N") if symbolic_batch and (image or b.flag()) else b.integer(1, 2)
         return (n, b.integer(1, 4), b.integer(1, b.max_spatial), b.integer(1, b.max_spatial))
     rank = b.integer(0, 4) if kind == 1 else 3
     return tuple(b.integer(1, b.max_dim) for _ in range(rank))
 
 
+def _target_steps(targets: Iterable[Op | str] | None, op_list: list[Op], table: Mapping, names: list[str]):
+    """The ops (with a generator) and motifs (that build one) a draw weighted toward
+    ``targets`` picks from; both empty without targets."""
+    wanted = set(_targets.normalize_targets(targets))
+    if not wanted:
+        return [], []
+    ops = [op for op in op_list + [o for o in wanted if o not in op_list] if op in wanted and op in table
+           and registered(op)]
+    motifs = []
+    for m in names:        # a motif made mostly of targets is repeated: drawn (much) more often
+        built = MOTIF_OPS.get(m)
+        if built:
+            motifs += [m] * math.ceil(8 * len(built & wanted) / len(built)) ** 2
+    return ops, motifs
+
+
 @st.composite
 def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str] | bool = True,
-           min_nodes: int = 2, max_nodes: int = 12, max_inputs: int = 2, symbolic_batch: bool = False,
-           max_dim: int = 4, max_spatial: int = 6, generators: Mapping[Op, Callable] | None = None) -> Graph:
+           min_nodes: int = 2, max_nodes: int = 12, max_inputs: int = 2, symbolic_batch: bool | None = False,
+           max_dim: int = 4, max_spatial: int = 6, generators: Mapping[Op, Callable] | None = None,
+           targets: Iterable[Op | str] | None = None, favored_motifs: Iterable[str] = ()) -> Graph:
     """A random valid graph (float32 inputs). ``ops`` limits the ops drawn (default
     ``supported_ops()`` plus the ops of ``generators``); ``motifs`` is True, False, or names
     from ``MOTIFS``; ``generators`` adds or replaces per-op generators for this strategy only
-    (``fn(builder, op) -> Value | None``)."""
+    (``fn(builder, op) -> Value | None``). ``symbolic_batch=None`` makes half the graphs
+    symbolic: their first input an NCHW image with a symbolic batch ``N``, the second static
+    (rewrites of static shapes still find work in them).
+
+    ``targets`` (ops a pass rewrites) weights the draw toward them: two steps in three add
+    a target op or a motif that builds one, and the last one to three steps do, so the
+    graph's first output reads a target, and another output is a target's result (a rewrite hidden behind dead code or a Relu shows nowhere). Target
+    ops are drawn even when ``ops`` leaves them out, if they have a generator. A third of the
+    targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
+    ``Abs(Elu(x))``) as the producer-consumer patterns passes match, and a third read a
+    graph input. ``favored_motifs`` are
+    weighted the same way (``check_pass`` favors duplicates for a pass that names no op)."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
     extra = {Op(k): v for k, v in (generators or {}).items()}
     if ops is not None:
@@ -104,17 +134,63 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     unknown = [m for m in names if m not in MOTIFS]
     if unknown:
         raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
-    for _ in range(b.integer(1, max_inputs)):
-        b.add_input(_input_shape(b, symbolic_batch))
+    target_ops, target_motifs = _target_steps(targets, op_list, table, list(MOTIFS) if motifs is not False else [])
+    favored = [m for m in favored_motifs if m not in target_motifs]
+    unknown = [m for m in favored if m not in MOTIFS]
+    if unknown:
+        raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
+    targeted = target_ops + target_motifs + favored
+
+    target_values = []
+
+    def target_step():
+        # half target ops, half motifs that build them (favored ones count as motifs); a
+        # failing graph shrinks toward the bare target ops
+        motif_picks = target_motifs + favored
+        pick = b.choice(motif_picks if motif_picks and (not target_ops or b.flag()) else target_ops)
+        step = table[pick] if isinstance(pick, Op) else MOTIFS[pick]
+        latest = [v for v in reversed(b.pool) if v.producer is not None]
+        mode = b.integer(0, 2)
+        if mode == 0 or (mode == 1 and not latest):
+            y = step(b)
+        else:
+            # read the latest result (target ops chain) or a graph input (which carries the
+            # symbolic dims and the special values); constants stay available
+            saved = b.pool
+            b.pool = [v for v in saved if v.is_constant] + ([latest[0]] if mode == 1 else b.graph.inputs)
+            start = len(b.pool)
+            try:
+                y = step(b)
+            finally:
+                b.pool = saved + b.pool[start:]
+        if y is not None:
+            target_values.append(y)
+        return y
+
+    drawn_symbolic = symbolic_batch is None
+    if drawn_symbolic:    # half the graphs: a symbolic image input and (if allowed) a static one
+        symbolic_batch = b.flag()
+    both = drawn_symbolic and symbolic_batch and max_inputs >= 2
+    for i in range(2 if both else b.integer(1, max_inputs)):
+        b.add_input(_input_shape(b, symbolic_batch and (not both or i == 0), image=both and i == 0))
     first_node = 0
     steps = b.integer(min_nodes, max_nodes)
+    final = b.integer(1, 3) if targeted else 0       # the last steps add targets (below)
     for _ in range(steps * 3):   # a step that finds no operand retries, within limits
-        if len(b.graph) - first_node >= steps:
+        if len(b.graph) - first_node >= steps - final:
             break
-        if names and b.integer(0, 4) >= 3:
+        if targeted and b.integer(0, 2) != 2:
+            target_step()
+        elif names and b.integer(0, 4) >= 3:
             MOTIFS[b.choice(names)](b)
         elif op_list:
             table[b.choice(op_list)](b)
+    if targeted:    # the last steps add targets (a few tries each: one may not fit)
+        want = len(target_values) + final
+        for _ in range(4 * final):
+            if len(target_values) >= want:
+                break
+            target_step()
     if len(b.graph) == 0:
         b.add(Op.IDENTITY, [b.graph.inputs[0]])
     produced = [v for n in b.graph.nodes for v in n.outputs]
@@ -124,6 +200,8 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         extra = b.pick(lambda v, anything=anything: (v.producer is None) == anything)
         if extra is not None:
             outputs.append(extra)
+    if target_values:                      # a target's result is seen, not hidden downstream
+        outputs.append(target_values[-1 - b.integer(0, len(target_values) - 1)])
     for i, v in enumerate(outputs):
         b.graph.add_output(v, f"out{i}")
     if b.integer(0, 2) == 2:    # dead branches stay in most graphs
@@ -131,11 +209,25 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     return b.graph
 
 
+# Special float values planted in a share of input draws: NaN and infinities (a fold such as
+# x*0 -> 0 is only right for finite x), signed zeros, a denormal, large and tiny magnitudes.
+# "Large" stays well inside float16's range: a precision pass storing half types must not
+# be accused of an overflow the input forced on it (infinities test that path).
+SPECIAL_VALUES = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, 1e3, -1e3, 1e-30, -7.5, 12.0],
+                          np.float64)
+
+
 @st.composite
-def inputs_for(draw, graph: Graph, *, scale: float = 1.0) -> dict[str, np.ndarray]:
+def inputs_for(draw, graph: Graph, *, scale: float = 1.0, special: float = 0.0) -> dict[str, np.ndarray]:
     """Random inputs for ``graph``: normal floats (times ``scale``), small ints, random bools.
-    Symbolic dims are bound to drawn sizes (1-3), consistently across inputs."""
+    Symbolic dims are bound to drawn sizes (2 or 3, sometimes 1), consistently across inputs.
+
+    With ``special`` (a probability), that share of draws plants special values
+    (``SPECIAL_VALUES``: NaN, +-Inf, +-0, denormals, large) at a few positions of each float
+    input, and shifts the rest away from zero mean (so sign-dependent rewrites see one sign
+    dominate)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    plant = special > 0 and draw(st.integers(0, 999)) < special * 1000
     env: dict[str, int] = {}
     feeds = {}
     for v in graph.inputs:
@@ -146,16 +238,23 @@ def inputs_for(draw, graph: Graph, *, scale: float = 1.0) -> dict[str, np.ndarra
             else:
                 name = str(d)
                 if name not in env:
-                    env[name] = draw(st.integers(1, 3))
+                    env[name] = draw(st.sampled_from([2, 3, 2, 3, 1]))
                 shape.append(d.evaluate(env))
         dt = v.dtype
         if dt.is_float:
             a = rng.standard_normal(shape) * scale
+            if plant:
+                a = np.asarray(a + rng.choice([0.0, 2.0, -2.0]))
+                flat = a.reshape(-1).copy()
+                k = int(rng.integers(1, max(1, flat.size // 3) + 1))
+                flat[rng.choice(flat.size, size=k, replace=False)] = rng.choice(SPECIAL_VALUES, k)
+                a = flat.reshape(shape)
         elif dt is DType.BOOL:
             a = rng.random(shape) < 0.5
         else:
             a = rng.integers(-5 if dt.is_signed else 0, 6, shape)
-        feeds[v.name] = np.asarray(a).astype(dt.numpy)
+        with np.errstate(over="ignore"):
+            feeds[v.name] = np.asarray(a).astype(dt.numpy)
     return feeds
 
 

@@ -8,10 +8,18 @@ from cortado.testing import check_pass
 from cortado.passes.constant_folding import fold_constants, fold_decision
 
 
+# what constant folding works on: ops whose operands are all constants (``constant_expr``)
+# and shape arithmetic (``shape_chain``). The pass names no op, so check_pass's default draw
+# favors duplicates (a structural pass's work) and folds in about a fifth of the graphs, a
+# share that moves with every change to the draw; favoring its motifs makes the fold fire
+# in most graphs, which the floor below holds
+FOLDABLE = ("constant_expr", "shape_chain")
+
+
 def test_fold_constants_preserves_semantics(counted):
     p = counted(fold_constants)
-    check_pass(p, idempotent=True)
-    p.assert_exercised(0.1)
+    check_pass(p, idempotent=True, favored_motifs=FOLDABLE)
+    p.assert_exercised(0.5)
 
 
 def test_constant_chain_folds_to_one_constant():

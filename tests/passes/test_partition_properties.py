@@ -31,6 +31,12 @@ BOUNDARY_OPS = [Op.MATMUL, Op.SOFTMAX, Op.REDUCE_SUM, Op.CONV, Op.MAX_POOL, Op.G
                 Op.TRANSPOSE, Op.CONCAT, Op.LOG_SOFTMAX, Op.GLOBAL_AVERAGE_POOL]
 GRAPHS = st.one_of(strategies.graphs(max_nodes=8, max_dim=3, max_spatial=5),
                    strategies.graphs(max_nodes=12, ops=BOUNDARY_OPS, motifs=False))
+# what the memory plan's reuse works on: chains of kernel-ending ops. Random graphs are mostly
+# wide and shallow (many outputs, dead branches, constant subexpressions that fold away), so
+# after O2 few of them keep two kernel-written values with disjoint lifetimes; drawing the
+# boundary ops as targets makes a third of the steps read the latest result (a chain) and
+# an output read the last of them
+REUSE_GRAPHS = strategies.graphs(min_nodes=6, max_nodes=12, ops=BOUNDARY_OPS, motifs=False, targets=BOUNDARY_OPS)
 
 
 def _optimized(graph):
@@ -94,7 +100,7 @@ def check_buffers(g, groups, plan) -> None:
             assert s1 > e0, f"buffer {buf}: {b} (written by kernel {s1}) while {a} is read until kernel {e0}"
 
 
-@given(graph=GRAPHS)
+@given(graph=st.one_of(GRAPHS, REUSE_GRAPHS))
 def test_a_reused_buffer_never_holds_two_live_values(graph):
     g = _optimized(graph)
     groups = partition(g, fuse=True)
@@ -131,11 +137,12 @@ def test_compiled_fused_graphs_compute_what_the_reference_computes(graph, data):
 
 
 def test_the_graphs_above_make_the_memory_plan_reuse_buffers():
-    """The buffer property is only worth its examples if reuse happens in many of them."""
+    """The buffer property is only worth its examples if reuse happens in a fair share of
+    them: counted over the draws aimed at it (``REUSE_GRAPHS``, half of the property's)."""
     reused = []
 
     @settings(max_examples=100, derandomize=True, deadline=None)
-    @given(graph=GRAPHS)
+    @given(graph=REUSE_GRAPHS)
     def count(graph):
         g = _optimized(graph)
         plan = plan_memory(g, partition(g, fuse=True), reuse=True)

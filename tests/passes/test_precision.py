@@ -217,6 +217,22 @@ SAFE_OPS = [Op.RELU, Op.ADD, Op.MUL, Op.TANH, Op.SIGMOID, Op.MATMUL, Op.CONV, Op
             Op.MAX_POOL, Op.AVERAGE_POOL, Op.SOFTMAX, Op.CONCAT, Op.GLOBAL_AVERAGE_POOL]
 
 
+def _no_padding_only_windows(graph: Graph) -> bool:
+    """False where a max-pool window can cover padding alone: it gives the storage type's lowest
+    finite value (README, Limits), -65504 in float16 against float32's -3.4e38, a difference the
+    storage type makes by design rather than a rounding the pass must keep."""
+    for node in graph.nodes:
+        if node.op is Op.MAX_POOL:
+            a = node.attrs
+            rank = len(a.kernel_shape)
+            dil = a.dilations or (1,) * rank
+            span = [(k - 1) * d + 1 for k, d in zip(a.kernel_shape, dil)]
+            pads = a.pads or (0,) * (2 * rank)
+            if any(p >= s for p, s in zip(pads, span + span)):
+                return False
+    return True
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_precision_pass_on_random_graphs(dtype):
     """The pass on cortado.testing's random graphs (contractions, windows, softmax, views):
@@ -224,5 +240,9 @@ def test_precision_pass_on_random_graphs(dtype):
     tol = 2e-2 if dtype == "float16" else 1e-1
     check_pass(functools.partial(convert_precision, config=PrecisionConfig(dtype)),
                graphs=strategies.graphs(ops=SAFE_OPS, motifs=["conv_affine", "transpose_pair", "reshape_chain"],
-                                        max_nodes=8),
-               rtol=tol, atol=tol)
+                                        max_nodes=8).filter(_no_padding_only_windows),
+               rtol=tol, atol=tol,
+               # no planted special values: their +-1e3 through a contraction leaves float16's range
+               # (65504), which storing in half precision cannot represent by design (README, Mixed
+               # precision); what the pass must keep is the float32 result within the type's rounding
+               special_values=0.0)

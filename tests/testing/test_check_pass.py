@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 
 from cortado import ir
 from cortado.ir import Graph, Op, TensorType
 from cortado.ops import apply
-from cortado.testing import PassCheckError, check_pass, check_pass_on, compare_outputs, strategies, structure_key
+from cortado.testing import (PassCheckError, UntestedPassError, check_pass, check_pass_on, compare_outputs,
+                             pass_targets, strategies, structure_key)
 
 FAST = settings(max_examples=60, derandomize=True, deadline=None, database=None)
 
@@ -148,8 +149,67 @@ def test_custom_strategies_plug_in():
         seen.append(len(graph.inputs))
         return False
 
-    check_pass(spy, graphs=strategies.graphs(max_inputs=1, max_nodes=3), settings=FAST)
+    check_pass(spy, graphs=strategies.graphs(max_inputs=1, max_nodes=3), settings=FAST, require_change=False)
     assert seen and set(seen) == {1}
+
+
+def test_a_pass_that_never_fires_is_reported_untested():
+    def only_rewrites_hardmax(graph):          # Hardmax is never drawn by default
+        return any(n.op is Op.HARDMAX for n in graph.nodes) and False
+
+    with pytest.raises(UntestedPassError, match=r"changed none of the 60 graphs.*read from its code: none"):
+        check_pass(only_rewrites_hardmax, settings=FAST)
+    check_pass(only_rewrites_hardmax, settings=FAST, require_change=False)
+
+
+def test_draws_are_weighted_toward_the_ops_the_pass_matches():
+    """A Sub-only pass sees a Sub in (nearly) every graph, and a Sub's result as an output."""
+    seen = []
+
+    def spy(graph):
+        subs = [n for n in graph.nodes if n.op is Op.SUB]
+        seen.append((bool(subs), any(v.producer in subs for v in graph.outputs)))
+        return False
+
+    check_pass(spy, settings=FAST, require_change=False)
+    assert pass_targets(spy) == [Op.SUB]
+    assert sum(has for has, _ in seen) >= 0.9 * len(seen), seen
+    assert sum(out for _, out in seen) >= 0.5 * len(seen), seen
+
+
+def test_a_fold_only_right_for_finite_inputs_is_caught_on_special_values():
+    """x * 0 -> 0 holds on normal inputs; NaN or Inf inputs show it is wrong."""
+    def times_zero(graph):
+        changed = False
+        for n in list(graph.nodes):
+            if n.op is Op.MUL and n.output.type.is_static and any(
+                    v.is_constant and v.const.size and not v.const.any() for v in n.inputs):
+                n.output.replace_all_uses_with(graph.add_constant(np.zeros(n.output.shape, np.float32)))
+                graph.remove(n)
+                changed = True
+        return changed
+
+    text = _failure(times_zero, special_values=1.0, motifs=["absorbing"])
+    assert "on inputs with special values" in text and ("nan" in text or "inf" in text)
+    with pytest.raises(UntestedPassError):      # never fires without the zeros it looks for
+        check_pass(times_zero, settings=FAST, motifs=False, ops=["Relu"], targets=[], special_values=0.0)
+
+
+def test_special_values_are_planted_in_inputs():
+    g = Graph()
+    g.add_input("x", TensorType((4, 6), "float32"))
+    g.add_output(apply(g, Op.RELU, [g.inputs[0]]).output, "y")
+    found = []
+
+    @settings(max_examples=20, database=None, deadline=None)
+    @given(strategies.inputs_for(g, special=1.0))
+    def draw(feeds):
+        x = feeds["x"]
+        assert x.dtype == np.float32 and x.shape == (4, 6)
+        found.append(not np.isfinite(x).all() or np.isin(x, strategies.SPECIAL_VALUES.astype(np.float32)).any())
+
+    draw()
+    assert all(found)
 
 
 def test_registry_bugs_are_not_blamed_on_the_pass(monkeypatch):

@@ -50,12 +50,44 @@ MOTIF_SIGNS = {
     "shape_chain": lambda g: any(v.dtype.is_int for v in g.constants.values()),
     "siblings": lambda g: any(sum(u.op in (Op.MATMUL, Op.CONV) and u.inputs[0] is v for u in v.users) >= 2
                               for v in g.values()),
+    "absorbing": lambda g: any(n.op is Op.MUL and any(v.is_constant and v.const.size and not v.const.any()
+                                                      for v in n.inputs) for n in g.nodes),
+    "near_duplicate": lambda g: any(a.op is b.op and a.inputs[:1] == b.inputs[:1] and a.attrs != b.attrs
+                                    for a in g.nodes for b in g.nodes),
+    "constant_expr": lambda g: any(n.inputs and all(v is not None and v.is_constant for v in n.inputs)
+                                   for n in g.nodes),
+    "square": lambda g: bool([p for p, n in _pairs(g, Op.MUL, Op.SQRT) if p.inputs[0] is p.inputs[1]]),
+    "scaled_activation": lambda g: bool(_pairs(g, Op.MUL, Op.RELU) or _pairs(g, Op.MUL, Op.ELU)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(MOTIFS))
 def test_every_motif_builds_its_pattern(name):
-    find(strategies.graphs(motifs=[name], ops=[Op.RELU]), MOTIF_SIGNS[name], settings=FIND)
+    find(strategies.graphs(motifs=[name], ops=[Op.RELU, Op.SOFTMAX, Op.LEAKY_RELU]), MOTIF_SIGNS[name],
+         settings=FIND)
+
+
+@pytest.mark.parametrize("targets", [[Op.SUB], [Op.GEMM], [Op.REDUCE_SUM, Op.SHAPE], ["Softmax"]], ids=str)
+def test_targeted_graphs_contain_their_targets_and_verify(targets):
+    want = {Op(t) for t in targets}
+
+    @settings(max_examples=40, database=None, deadline=None)
+    @given(strategies.graphs_with_inputs(targets=targets, symbolic_batch=None))
+    def check(case):
+        graph, feeds = case
+        verify(graph)
+        evaluate(graph, feeds)
+        hits.append(any(n.op in want for n in graph.nodes))
+
+    hits = []
+    check()
+    assert sum(hits) >= 0.8 * len(hits)
+
+
+def test_symbolic_batch_drawn_per_graph():
+    find(strategies.graphs(symbolic_batch=None), lambda g: not all(v.type.is_static for v in g.inputs),
+         settings=FIND)
+    find(strategies.graphs(symbolic_batch=None), lambda g: all(v.type.is_static for v in g.inputs), settings=FIND)
 
 
 def test_graphs_have_dead_branches_and_odd_outputs():
