@@ -14,7 +14,8 @@ import math
 import re
 from typing import Iterable, Mapping, Union
 
-__all__ = ["Dim", "Sym", "SymExpr", "is_static", "prod", "dim_str", "sanitize_symbol"]
+__all__ = ["Dim", "Sym", "SymExpr", "is_static", "prod", "dim_str", "sanitize_symbol", "compare", "at_least",
+           "sign_of"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -320,3 +321,37 @@ def gcd_with(d: Dim, k: int) -> int:
     for c in d._terms.values():
         g = math.gcd(g, c)
     return g
+
+
+def sign_of(d: Dim) -> int | None:
+    """The sign of ``d`` (-1, 0 or 1) when it holds for every binding of its symbols, else None.
+
+    Every symbol is a size, so at least 0 (an empty batch included), and so are the ``//`` and
+    ``%`` atoms of sizes: a polynomial whose non-constant coefficients are all >= 0 is at least
+    its constant term, and one whose coefficients are all <= 0 is at most it. That decides the
+    comparisons exporters write on shape values (``N == -1`` is false, ``max(N, 0)`` is N)
+    without guessing; ``N == 1`` stays undecided."""
+    if isinstance(d, int):
+        return (d > 0) - (d < 0)
+    const = d._terms.get((), 0)
+    coefs = [c for m, c in d._terms.items() if m != ()]
+    if all(c >= 0 for c in coefs) and const > 0:
+        return 1
+    if all(c <= 0 for c in coefs) and const < 0:
+        return -1
+    return None
+
+
+def compare(a: Dim, b: Dim) -> int | None:
+    """-1, 0 or 1 as ``a`` is below, equal to or above ``b`` for every binding; None when it depends."""
+    if isinstance(a, SymExpr) and isinstance(b, SymExpr) and a == b:
+        return 0
+    return sign_of(a - b)
+
+
+def at_least(a: Dim, b: Dim) -> bool:
+    """True when ``a >= b`` for every binding of the symbols (sizes, so each at least 0)."""
+    diff = a - b
+    if isinstance(diff, int):
+        return diff >= 0
+    return all(c >= 0 for c in diff._terms.values())
