@@ -76,7 +76,8 @@ def autotune(model, *, inputs=None) -> dict:
     dev.synchronize()
     cache = _load_cache()
     tuned = cached = 0
-    for launch, step in zip(launches, model.plan["steps"]):
+    for launch in launches:           # steps with an empty grid have no launch
+        step = model.plan["steps"][launch.step]
         candidates = step.get("tune")
         if not candidates:
             continue
