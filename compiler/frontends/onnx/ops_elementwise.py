@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ir import DType, Op
-from ...ir.dims import at_least, compare
+from ...ops.shapes import decide
 from .context import UnsupportedHere
 from .registry import onnx_op
 
@@ -51,23 +51,6 @@ _SHAPE_MATH = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: l
                Op.EQUAL: None, Op.LESS: None, Op.LESS_OR_EQUAL: None, Op.GREATER: None,
                Op.GREATER_OR_EQUAL: None, Op.WHERE: None}
 
-# comparisons on shape data: the outcome of ``compare(a, b)`` (-1, 0, 1) that makes each true
-_COMPARE = {Op.EQUAL: {0}, Op.LESS: {-1}, Op.LESS_OR_EQUAL: {-1, 0}, Op.GREATER: {1},
-            Op.GREATER_OR_EQUAL: {0, 1}}
-
-
-def _pick(op, x, y):
-    """One element of Max/Min/a comparison on shape data, or None when it depends on the binding."""
-    if op in (Op.MAX, Op.MIN):
-        if at_least(x, y):
-            return x if op is Op.MAX else y
-        if at_least(y, x):
-            return y if op is Op.MAX else x
-        return None
-    c = compare(x, y)
-    return None if c is None else int(c in _COMPARE[op])
-
-
 def _shape_arithmetic(ctx, op, inputs, out):
     """Keep shape data flowing through integer arithmetic on shapes (``Shape(x)[0] * 4``), and
     through the comparisons and selections exporters build shapes with (``Where(Equal(s, -1),
@@ -94,7 +77,7 @@ def _shape_arithmetic(ctx, op, inputs, out):
     a, b = lists[:2]
     f = _SHAPE_MATH[op]
     if f is None:
-        picked = [_pick(op, x, y) for x, y in zip(a, b)]
+        picked = [decide(op, x, y) for x, y in zip(a, b)]
         if any(p is None for p in picked):
             return out
         return ctx.static_or_shape(out, picked)
