@@ -1,7 +1,8 @@
 """Hypothesis strategies for random *valid* ONNX models, for differential testing.
 
 ``onnx_models()`` draws a small DAG: one or two float inputs (optionally with one symbolic
-dim ``N`` at any axis: a batch, a sequence length, a reduced or contracted axis), then a few ops from the families below, each applied to a value drawn so far with
+dim ``N`` at any axis: a batch, a sequence length, a reduced axis; bound to 0-3, so empty
+tensors too), then a few ops from the families below, each applied to a value drawn so far with
 operands (other values or seeded constants) whose shapes fit, and one or two outputs. Every
 shape is computed here, so a model is valid by construction; onnxruntime is the judge of that.
 
@@ -106,7 +107,7 @@ def onnx_models(draw, max_ops: int = 6, families: tuple[str, ...] | None = None,
     data_seed = draw(st.integers(0, 2**16), label="data seed")
     b = ModelBuilder(data_seed + 1)
     sym = symbolic and draw(st.booleans(), label="symbolic batch")
-    batch = draw(st.integers(1, 3), label="batch") if sym else 1
+    batch = draw(st.integers(0, 3), label="batch") if sym else 1
     rank = draw(st.sampled_from([2, 4, 3, 1]), label="input rank")
     shape = [draw(st.integers(1, 5)) for _ in range(rank)]
     axis = draw(st.integers(0, rank - 1), label="symbolic axis") if sym else None   # shrinks to the batch
