@@ -7,6 +7,10 @@ compiled model (and one saved artifact) runs on either.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterable, Mapping, Sequence
+
 from cortado.ir.dims import Dim
 
 TARGETS = ("interpreter", "cuda")
@@ -19,15 +23,48 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
+# The size a symbolic dim stands for where a choice must be made at compile time (block sizes
+# here; the inputs autotuning times with): a symbol that is only ever the leading dim of the
+# graph inputs is a batch, taken at 1 (the latency case); any other symbol (a sequence length,
+# an image side) at 64, a size where tiles pay. A block chosen for these stays correct at every
+# size: kernels take the real sizes as arguments and mask the edges.
+BATCH_SYMBOL_SIZE = 1
+OTHER_SYMBOL_SIZE = 64
+
+_SYMBOL_SIZES: ContextVar[Mapping[str, int]] = ContextVar("symbol_sizes", default={})
+
+
+def representative_sizes(input_shapes: Iterable[Sequence]) -> dict[str, int]:
+    """Each symbol of the graph inputs' shapes (dims or names) -> its representative size."""
+    leading: set[str] = set()
+    other: set[str] = set()
+    for shape in input_shapes:
+        for axis, d in enumerate(shape):
+            names = {d} if isinstance(d, str) else (set() if isinstance(d, int) else d.symbols())
+            (leading if axis == 0 else other).update(names)
+    return {s: BATCH_SYMBOL_SIZE if s not in other else OTHER_SYMBOL_SIZE for s in sorted(leading | other)}
+
+
+@contextmanager
+def symbol_sizes(sizes: Mapping[str, int]):
+    """Choose block sizes with ``sizes`` (from ``representative_sizes``) inside the block."""
+    token = _SYMBOL_SIZES.set(dict(sizes))
+    try:
+        yield
+    finally:
+        _SYMBOL_SIZES.reset(token)
+
+
 def static_size(d: Dim, default: int | None = None) -> int:
-    """A size to pick block sizes with: a static dim as is; a symbolic one at its smallest
-    (every symbol 1: batch 1 is the latency case, and a block sized for it stays correct for
-    larger batches). ``default`` is kept for callers that want a fixed guess instead."""
+    """A size to pick block sizes with: a static dim as is; a symbolic one at its
+    representative size (see ``BATCH_SYMBOL_SIZE``; a symbol not known there counts as 1).
+    ``default`` is kept for callers that want a fixed guess for a symbolic dim instead."""
     if isinstance(d, int):
         return d
     if default is not None:
         return default
-    return max(1, d.evaluate({s: 1 for s in d.symbols()}))
+    sizes = _SYMBOL_SIZES.get()
+    return max(1, d.evaluate({s: sizes.get(s, BATCH_SYMBOL_SIZE) for s in d.symbols()}))
 
 
 def pointwise(numel: Dim) -> dict[str, dict]:

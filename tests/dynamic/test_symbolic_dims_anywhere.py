@@ -82,3 +82,16 @@ def test_a_wrong_static_dim_is_still_named_at_run_time():
     m = cortado.compile(transformer_block(), target="interpreter", opt_level=0)
     with pytest.raises(InputError, match=r"expects shape \(batch, seq, 16\), got \(1, 3, 8\)"):
         m(np.zeros((1, 3, 8), np.float32))
+
+
+def test_block_sizes_use_the_documented_representative_sizes():
+    """A leading-only symbol stands for 1 (a batch), any other for 64 (a sequence length)."""
+    from cortado.codegen.config import OTHER_SYMBOL_SIZE, representative_sizes, static_size, symbol_sizes
+    from cortado.ir import Sym
+
+    sizes = representative_sizes([("batch", "seq", DIM), ("batch", 4), (Sym("n"), Sym("n"))])
+    assert sizes == {"batch": 1, "n": OTHER_SYMBOL_SIZE, "seq": OTHER_SYMBOL_SIZE}
+    with symbol_sizes(sizes):
+        assert static_size(Sym("batch") * Sym("seq")) == OTHER_SYMBOL_SIZE
+        assert static_size(Sym("seq"), 1024) == 1024            # a caller's own guess still wins
+    assert static_size(Sym("batch") * Sym("seq")) == 1           # outside code generation: 1
