@@ -121,3 +121,21 @@ def test_empty_batch_and_sequence_through_a_transformer_block(opt_level):
     for b, s in ((0, 5), (2, 0), (1, 3)):
         x = np.random.default_rng(b + s).standard_normal((b, s, 16)).astype(np.float32)
         assert_close(m(x), run_onnxruntime(model, {"x": x})[0], what=f"(batch, seq) = ({b}, {s})")
+
+
+def test_fused_attention_with_no_keys_gives_zeros():
+    """Cross attention fused into one kernel (O2) with the key length bound to 0: Softmax over an
+    empty axis then MatMul with K = 0 is zeros in onnxruntime, not 0/0."""
+    from dynamic_models import Builder
+
+    b = Builder()
+    scores = b("Mul", b("MatMul", "q", b("Transpose", "k", perm=[0, 2, 1])), b.const(0.5, np.float32))
+    model = b.model([("q", ["B", "Sq", 8]), ("k", ["B", "Sk", 8])], b("MatMul", b("Softmax", scores, axis=-1), "k"),
+                    None)
+    m = cortado.compile(model, target="interpreter", opt_level=2)
+    assert len(m.plan["steps"]) == 1          # one attention kernel
+    rng = np.random.default_rng(0)
+    for sq, sk in ((3, 4), (3, 0), (0, 4)):
+        feeds = {"q": rng.standard_normal((2, sq, 8)).astype(np.float32),
+                 "k": rng.standard_normal((2, sk, 8)).astype(np.float32)}
+        assert_close(m.run(feeds)["y"], run_onnxruntime(model, feeds)[0], what=f"(Sq, Sk) = ({sq}, {sk})")

@@ -95,3 +95,19 @@ def test_block_sizes_use_the_documented_representative_sizes():
         assert static_size(Sym("batch") * Sym("seq")) == OTHER_SYMBOL_SIZE
         assert static_size(Sym("seq"), 1024) == 1024            # a caller's own guess still wins
     assert static_size(Sym("batch") * Sym("seq")) == 1           # outside code generation: 1
+
+
+def test_block_kernels_compile_for_gpus_with_every_size_an_argument():
+    """The symbolic block's kernels (flash attention with its empty-keys guard, the row mean's
+    max(n, 1)) build for sm_80 and sm_90 without a GPU, and no size argument is specialized."""
+    from cortado.codegen.aot import compile_jobs, jobs_for
+    from cortado.runtime.loader import load_kernels
+
+    m = cortado.compile(transformer_block(), target="interpreter", opt_level=2)
+    module = load_kernels(m.source, interpret=False)
+    for k in m.plan["kernels"]:
+        fn = getattr(module, k["name"])
+        sizes = [p for p in fn.params if not p.is_constexpr and not k["signature"][p.name].startswith(("*", "fp"))]
+        assert sizes and all(p.do_not_specialize for p in sizes), k["name"]
+    built = compile_jobs(jobs_for(m.source, m.plan, ["sm_80", "sm_90"]), workers=2)
+    assert built and all(b.cubin and len(b.cubin) > 1000 for b in built)
