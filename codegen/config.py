@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping
 
-from cortado.ir.dims import Dim
+from cortado.ir.dims import BATCH_SYMBOL_SIZE, OTHER_SYMBOL_SIZE, Dim, representative_sizes  # noqa: F401
 
 TARGETS = ("interpreter", "cuda")
 
@@ -23,26 +23,7 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-# The size a symbolic dim stands for where a choice must be made at compile time (block sizes
-# here; the inputs autotuning times with): a symbol that is only ever the leading dim of the
-# graph inputs is a batch, taken at 1 (the latency case); any other symbol (a sequence length,
-# an image side) at 64, a size where tiles pay. A block chosen for these stays correct at every
-# size: kernels take the real sizes as arguments and mask the edges.
-BATCH_SYMBOL_SIZE = 1
-OTHER_SYMBOL_SIZE = 64
-
 _SYMBOL_SIZES: ContextVar[Mapping[str, int]] = ContextVar("symbol_sizes", default={})
-
-
-def representative_sizes(input_shapes: Iterable[Sequence]) -> dict[str, int]:
-    """Each symbol of the graph inputs' shapes (dims or names) -> its representative size."""
-    leading: set[str] = set()
-    other: set[str] = set()
-    for shape in input_shapes:
-        for axis, d in enumerate(shape):
-            names = {d} if isinstance(d, str) else (set() if isinstance(d, int) else d.symbols())
-            (leading if axis == 0 else other).update(names)
-    return {s: BATCH_SYMBOL_SIZE if s not in other else OTHER_SYMBOL_SIZE for s in sorted(leading | other)}
 
 
 @contextmanager
@@ -57,7 +38,8 @@ def symbol_sizes(sizes: Mapping[str, int]):
 
 def static_size(d: Dim, default: int | None = None) -> int:
     """A size to pick block sizes with: a static dim as is; a symbolic one at its
-    representative size (see ``BATCH_SYMBOL_SIZE``; a symbol not known there counts as 1).
+    representative size (``cortado.ir.dims.representative_sizes``; a symbol not known there
+    counts as 1).
     ``default`` is kept for callers that want a fixed guess for a symbolic dim instead."""
     if isinstance(d, int):
         return d

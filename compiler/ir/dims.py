@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Sequence, Union
 
 __all__ = ["Dim", "Sym", "SymExpr", "is_static", "prod", "dim_str", "sanitize_symbol", "compare", "at_least",
-           "sign_of"]
+           "sign_of", "representative_sizes", "BATCH_SYMBOL_SIZE", "OTHER_SYMBOL_SIZE"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -355,3 +355,24 @@ def at_least(a: Dim, b: Dim) -> bool:
     if isinstance(diff, int):
         return diff >= 0
     return all(c >= 0 for c in diff._terms.values())
+
+
+# The size a symbolic dim stands for where a choice must be made at compile time (block sizes
+# in generated code, the byte estimates layout and transpose sinking compare, the inputs O3
+# autotuning times with): a symbol that is only ever the leading dim of the graph inputs is a
+# batch, taken at 1 (the latency case); any other symbol (a sequence length, an image side) at
+# 64, a size where tiles pay. A choice made for these stays correct at every size: kernels take
+# the real sizes as arguments and mask the edges.
+BATCH_SYMBOL_SIZE = 1
+OTHER_SYMBOL_SIZE = 64
+
+
+def representative_sizes(input_shapes: Iterable[Sequence]) -> dict[str, int]:
+    """Each symbol of the graph inputs' shapes (dims or names) -> its representative size."""
+    leading: set[str] = set()
+    other: set[str] = set()
+    for shape in input_shapes:
+        for axis, d in enumerate(shape):
+            names = {d} if isinstance(d, str) else (set() if isinstance(d, int) else d.symbols())
+            (leading if axis == 0 else other).update(names)
+    return {s: BATCH_SYMBOL_SIZE if s not in other else OTHER_SYMBOL_SIZE for s in sorted(leading | other)}
