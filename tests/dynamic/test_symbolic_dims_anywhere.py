@@ -111,3 +111,31 @@ def test_block_kernels_compile_for_gpus_with_every_size_an_argument():
         assert sizes and all(p.do_not_specialize for p in sizes), k["name"]
     built = compile_jobs(jobs_for(m.source, m.plan, ["sm_80", "sm_90"]), workers=2)
     assert built and all(b.cubin and len(b.cubin) > 1000 for b in built)
+
+
+def _torchscript_encoder():
+    """The TorchScript-style encoder of tests/frontends/onnx, its sequence dim made symbolic."""
+    import importlib.util
+
+    path = ROOT / "tests" / "frontends" / "onnx" / "encoder_models.py"
+    spec = importlib.util.spec_from_file_location("encoder_models_for_dynamic", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    model = mod.torchscript_encoder()
+    for vi in list(model.graph.input) + list(model.graph.output):
+        dim = vi.type.tensor_type.shape.dim[1]
+        dim.ClearField("dim_value")
+        dim.dim_param = "seq"
+    return model, mod.DIM
+
+
+@pytest.mark.parametrize("opt_level", [0, 2])
+def test_torchscript_head_split_over_a_symbolic_sequence(opt_level):
+    """Head reshapes computed at run time from Shape -> Gather -> Unsqueeze -> Concat chains read
+    the symbolic seq: they fold into symbolic Reshape targets."""
+    model, dim = _torchscript_encoder()
+    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    name = model.graph.input[0].name
+    for b, s in ((1, 5), (2, 11), (0, 3)):
+        x = np.random.default_rng(s).standard_normal((b, s, dim)).astype(np.float32)
+        assert_close(m(x), run_onnxruntime(model, {name: x})[0], what=f"(batch, seq) = ({b}, {s})")
