@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Mapping
 
-from cortado.ir.dims import BATCH_SYMBOL_SIZE, OTHER_SYMBOL_SIZE, Dim, representative_sizes  # noqa: F401
+from cortado.ir.dims import BATCH_SYMBOL_SIZE, Dim
 
 TARGETS = ("interpreter", "cuda")
 

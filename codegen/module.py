@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from cortado.ir import Graph, Value
-from cortado.ir.dims import Dim
+from cortado.ir.dims import Dim, representative_sizes
 from cortado.kernel_groups import KernelGroup, Kind
 from cortado.passes.memory import MemoryPlan
 
 from . import generate as gen
-from .config import representative_sizes, symbol_sizes
+from .config import symbol_sizes
 from .cost import Cost, kernel_cost
 from .prelude import prelude_source
 from .writer import KernelSource

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from cortado.codegen.config import representative_sizes
+from cortado.ir.dims import representative_sizes
 from cortado.runtime import sizes
 from cortado.runtime.loader import cache_dir, write_atomic
 

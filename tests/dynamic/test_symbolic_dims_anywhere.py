@@ -86,8 +86,9 @@ def test_a_wrong_static_dim_is_still_named_at_run_time():
 
 def test_block_sizes_use_the_documented_representative_sizes():
     """A leading-only symbol stands for 1 (a batch), any other for 64 (a sequence length)."""
-    from cortado.codegen.config import OTHER_SYMBOL_SIZE, representative_sizes, static_size, symbol_sizes
+    from cortado.codegen.config import static_size, symbol_sizes
     from cortado.ir import Sym
+    from cortado.ir.dims import OTHER_SYMBOL_SIZE, representative_sizes
 
     sizes = representative_sizes([("batch", "seq", DIM), ("batch", 4), (Sym("n"), Sym("n"))])
     assert sizes == {"batch": 1, "n": OTHER_SYMBOL_SIZE, "seq": OTHER_SYMBOL_SIZE}

@@ -51,6 +51,7 @@ _SHAPE_MATH = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: l
                Op.EQUAL: None, Op.LESS: None, Op.LESS_OR_EQUAL: None, Op.GREATER: None,
                Op.GREATER_OR_EQUAL: None, Op.WHERE: None}
 
+
 def _shape_arithmetic(ctx, op, inputs, out):
     """Keep shape data flowing through integer arithmetic on shapes (``Shape(x)[0] * 4``), and
     through the comparisons and selections exporters build shapes with (``Where(Equal(s, -1),
