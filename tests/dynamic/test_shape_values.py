@@ -103,3 +103,16 @@ def test_a_shape_read_from_tensor_data_is_still_refused():
     model.graph.input[0].type.tensor_type.elem_type = 1
     with pytest.raises(UnsupportedOpError, match="depends on tensor data"):
         cortado.compile(model, target="interpreter", opt_level=0)
+
+
+def test_reduce_prod_of_shape_data_is_a_symbolic_flatten_size():
+    """``Reshape(x, Concat(Shape(x)[:1], ReduceProd(Shape(x)[1:])))``: a flatten spelled with
+    shape arithmetic, over a symbolic sequence length."""
+    b = Builder()
+    s = b("Shape", "x")
+    rest = b("ReduceProd", b("Slice", s, b.const([1]), b.const([3])), keepdims=1)
+    target = b("Concat", b("Slice", s, b.const([0]), b.const([1])), rest, axis=0)
+    model = b.model([("x", ["batch", "seq", 4])], b("Reshape", "x", target), None, opset=18)
+    m = _check(model, _xs((1, 3, 4), (2, 5, 4), (0, 2, 4)), opt_level=0)
+    (reshape,) = [n for n in m.graph.nodes if n.op is Op.RESHAPE]
+    assert [str(d) for d in reshape.attrs.shape] == ["batch", "4*seq"]
