@@ -333,6 +333,8 @@ def sign_of(d: Dim) -> int | None:
     without guessing; ``N == 1`` stays undecided."""
     if isinstance(d, int):
         return (d > 0) - (d < 0)
+    if not _atoms_nonneg(d):
+        return None
     const = d._terms.get((), 0)
     coefs = [c for m, c in d._terms.items() if m != ()]
     if all(c >= 0 for c in coefs) and const > 0:
@@ -354,7 +356,21 @@ def at_least(a: Dim, b: Dim) -> bool:
     diff = a - b
     if isinstance(diff, int):
         return diff >= 0
-    return all(c >= 0 for c in diff._terms.values())
+    return _atoms_nonneg(diff) and all(c >= 0 for c in diff._terms.values())
+
+
+def _atoms_nonneg(d: "SymExpr") -> bool:
+    """Every atom of ``d`` is at least 0 for every binding: a symbol (a size), or a ``//`` or
+    ``%`` whose numerator is provably at least 0 and whose divisor is a positive int
+    (``(H - 3) // 2`` is negative for a small H, so it is not)."""
+    for m in d._terms:
+        for atom, _ in m:
+            if atom.kind == "sym":
+                continue
+            num, den = atom.args
+            if not (isinstance(den, int) and den > 0 and at_least(num, 0)):
+                return False
+    return True
 
 
 # The size a symbolic dim stands for where a choice must be made at compile time (block sizes

@@ -55,8 +55,8 @@ def _dims(draw):
     d = draw(st.integers(-4, 4))
     for t in terms:
         d = d + draw(st.integers(-2, 2)) * t
-    if draw(st.booleans()):
-        d = d + draw(st.integers(-1, 2)) * ((N + 1) // 2)
+    if draw(st.booleans()):     # an opaque floor division, with a numerator that may go below 0
+        d = d + draw(st.integers(-1, 2)) * ((N + draw(st.integers(-3, 1))) // draw(st.integers(2, 3)))
     return d
 
 
