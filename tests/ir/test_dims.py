@@ -54,13 +54,14 @@ def _dims(draw):
     terms = [N, S, N * S, N * N]
     d = draw(st.integers(-4, 4))
     for t in terms:
-        d = d + draw(st.integers(-2, 2)) * t
+        if draw(st.booleans()):
+            d = d + draw(st.integers(-2, 2)) * t
     if draw(st.booleans()):     # an opaque floor division, with a numerator that may go below 0
         d = d + draw(st.integers(-1, 2)) * ((N + draw(st.integers(-3, 1))) // draw(st.integers(2, 3)))
     return d
 
 
-@given(_dims(), _dims(), st.integers(0, 6), st.integers(0, 6))
+@given(_dims(), st.one_of(st.integers(-3, 3), _dims()), st.integers(0, 6), st.integers(0, 6))
 def test_decided_comparisons_hold_at_every_binding(a, b, n, s):
     """``compare`` and ``at_least`` answer only what holds for every size (0 included):
     checked against integer arithmetic at a drawn binding."""
@@ -81,3 +82,6 @@ def test_decided_comparisons_on_exporter_patterns():
     assert compare(N, -1) == 1 and compare(N * S + 1, 0) == 1 and compare(-N - 1, 0) == -1
     assert compare(N, N) == 0 and compare(N, 1) is None and compare(N, S) is None
     assert at_least(N, 0) and at_least(N * S, 0) and not at_least(N, 1) and not at_least(N, S)
+    # a window's output size: (H - 3) // 2 is below 0 for H < 3, (H + 3) // 2 never is
+    assert compare(1 + (N - 3) // 2, 0) is None and not at_least((N - 3) // 2, 0)
+    assert compare(1 + (N + 3) // 2, 0) == 1 and at_least((N + 3) // 2, 0)
