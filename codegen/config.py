@@ -7,7 +7,11 @@ compiled model (and one saved artifact) runs on either.
 
 from __future__ import annotations
 
-from cortado.ir.dims import Dim
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Mapping
+
+from cortado.ir.dims import BATCH_SYMBOL_SIZE, Dim
 
 TARGETS = ("interpreter", "cuda")
 
@@ -19,15 +23,30 @@ def next_pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
+_SYMBOL_SIZES: ContextVar[Mapping[str, int]] = ContextVar("symbol_sizes", default={})
+
+
+@contextmanager
+def symbol_sizes(sizes: Mapping[str, int]):
+    """Choose block sizes with ``sizes`` (from ``representative_sizes``) inside the block."""
+    token = _SYMBOL_SIZES.set(dict(sizes))
+    try:
+        yield
+    finally:
+        _SYMBOL_SIZES.reset(token)
+
+
 def static_size(d: Dim, default: int | None = None) -> int:
-    """A size to pick block sizes with: a static dim as is; a symbolic one at its smallest
-    (every symbol 1: batch 1 is the latency case, and a block sized for it stays correct for
-    larger batches). ``default`` is kept for callers that want a fixed guess instead."""
+    """A size to pick block sizes with: a static dim as is; a symbolic one at its
+    representative size (``cortado.ir.dims.representative_sizes``; a symbol not known there
+    counts as 1).
+    ``default`` is kept for callers that want a fixed guess for a symbolic dim instead."""
     if isinstance(d, int):
         return d
     if default is not None:
         return default
-    return max(1, d.evaluate({s: 1 for s in d.symbols()}))
+    sizes = _SYMBOL_SIZES.get()
+    return max(1, d.evaluate({s: sizes.get(s, BATCH_SYMBOL_SIZE) for s in d.symbols()}))
 
 
 def pointwise(numel: Dim) -> dict[str, dict]:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from cortado.ir import Graph, Value
-from cortado.ir.dims import Dim
+from cortado.ir.dims import Dim, representative_sizes
 from cortado.kernel_groups import KernelGroup, Kind
 from cortado.passes.memory import MemoryPlan
 
 from . import generate as gen
+from .config import symbol_sizes
 from .cost import Cost, kernel_cost
 from .prelude import prelude_source
 from .writer import KernelSource
@@ -59,10 +60,12 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     per_launch: list[dict] = []
     helpers: set[str] = set()
     layouts = memory.layouts()
+    sizes = representative_sizes(v.shape for v in graph.inputs)
     for g in groups:
         if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
-        ks = gen.generate_kernel(g, layouts)
+        with symbol_sizes(sizes):
+            ks = gen.generate_kernel(g, layouts)
         cost = kernel_cost(ks)
         key = hashlib.sha256(ks.body.encode()).hexdigest()[:16]
         info = kernels.get(key)

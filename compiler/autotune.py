@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from cortado.ir.dims import representative_sizes
 from cortado.runtime import sizes
 from cortado.runtime.loader import cache_dir, write_atomic
 
@@ -65,8 +66,9 @@ def autotune(model, *, inputs=None) -> dict:
 
     t0 = time.perf_counter()
     dev = model.device
+    rep = representative_sizes(i["shape"] for i in model.inputs)     # timed at representative sizes
     feeds = inputs or {i["name"]: np.random.default_rng(0).standard_normal(
-        [d if isinstance(d, int) else 1 for d in i["shape"]]).astype(i["dtype"]) for i in model.inputs}
+        [d if isinstance(d, int) else rep.get(d, 1) for d in i["shape"]]).astype(i["dtype"]) for i in model.inputs}
     arrays, env = model._check_inputs(feeds)
     model._prepare()
     in_tensors = {n: dev.from_host(a) for n, a in arrays.items()}
@@ -76,7 +78,8 @@ def autotune(model, *, inputs=None) -> dict:
     dev.synchronize()
     cache = _load_cache()
     tuned = cached = 0
-    for launch, step in zip(launches, model.plan["steps"]):
+    for launch in launches:           # steps with an empty grid have no launch
+        step = model.plan["steps"][launch.step]
         candidates = step.get("tune")
         if not candidates:
             continue

@@ -40,6 +40,7 @@ import networkx as nx
 import numpy as np
 
 from cortado.ir import Graph, Node, Op, Value
+from cortado.ir.dims import representative_sizes
 from cortado.ops import Category, apply, get_op
 
 from .rewrite import compose_perms, nbytes_estimate, remove_if_dead, replace_result
@@ -176,7 +177,8 @@ def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[i
     values = [v for v in graph.values() if id(v) in frames]
     pos = {id(v): i for i, v in enumerate(values)}
     w2 = len(values) + 1                                        # one byte outweighs every tie-breaker
-    w1 = (sum(nbytes_estimate(v) for v in values) + 1) * w2    # one transpose outweighs every byte
+    sizes = representative_sizes(v.shape for v in graph.inputs)
+    w1 = (sum(nbytes_estimate(v, sizes) for v in values) + 1) * w2    # one transpose outweighs every byte
     net = nx.DiGraph()
     net.add_nodes_from(["S", "T", *range(len(values))])
 
@@ -195,14 +197,14 @@ def _storage(graph: Graph, region: list[Node], frames: dict[int, int]) -> dict[i
         used_outside = v.is_graph_output or any(id(u) not in inside for u in v.users)
         for outside in (produced_outside, used_outside):
             if outside:
-                to_frame(v, w1 + w2 * nbytes_estimate(v))
+                to_frame(v, w1 + w2 * nbytes_estimate(v, sizes))
     for n in region:
         if n.op is Op.TRANSPOSE:
-            both(pos[id(n.inputs[0])], pos[id(n.output)], w1 + w2 * nbytes_estimate(n.inputs[0]))
+            both(pos[id(n.inputs[0])], pos[id(n.output)], w1 + w2 * nbytes_estimate(n.inputs[0], sizes))
             continue
         for v in n.inputs:
             if _is_var(v) and v.type.rank == n.output.type.rank:
-                both(pos[id(v)], pos[id(n.output)], w1 + w2 * nbytes_estimate(v))
+                both(pos[id(v)], pos[id(n.output)], w1 + w2 * nbytes_estimate(v, sizes))
     _, (source_side, _) = nx.minimum_cut(net, "S", "T")
     return {id(v): 0 if pos[id(v)] in source_side else 1 for v in values}
 

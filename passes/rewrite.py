@@ -7,6 +7,8 @@ and only then edits the graph through the IR's methods.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from cortado.ir import Graph, Node, Value
@@ -72,9 +74,11 @@ def drop_constant(graph: Graph, v: Value) -> bool:
     return True
 
 
-def nbytes_estimate(v: Value) -> int:
-    """Bytes of a value, with symbolic dims counted as 1 (for comparing costs)."""
+def nbytes_estimate(v: Value, sizes: Mapping[str, int] | None = None) -> int:
+    """Bytes of a value for comparing costs, each symbol at its size in ``sizes`` (from
+    ``representative_sizes`` of the graph's inputs; a symbol not there counts as 1)."""
     n = v.type.nbytes
     if isinstance(n, int):
         return n
-    return int(n.evaluate({s: 1 for s in n.symbols()}))
+    sizes = sizes or {}
+    return int(n.evaluate({s: sizes.get(s, 1) for s in n.symbols()}))

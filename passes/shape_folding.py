@@ -8,7 +8,9 @@ that exporters emit become constants when the shapes they read are static.
    object arrays, symbolic algebra included), and every result that comes out all-int is
    folded:
    ``Gather(Shape(x), 2)`` of an ``(N, 4, 8)`` tensor is the constant 8, ``Shape(x)[0]``
-   stays a node. Exact: no guessing from sample bindings.
+   stays a node. Exact: no guessing from sample bindings. Comparisons, Max, Min and Where
+   are decided element by element where the answer holds for every binding (sizes are at
+   least 0, so ``Equal(Shape(x), -1)`` is all false and ``Where`` of it picks the shape).
 2. From there, small computations on integer or boolean constants (Gather, Concat, Reshape,
    arithmetic on shape vectors, the Cast of a dim to float) fold as well, up to
    ``max_elements`` per value: these are shape arithmetic, never model data, so folding them
@@ -25,6 +27,7 @@ import numpy as np
 
 from cortado.ir import DType, Graph, Node, Op, prod
 from cortado.ops import Category, get_op
+from cortado.ops.shapes import DECIDABLE, decide
 
 from .constant_folding import fold_node
 from .rewrite import remove_if_dead
@@ -32,10 +35,11 @@ from .rewrite import remove_if_dead
 MAX_ELEMENTS = 64
 
 # Ops that may read symbolic shape data: they only move elements (views) or do exact
-# polynomial arithmetic on them. Comparisons, division and modulo are left out: on a
-# symbolic dim they cannot be decided at compile time (is N == 1?).
+# polynomial arithmetic on them. Division and modulo are left out. Comparisons, Max, Min and
+# Where are evaluated element by element with ``decide``: an element that is the same for
+# every binding (``N == -1`` is false) is folded, one that is not (is N == 1?) keeps the node.
 SYMBOLIC_OK = frozenset({Op.GATHER, Op.CONCAT, Op.RESHAPE, Op.SLICE, Op.TRANSPOSE, Op.EXPAND, Op.TILE, Op.ADD,
-                         Op.SUB, Op.MUL, Op.NEG, Op.IDENTITY})
+                         Op.SUB, Op.MUL, Op.NEG, Op.IDENTITY}) | DECIDABLE | {Op.WHERE}
 
 
 def _shape_data(node: Node) -> np.ndarray | None:
@@ -52,8 +56,39 @@ def _shape_data(node: Node) -> np.ndarray | None:
     return None
 
 
+def _decided(node: Node, arrays: list) -> list[np.ndarray] | None:
+    """Max/Min/a comparison/Where on symbolic shape data, element by element with ``decide``;
+    None when an element depends on the binding."""
+    try:
+        parts = np.broadcast_arrays(*[np.asarray(a, dtype=object) for a in arrays])
+    except ValueError:
+        return None
+    flat = [p.reshape(-1) for p in parts]
+    out = []
+    for elems in zip(*flat):
+        if node.op is Op.WHERE:
+            cond, x, y = elems
+            if not isinstance(cond, (int, np.integer, bool, np.bool_)):
+                return None
+            out.append(x if cond else y)
+            continue
+        x, y = (int(e) if isinstance(e, (np.integer, np.bool_)) else e for e in elems)
+        r = decide(node.op, x, y)
+        if r is None:
+            return None
+        out.append(r)
+    result = np.empty(len(out), dtype=object)
+    result[:] = out
+    return [result.reshape(parts[0].shape)]
+
+
 def _evaluate(node: Node, arrays: list) -> list[np.ndarray] | None:
     """The op's reference on (possibly symbolic) arrays, unconverted; None when it fails."""
+    if node.op in DECIDABLE or node.op is Op.WHERE:
+        out = _decided(node, arrays)
+        if out is None or tuple(out[0].shape) != tuple(node.outputs[0].shape):
+            return None
+        return out
     try:
         with np.errstate(all="ignore"):
             out = get_op(node.op).reference(node.attrs, *arrays)

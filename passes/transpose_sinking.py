@@ -29,6 +29,7 @@ import dataclasses
 import numpy as np
 
 from cortado.ir import Graph, Node, Op, Value
+from cortado.ir.dims import representative_sizes
 from cortado.ops import Category, apply, get_op
 
 from .rewrite import compose_perms, inverse_perm, nbytes_estimate, remove_if_dead, replace_result
@@ -96,7 +97,9 @@ def _sink_into(graph: Graph, t: Node, user: Node) -> bool:
         return False
     freed = [v for v in others if v.producer is not None and v.producer.op is Op.TRANSPOSE
              and len(v.users) == 1 and not v.is_graph_output]
-    if nbytes_estimate(user.output) > nbytes_estimate(x) + sum(nbytes_estimate(v) for v in freed):
+    sizes = representative_sizes(v.shape for v in graph.inputs)
+    moved = nbytes_estimate(x, sizes) + sum(nbytes_estimate(v, sizes) for v in freed)
+    if nbytes_estimate(user.output, sizes) > moved:
         return False      # the moved transpose would carry more bytes (a widening cast, constants)
     operands = [None if v is None else x if v is y else _bring(graph, v, perm) for v in user.inputs]
     new = apply(graph, user.op, operands, before=user, name=user.name, **attrs)

@@ -300,7 +300,9 @@ class CompiledModel:
             cfg = step["configs"][family]
             genv = dict(env)
             genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})
-            grid = tuple(max(1, sizes.evaluate(g, genv)) for g in step["grid"])
+            grid = tuple(sizes.evaluate(g, genv) for g in step["grid"])
+            if min(grid, default=1) <= 0:
+                continue        # an empty output (a 0 in its shape): nothing to compute, no launch
             args = [resolve(a["value"]) if "value" in a else sizes.evaluate(a["size"], env) for a in step["args"]]
             launches.append(Launch(i, getattr(self._module, step["kernel"]), grid, args, cfg))
         copies = [(out_tensors[pos], resolve(src)) for src, pos in self.plan["copies"]]
@@ -400,8 +402,6 @@ class CompiledModel:
                 elif d.isidentifier():
                     if env.setdefault(d, got) != got:
                         raise InputError(f"dim {d} is {env[d]} in one input but {got} in {name!r} (axis {axis})")
-            if any(s == 0 for s in shape):
-                raise InputError(f"input {name!r} has an empty dim {tuple(shape)}; Cortado needs non-empty tensors")
             arrays[name] = a
         # every size is checked before anything is allocated or copied (a broadcast view of
         # 10^12 elements costs nothing until it is made contiguous)

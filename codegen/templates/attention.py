@@ -94,7 +94,9 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *, s
         del w.seeds[id(scores.outputs[0])]
     w.mask = w.guard(m_rows, m_dv)
     out_index = at(y, ix.var("rm[:, None]"), ix.var("rd[None, :]"))
-    epilogue(w, y, out_index, w.assign("acc", "acc / l_i"), outputs)
+    # no keys at all (S_k bound to 0) leaves l_i = 0: the result is zeros, as the unfused
+    # Softmax -> MatMul over an empty axis gives (any key makes l_i >= 1, or NaN when masked out)
+    epilogue(w, y, out_index, w.assign("acc", "acc / tl.where(l_i == 0.0, 1.0, l_i)"), outputs)
 
     moved = tensor_bytes(w.loads) + tensor_bytes(outputs)
     flops = 2 * nbatch * sq * sk * (d + dv) + 5 * nbatch * sq * sk + elementwise_flops(nodes)

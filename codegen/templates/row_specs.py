@@ -17,8 +17,14 @@ def _axes_from(node, start):
     return tuple(range(start, node.inputs[0].type.rank))
 
 
+def _nonzero(R: str) -> str:
+    """A row length to divide by: a symbolic one bound to 0 (an empty axis) divides by 1, so
+    the mean of nothing is 0 as in onnxruntime, not 0/0."""
+    return R if R.isdigit() else f"tl.maximum({R}, 1)"
+
+
 def _mean(s):
-    return f"({s['s']} / {s['R']})"
+    return f"({s['s']} / {_nonzero(s['R'])})"
 
 
 def _moment_passes():
@@ -42,7 +48,8 @@ def _gmp(node):
 
 _SIMPLE = {
     Op.REDUCE_SUM: ("sum", lambda t: t, lambda c, s: s),
-    Op.REDUCE_MEAN: ("sum", lambda t: t, lambda c, s: f"({s} / {c.R})" if "float" in c.acc else f"({s} // {c.R})"),
+    Op.REDUCE_MEAN: ("sum", lambda t: t, lambda c, s: f"({s} / {_nonzero(c.R)})" if "float" in c.acc
+                   else f"({s} // {_nonzero(c.R)})"),
     Op.REDUCE_MAX: ("max", lambda t: t, lambda c, s: s),
     Op.REDUCE_MIN: ("min", lambda t: t, lambda c, s: s),
     Op.REDUCE_PROD: ("prod", lambda t: t, lambda c, s: s),

@@ -3,7 +3,7 @@
     MODEL                      model.onnx, net.prototxt (Caffe) or, where a command runs one,
                                a .cortado artifact
     --input NAME=FILE.npy|random   input data; a file also fixes NAME's dims when compiling
-    --shape NAME=DIMS          an input's dims, e.g. image=1x3x224x224 or image=Nx3x224x224
+    --shape NAME=DIMS          an input's dims, e.g. image=1x3x224x224 or image=Nx3xHxW (names: symbolic)
     --weights W / --random-weights   a Caffe net's .caffemodel, or seeded random weights
     --target T                 auto | cuda | interpreter
     --dtype D                  float32 | float16 | bfloat16
@@ -27,7 +27,8 @@ MODEL_HELP = "model.onnx or net.prototxt (Caffe; its weights with --weights)"
 RUNNABLE_HELP = MODEL_HELP + ", or a compiled .cortado artifact"
 INPUT_HELP = ("input data: a .npy file (read without unpickling) or 'random' (seeded); a file also fixes "
               "NAME's dims when the model is compiled. Repeat for each input")
-SHAPE_HELP = "an input's dims, e.g. data=1x3x224x224 (a name such as N keeps a dim symbolic). Repeat per input"
+SHAPE_HELP = ("an input's dims, e.g. data=1x3x224x224; a name keeps a dim symbolic at any axis (data=Nx3xHxW). "
+              "Repeat per input")
 WEIGHTS_HELP = "the Caffe net's .caffemodel weights"
 RANDOM_WEIGHTS_HELP = "seeded random weights for a Caffe net without a .caffemodel (a notice says so)"
 TARGET_HELP = "where kernels run: auto (a GPU when present, else the interpreter), cuda or interpreter"

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Sequence, Union
 
-__all__ = ["Dim", "Sym", "SymExpr", "is_static", "prod", "dim_str", "sanitize_symbol"]
+__all__ = ["Dim", "Sym", "SymExpr", "is_static", "prod", "dim_str", "sanitize_symbol", "compare", "at_least",
+           "sign_of", "representative_sizes", "BATCH_SYMBOL_SIZE", "OTHER_SYMBOL_SIZE"]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -320,3 +321,74 @@ def gcd_with(d: Dim, k: int) -> int:
     for c in d._terms.values():
         g = math.gcd(g, c)
     return g
+
+
+def sign_of(d: Dim) -> int | None:
+    """The sign of ``d`` (-1, 0 or 1) when it holds for every binding of its symbols, else None.
+
+    Every symbol is a size, so at least 0 (an empty batch included), and so are the ``//`` and
+    ``%`` atoms of sizes: a polynomial whose non-constant coefficients are all >= 0 is at least
+    its constant term, and one whose coefficients are all <= 0 is at most it. That decides the
+    comparisons exporters write on shape values (``N == -1`` is false, ``max(N, 0)`` is N)
+    without guessing; ``N == 1`` stays undecided."""
+    if isinstance(d, int):
+        return (d > 0) - (d < 0)
+    if not _atoms_nonneg(d):
+        return None
+    const = d._terms.get((), 0)
+    coefs = [c for m, c in d._terms.items() if m != ()]
+    if all(c >= 0 for c in coefs) and const > 0:
+        return 1
+    if all(c <= 0 for c in coefs) and const < 0:
+        return -1
+    return None
+
+
+def compare(a: Dim, b: Dim) -> int | None:
+    """-1, 0 or 1 as ``a`` is below, equal to or above ``b`` for every binding; None when it depends."""
+    if isinstance(a, SymExpr) and isinstance(b, SymExpr) and a == b:
+        return 0
+    return sign_of(a - b)
+
+
+def at_least(a: Dim, b: Dim) -> bool:
+    """True when ``a >= b`` for every binding of the symbols (sizes, so each at least 0)."""
+    diff = a - b
+    if isinstance(diff, int):
+        return diff >= 0
+    return _atoms_nonneg(diff) and all(c >= 0 for c in diff._terms.values())
+
+
+def _atoms_nonneg(d: "SymExpr") -> bool:
+    """Every atom of ``d`` is at least 0 for every binding: a symbol (a size), or a ``//`` or
+    ``%`` whose numerator is provably at least 0 and whose divisor is a positive int
+    (``(H - 3) // 2`` is negative for a small H, so it is not)."""
+    for m in d._terms:
+        for atom, _ in m:
+            if atom.kind == "sym":
+                continue
+            num, den = atom.args
+            if not (isinstance(den, int) and den > 0 and at_least(num, 0)):
+                return False
+    return True
+
+
+# The size a symbolic dim stands for where a choice must be made at compile time (block sizes
+# in generated code, the byte estimates layout and transpose sinking compare, the inputs O3
+# autotuning times with): a symbol that is only ever the leading dim of the graph inputs is a
+# batch, taken at 1 (the latency case); any other symbol (a sequence length, an image side) at
+# 64, a size where tiles pay. A choice made for these stays correct at every size: kernels take
+# the real sizes as arguments and mask the edges.
+BATCH_SYMBOL_SIZE = 1
+OTHER_SYMBOL_SIZE = 64
+
+
+def representative_sizes(input_shapes: Iterable[Sequence]) -> dict[str, int]:
+    """Each symbol of the graph inputs' shapes (dims or names) -> its representative size."""
+    leading: set[str] = set()
+    other: set[str] = set()
+    for shape in input_shapes:
+        for axis, d in enumerate(shape):
+            names = {d} if isinstance(d, str) else (set() if isinstance(d, int) else d.symbols())
+            (leading if axis == 0 else other).update(names)
+    return {s: BATCH_SYMBOL_SIZE if s not in other else OTHER_SYMBOL_SIZE for s in sorted(leading | other)}

@@ -55,9 +55,9 @@ def _sum(x, axes, keep):
 
 
 def _mean(x, axes, keep):
-    if x.dtype.kind == "f":
-        return np.mean(x.astype(np.float64), axis=axes, keepdims=keep)
     n = int(np.prod([x.shape[a] for a in axes]))
+    if x.dtype.kind == "f":       # over an empty axis: 0, as onnxruntime gives (not numpy's NaN)
+        return np.sum(x.astype(np.float64), axis=axes, keepdims=keep) / max(n, 1)
     s = np.sum(x.astype(np.int64), axis=axes, keepdims=keep)
     return np.trunc(s / max(n, 1)).astype(x.dtype)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..ir import TensorType
-from ..ir.dims import Dim, SymExpr
+from ..ir import Op, TensorType
+from ..ir.dims import Dim, SymExpr, at_least, compare
 from cortado.runtime.errors import ShapeError
 
 
@@ -92,3 +92,23 @@ def auto_pads(auto_pad: str, sizes: Sequence[Dim], kernel: Sequence[int], stride
             begins.append(big)
             ends.append(small)
     return tuple(begins + ends)
+
+
+# comparisons on shape values: the outcomes of ``compare(a, b)`` (-1, 0, 1) that make each true
+_COMPARE = {Op.EQUAL: {0}, Op.LESS: {-1}, Op.LESS_OR_EQUAL: {-1, 0}, Op.GREATER: {1},
+            Op.GREATER_OR_EQUAL: {0, 1}}
+DECIDABLE = frozenset(_COMPARE) | {Op.MAX, Op.MIN}
+
+
+def decide(op: Op, x: Dim, y: Dim):
+    """One element of Max/Min or a comparison (``DECIDABLE``) of two dims, when the answer is
+    the same for every binding of their symbols (sizes, each at least 0): ``N == -1`` is
+    False, ``max(N, 0)`` is N, ``max(N, N)`` is N. None when it depends (``N == 1``)."""
+    if op in (Op.MAX, Op.MIN):
+        if at_least(x, y):
+            return x if op is Op.MAX else y
+        if at_least(y, x):
+            return y if op is Op.MAX else x
+        return None
+    c = compare(x, y)
+    return None if c is None else c in _COMPARE[op]

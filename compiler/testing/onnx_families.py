@@ -3,9 +3,9 @@
 A family is ``fn(draw, builder, x, pool, supported) -> Val | None``: it applies an op to ``x``
 (other operands come from ``pool`` or are seeded constants), computes the result's shape, and
 returns it — or None when the op does not fit ``x`` (or is not supported), which the
-strategy simply skips. ``Val.batch`` is the axis holding the symbolic batch ``N`` (None when
-the value has none); ops keep it consistent: a constant never meets ``N`` with a dim above 1,
-and ``N`` is never reduced to a constant size.
+strategy simply skips. ``Val.batch`` is the axis holding the symbolic dim ``N`` (any axis: a
+batch, a sequence; None when the value has none); ops keep it consistent: a constant never
+meets ``N`` with a dim above 1, and a reduction over ``N`` leaves a static result.
 """
 
 from __future__ import annotations
@@ -238,14 +238,12 @@ def rows(draw, b, x: Val, pool, supported) -> Val | None:
         axis = draw(st.integers(-x.rank, x.rank - 1), label="softmax axis")
         return Val(b.node(op, [x.name], axis=axis), x.shape, x.batch)
     axes = sorted(set(draw(st.lists(st.integers(0, x.rank - 1), min_size=1, max_size=x.rank), label="axes")))
-    if x.batch in axes:
-        return None
     keep = draw(st.booleans(), label="keepdims")
     if not keep and len(axes) == x.rank:    # no rank-0 values: several ops (Pad, MatMul) need a dim
         return None
     shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape)) if keep else \
         tuple(d for a, d in enumerate(x.shape) if a not in axes)
-    batch = None if x.batch is None else (x.batch if keep else x.batch - sum(a < x.batch for a in axes))
+    batch = None if x.batch is None or x.batch in axes else (x.batch if keep else x.batch - sum(a < x.batch for a in axes))
     signed = [a - x.rank if draw(st.booleans(), label="negative axis") else a for a in axes]
     return Val(b.node(op, [x.name, b.ints(signed)], keepdims=int(keep)), shape, batch)   # axes: an input (opset 18)
 

@@ -1,7 +1,8 @@
 """Hypothesis strategies for random *valid* ONNX models, for differential testing.
 
-``onnx_models()`` draws a small DAG: one or two float inputs (optionally with a symbolic batch
-dim ``N``), then a few ops from the families below, each applied to a value drawn so far with
+``onnx_models()`` draws a small DAG: one or two float inputs (optionally with one symbolic
+dim ``N`` at any axis: a batch, a sequence length, a reduced axis; bound to 0-3, so empty
+tensors too), then a few ops from the families below, each applied to a value drawn so far with
 operands (other values or seeded constants) whose shapes fit, and one or two outputs. Every
 shape is computed here, so a model is valid by construction; onnxruntime is the judge of that.
 
@@ -106,20 +107,22 @@ def onnx_models(draw, max_ops: int = 6, families: tuple[str, ...] | None = None,
     data_seed = draw(st.integers(0, 2**16), label="data seed")
     b = ModelBuilder(data_seed + 1)
     sym = symbolic and draw(st.booleans(), label="symbolic batch")
-    batch = draw(st.integers(1, 3), label="batch") if sym else 1
+    batch = draw(st.integers(0, 3), label="batch") if sym else 1
     rank = draw(st.sampled_from([2, 4, 3, 1]), label="input rank")
     shape = [draw(st.integers(1, 5)) for _ in range(rank)]
+    axis = draw(st.integers(0, rank - 1), label="symbolic axis") if sym else None   # shrinks to the batch
     if sym:
-        shape[0] = batch
-    pool = [Val("x", tuple(shape), 0 if sym else None)]
+        shape[axis] = batch
+    pool = [Val("x", tuple(shape), axis)]
     if draw(st.booleans(), label="second input"):
         other = list(shape[draw(st.integers(0, rank - 1)):])      # a suffix: broadcasts against x
         for i in range(len(other)):
             if draw(st.booleans()):
                 other[i] = 1
-        batch_axis = 0 if sym and len(other) == rank and other[0] == batch else None
-        if sym and len(other) == rank and batch_axis is None:
-            other[0] = 1
+        j = None if axis is None else axis - (rank - len(other))   # x's symbolic axis in x2
+        batch_axis = j if j is not None and j >= 0 and other[j] == batch else None
+        if j is not None and j >= 0 and batch_axis is None:
+            other[j] = 1           # N meets only N or 1
         pool.append(Val("x2", tuple(other), batch_axis))
     n_inputs = len(pool)
     used: list[str] = []

@@ -40,10 +40,11 @@ def _reductions():
              helper.make_node("GroupNormalization", ["x4", "c4", "c4b"], ["gn"], num_groups=2),
              helper.make_node("LpNormalization", ["x"], ["lp"], axis=0, p=2),
              helper.make_node("Hardmax", ["x"], ["hm"], axis=-1),
-             helper.make_node("ReduceMean", ["big", "ax"], ["long"])]
+             helper.make_node("ReduceMean", ["big", "ax"], ["long"]),
+             helper.make_node("ReduceMean", ["xs", "ax"], ["smean"])]     # a row of symbolic (maybe 0) length
     return _model(nodes, [("x", F, ["N", 37]), ("xi", TensorProto.INT32, [5, 6]), ("x4", F, [2, 4, 3, 3]),
-                          ("big", F, [2, 9000])],
-                  ["s", "am", "lse", "imin", "ln", "gn", "lp", "hm", "long"],
+                          ("big", F, [2, 9000]), ("xs", F, [3, "S"])],
+                  ["s", "am", "lse", "imin", "ln", "gn", "lp", "hm", "long", "smean"],
                   {"ax": np.array([1], np.int64), "g": R.random(37, np.float32), "b": R.random(37, np.float32),
                    "c4": R.random(4, np.float32), "c4b": R.random(4, np.float32)})
 

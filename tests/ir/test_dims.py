@@ -45,3 +45,43 @@ def test_sanitize_symbol():
     assert sanitize_symbol("batch size") == "batch_size"
     assert sanitize_symbol("0") == "d_0"
     assert sanitize_symbol("unk__3") == "unk__3"
+
+
+@st.composite
+def _dims(draw):
+    """A small polynomial in N and S with integer coefficients (negative ones included), at
+    times with an opaque ``//`` atom."""
+    terms = [N, S, N * S, N * N]
+    d = draw(st.integers(-4, 4))
+    for t in terms:
+        if draw(st.booleans()):
+            d = d + draw(st.integers(-2, 2)) * t
+    if draw(st.booleans()):     # an opaque floor division, with a numerator that may go below 0
+        d = d + draw(st.integers(-1, 2)) * ((N + draw(st.integers(-3, 1))) // draw(st.integers(2, 3)))
+    return d
+
+
+@given(_dims(), st.one_of(st.integers(-3, 3), _dims()), st.integers(0, 6), st.integers(0, 6))
+def test_decided_comparisons_hold_at_every_binding(a, b, n, s):
+    """``compare`` and ``at_least`` answer only what holds for every size (0 included):
+    checked against integer arithmetic at a drawn binding."""
+    from cortado.ir.dims import _evaluate, at_least, compare
+
+    env = {"N": n, "S": s}
+    x, y = _evaluate(a, env), _evaluate(b, env)
+    c = compare(a, b)
+    if c is not None:
+        assert c == (x > y) - (x < y), (a, b, env)
+    if at_least(a, b):
+        assert x >= y, (a, b, env)
+
+
+def test_decided_comparisons_on_exporter_patterns():
+    from cortado.ir.dims import at_least, compare
+
+    assert compare(N, -1) == 1 and compare(N * S + 1, 0) == 1 and compare(-N - 1, 0) == -1
+    assert compare(N, N) == 0 and compare(N, 1) is None and compare(N, S) is None
+    assert at_least(N, 0) and at_least(N * S, 0) and not at_least(N, 1) and not at_least(N, S)
+    # a window's output size: (H - 3) // 2 is below 0 for H < 3, (H + 3) // 2 never is
+    assert compare(1 + (N - 3) // 2, 0) is None and not at_least((N - 3) // 2, 0)
+    assert compare(1 + (N + 3) // 2, 0) == 1 and at_least((N + 3) // 2, 0)

@@ -38,10 +38,6 @@ def wrong_rank(tmp):
     return feed_case(tmp, np.ones((2, 4, 1), np.float32), npy=np.ones((2, 4, 1), np.float32))
 
 
-def empty_dim(tmp):
-    return feed_case(tmp, np.ones((0, 4), np.float32), npy=np.ones((0, 4), np.float32))
-
-
 def unknown_input(tmp):
     bad = feed_case(tmp, X, name="nope")
     bad.argv = run_argv(fresh_artifact(tmp), "--input", "nope=random")
@@ -200,7 +196,6 @@ CASES = [
     Case("run_wrong_dtype", wrong_dtype, InputError, r"expects dtype float32, got float64", INPUT_X),
     Case("run_wrong_shape", wrong_shape, InputError, r"expects shape \(N, 4\), got \(2, 5\)", INPUT_X),
     Case("run_wrong_rank", wrong_rank, InputError, r"rank 2", INPUT_X),
-    Case("run_empty_dim", empty_dim, InputError, r"empty dim", INPUT_X),
     Case("run_unknown_input", unknown_input, InputError, r"'nope'", r"'nope'"),
     Case("run_missing_input", missing_input, InputError, r"missing 'x'", r"'x'"),
     Case("run_string_input", string_input, InputError, r"must be a numpy array, got str", INPUT_X),

@@ -61,3 +61,22 @@ def test_command_line_prints_a_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "models run: 3" in out and "mismatches: 0" in out and "crashes: 0" in out
+
+
+def test_models_draw_symbolic_dims_at_any_axis():
+    """The strategy puts its symbolic dim N on leading and non-leading axes, and the fuzzer
+    runs such models (the fixed budget above includes them)."""
+    from hypothesis import given, settings
+
+    from cortado.testing.onnx_models import onnx_models
+
+    axes: set[int] = set()
+
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None)
+    @given(onnx_models(max_ops=2))
+    def draw(case):
+        dims = case.model.graph.input[0].type.tensor_type.shape.dim
+        axes.update(i for i, d in enumerate(dims) if d.dim_param == "N")
+
+    draw()
+    assert 0 in axes and any(a > 0 for a in axes), axes

@@ -89,6 +89,21 @@ def test_graph_device_outputs_are_not_overwritten_by_the_next_call(tiny):
     check(m, tiny, b, got=gpu.to_host(out_b))
 
 
+def test_an_empty_batch_launches_nothing_directly_or_in_a_graph(tiny):
+    """A batch of 0 binds no launch (every output is empty), copies no bytes, and neither
+    disturbs the runs around it, graph capture and replay included."""
+    m, gpu = compiled(tiny)
+    check(m, tiny, images(2, 0))
+    before = len(gpu.log)
+    check(m, tiny, images(0, 1))
+    assert not any("kernel" in line for line in gpu.log[before:]), gpu.log[before:]
+    m.use_cuda_graph()
+    check(m, tiny, images(0, 2))
+    check(m, tiny, images(2, 3))
+    check(m, tiny, images(0, 4))
+    check(m, tiny, images(2, 5))
+
+
 def test_direct_launch_key_follows_tritons_specialization():
     """A kernel that lets Triton specialize its size argument (n == 1 becomes a constant,
     n % 16 == 0 an assumption) must not reuse that binary for other values."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...ir import DType, Op
+from ...ops.shapes import decide
 from .context import UnsupportedHere
 from .registry import onnx_op
 
@@ -46,28 +47,41 @@ def _direct(ctx, node, inputs, attrs):
 
 
 _SHAPE_MATH = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
-               Op.DIV: lambda a, b: a // b, Op.MAX: None, Op.MIN: None, Op.IDENTITY: None}
+               Op.DIV: lambda a, b: a // b, Op.MAX: None, Op.MIN: None, Op.IDENTITY: None,
+               Op.EQUAL: None, Op.LESS: None, Op.LESS_OR_EQUAL: None, Op.GREATER: None,
+               Op.GREATER_OR_EQUAL: None, Op.WHERE: None}
 
 
 def _shape_arithmetic(ctx, op, inputs, out):
-    """Keep shape data flowing through integer arithmetic on shapes (``Shape(x)[0] * 4``)."""
-    if op not in _SHAPE_MATH or not out.dtype.is_int or out.type.rank > 1:
+    """Keep shape data flowing through integer arithmetic on shapes (``Shape(x)[0] * 4``), and
+    through the comparisons and selections exporters build shapes with (``Where(Equal(s, -1),
+    1, s)``): each element that holds for every binding of the symbols is decided here
+    (``N == -1`` is false, ``max(N, 0)`` is N); one that depends on the binding (``N == 1``)
+    leaves the value to run time."""
+    if op not in _SHAPE_MATH or out.type.rank > 1 or not (out.dtype.is_int or out.dtype is DType.BOOL):
         return out
     known = [v.const is not None or id(v) in ctx.symdata for v in inputs]
     if not all(known) or not any(id(v) in ctx.symdata for v in inputs):
         return out
     if op is Op.IDENTITY:
         return ctx.static_or_shape(out, ctx.ints(inputs[0], "shape data"))
-    a, b = (ctx.ints(v, "shape data") for v in inputs[:2])
-    n = max(len(a), len(b))
-    if len(a) not in (1, n) or len(b) not in (1, n):
+    lists = [ctx.ints(v, "shape data") for v in inputs]
+    n = max(len(a) for a in lists)
+    if any(len(a) not in (1, n) for a in lists) or (out.type.rank == 0 and n != 1):
         return out
-    a, b = a * (n // len(a)), b * (n // len(b))
+    lists = [a * (n // len(a)) for a in lists]
+    if op is Op.WHERE:
+        cond, a, b = lists
+        if not all(isinstance(c, int) for c in cond):
+            return out
+        return ctx.static_or_shape(out, [x if c else y for c, x, y in zip(cond, a, b)])
+    a, b = lists[:2]
     f = _SHAPE_MATH[op]
     if f is None:
-        if not all(isinstance(x, int) and isinstance(y, int) for x, y in zip(a, b)):
+        picked = [decide(op, x, y) for x, y in zip(a, b)]
+        if any(p is None for p in picked):
             return out
-        f = max if op is Op.MAX else min
+        return ctx.static_or_shape(out, picked)
     return ctx.static_or_shape(out, [f(x, y) for x, y in zip(a, b)])
 
 
@@ -92,7 +106,8 @@ def _variadic(ctx, node, inputs, attrs):
         raise UnsupportedHere("needs at least one input")
     acc = xs[0]
     for v in xs[1:]:
-        acc = ctx.op(op, [acc, v], name=f"{node.name}_{node.op_type.lower()}")
+        step = ctx.op(op, [acc, v], name=f"{node.name}_{node.op_type.lower()}")
+        acc = _shape_arithmetic(ctx, op, [acc, v], step)
     if node.op_type == "Mean" and len(xs) > 1:
         acc = ctx.op(Op.DIV, [acc, ctx.const(len(xs), dtype=acc.dtype)])
     elif len(xs) == 1:

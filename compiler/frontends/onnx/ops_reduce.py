@@ -49,7 +49,21 @@ def _reduce(ctx, node, inputs, attrs):
     if x.dtype is DType.BOOL and op not in (Op.REDUCE_MAX, Op.REDUCE_MIN):
         raise UnsupportedHere(f"{node.op_type} of bool is not defined")
     axes = reduce_axes(ctx, node, inputs, attrs)
-    return [reduce(ctx, op, x, axes, bool(attrs.get("keepdims", 1)), bool(attrs.get("noop_with_empty_axes", 0)))]
+    out = reduce(ctx, op, x, axes, bool(attrs.get("keepdims", 1)), bool(attrs.get("noop_with_empty_axes", 0)))
+    return [_shape_product(ctx, op, x, out)]
+
+
+def _shape_product(ctx, op, x, out):
+    """``ReduceProd(Slice(Shape(x), 1))`` and ``ReduceSum`` of shape data (a flatten size
+    computed from symbolic dims) stay shape data: the product or sum of the dims."""
+    data = ctx.symdata.get(id(x))
+    if data is None or x.type.rank != 1 or op not in (Op.REDUCE_PROD, Op.REDUCE_SUM) or out.type.numel != 1 \
+            or out.producer is None or out.producer.op is not op:
+        return out
+    total = data[0] if data else (1 if op is Op.REDUCE_PROD else 0)
+    for d in data[1:]:
+        total = total * d if op is Op.REDUCE_PROD else total + d
+    return ctx.static_or_shape(out, [total])
 
 
 @onnx_op("ArgMax", "ArgMin")
