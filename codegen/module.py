@@ -22,7 +22,7 @@ from .cost import Cost, kernel_cost
 from .prelude import prelude_source
 from .writer import KernelSource
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2     # 2: host steps and plan["dynamic_symbols"] (runtime/segments.py)
 
 
 @dataclass
@@ -62,6 +62,9 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     for g in groups:
         if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
+        if g.kind.name == "host":
+            steps.append(host_step(g.nodes[0]))
+            continue
         ks = gen.generate_kernel(g, layouts)
         cost = kernel_cost(ks)
         key = hashlib.sha256(ks.body.encode()).hexdigest()[:16]
@@ -94,6 +97,24 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     plan = _plan(graph, memory, steps, list(kernels.values()))
     plan["precision"] = {"dtype": str(dtype), "allow_tf32": bool(allow_tf32)}
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
+
+
+def host_step(node) -> dict:
+    """The plan's step for a data-dependent op run on the host (``runtime/hostops.py``): the
+    op, its JSON attributes, its value names, and where its fresh size symbol is read."""
+    from cortado.ops.dynamic import host_attrs
+
+    from .templates.host import HOST_NAMES
+
+    sym = node.attrs.count
+    binds = []
+    for pos, v in enumerate(node.outputs):
+        for axis, d in enumerate(v.shape):
+            if not binds and str(d) == sym:
+                binds.append([sym, pos, axis])
+    return {"host": HOST_NAMES[node.op], "attrs": host_attrs(node),
+            "inputs": [None if v is None else v.name for v in node.inputs],
+            "outputs": [v.name for v in node.outputs], "binds": binds, "nodes": [node.name]}
 
 
 # where a node came from, as frontends record it in ``node.meta``: stats key -> meta keys
@@ -171,6 +192,7 @@ def _plan(graph: Graph, memory: MemoryPlan, steps: list[dict], kernels: list[Ker
         "kernels": [{"name": k.name, "kind": k.kind, "params": [p.name for p in k.source.params],
                      "signature": _signature(k.source)} for k in kernels],
         "steps": steps,
+        "dynamic_symbols": [b[0] for s in steps for b in s.get("binds", ())],
     }
 
 

@@ -114,6 +114,11 @@ class Op(str, Enum):
     CUM_SUM = "CumSum"
     CUM_PROD = "CumProd"
     TOP_K = "TopK"
+    # sizes that depend on the data: host steps between segments (cortado.ops.dynamic)
+    NON_ZERO = "NonZero"
+    NON_MAX_SUPPRESSION = "NonMaxSuppression"
+    UNIQUE = "Unique"
+    TOP_K_RUNTIME = "TopKRuntime"
     # contractions and windows
     MATMUL = "MatMul"
     GEMM = "Gemm"
