@@ -17,9 +17,12 @@ from cortado.ir.dims import Dim
 from cortado.kernel_groups import KernelGroup, Kind
 from cortado.passes.memory import MemoryPlan
 
+from cortado.ops.dynamic import host_attrs
+
 from . import generate as gen
 from .cost import Cost, kernel_cost
 from .prelude import prelude_source
+from .templates.host import HOST_NAMES
 from .writer import KernelSource
 
 FORMAT_VERSION = 2     # 2: host steps and plan["dynamic_symbols"] (runtime/segments.py)
@@ -102,10 +105,6 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
 def host_step(node) -> dict:
     """The plan's step for a data-dependent op run on the host (``runtime/hostops.py``): the
     op, its JSON attributes, its value names, and where its fresh size symbol is read."""
-    from cortado.ops.dynamic import host_attrs
-
-    from .templates.host import HOST_NAMES
-
     sym = node.attrs.count
     binds = []
     for pos, v in enumerate(node.outputs):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from cortado.ir import Node, Op
 from cortado.kernel_groups import Kind, Template
 from cortado.ops import Category, get_op
+from cortado.runtime.hostops import HOST_OPS
 
 # IR op -> the runtime's host op (runtime/hostops.py HOST_OPS)
 HOST_NAMES = {Op.NON_ZERO: "NonZero", Op.NON_MAX_SUPPRESSION: "NonMaxSuppression", Op.UNIQUE: "Unique",
@@ -31,3 +32,8 @@ class HostTemplate(Template):
 
 
 HOST = Kind.register(HostTemplate())
+
+
+def has_host_step(op: Op) -> bool:
+    """Does ``op`` run as a host step that this runtime has (``runtime.hostops.HOST_OPS``)?"""
+    return HOST_NAMES.get(op) in HOST_OPS
