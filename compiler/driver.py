@@ -130,7 +130,9 @@ def compile(model, *, weights=None, random_weights: bool = False,
     model = CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph,
                           max_elements=limit if max_elements is not None else None)
     if opt_level >= 3:
-        if model.target == "cuda":
+        if any("host" in s for s in module.plan["steps"]):
+            model.stats["autotune"] = "skipped: the model's sizes depend on its data (host steps)"
+        elif model.target == "cuda":
             from .autotune import autotune
 
             say("autotuning template kernels on the GPU")

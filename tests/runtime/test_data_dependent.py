@@ -144,3 +144,10 @@ def test_concurrent_calls_of_different_sizes():
         outs = list(pool.map(lambda x: m.run({"x": x})["y"], xs))
     for x, y in zip(xs, outs):
         np.testing.assert_array_equal(y, 2 * np.array(np.nonzero(x), np.float32))
+
+
+def test_o3_skips_autotuning_for_data_dependent_sizes():
+    m = cortado.compile(dm.nonzero_model(), target="interpreter", opt_level=3)
+    assert "depend on its data" in m.stats["autotune"]
+    x = _sparse(np.random.default_rng(12), (3, 5), 0.0)
+    np.testing.assert_array_equal(m.run({"x": x})["nz"], np.array(np.nonzero(x)))
