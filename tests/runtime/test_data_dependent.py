@@ -151,3 +151,11 @@ def test_o3_skips_autotuning_for_data_dependent_sizes():
     assert "depend on its data" in m.stats["autotune"]
     x = _sparse(np.random.default_rng(12), (3, 5), 0.0)
     np.testing.assert_array_equal(m.run({"x": x})["nz"], np.array(np.nonzero(x)))
+
+
+def test_debug_numerics_checks_the_kernels_around_host_steps():
+    from cortado.debug_numerics import check_numerics, render_text
+
+    feeds = {"feat": np.random.default_rng(13).standard_normal((1, 8, 4, 4)).astype(np.float32)}
+    text = render_text(check_numerics(dm.detector_head(), target="interpreter", feeds=feeds))
+    assert "kernels match the reference" in text, text
