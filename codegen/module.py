@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from cortado.ir import Graph, Value
+from cortado.ir import Graph, Op, Value
 from cortado.ir.dims import Dim
 from cortado.kernel_groups import KernelGroup, Kind
 from cortado.passes.memory import MemoryPlan
@@ -54,7 +54,8 @@ def _value_json(v: Value) -> dict:
 
 
 def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan, *, model_name: str = "model",
-                 allow_tf32: bool = True, dtype: str = "float32") -> GeneratedModule:
+                 allow_tf32: bool = True, dtype: str = "float32",
+                 subplans: Mapping[int, int] | None = None) -> GeneratedModule:
     """``allow_tf32=False`` makes float32 dots exact (``ieee``) on GPUs too; ``dtype`` is the
     storage type the graph was converted to, recorded in the plan with the tf32 choice."""
     kernels: dict[str, KernelInfo] = {}
@@ -66,7 +67,7 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
         if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
         if g.kind.name == "host":
-            steps.append(host_step(g.nodes[0]))
+            steps.append(host_step(g.nodes[0], subplans))
             continue
         ks = gen.generate_kernel(g, layouts)
         cost = kernel_cost(ks)
@@ -102,16 +103,26 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
 
 
-def host_step(node) -> dict:
+def host_step(node, subplans: Mapping[int, int] | None = None) -> dict:
     """The plan's step for a data-dependent op run on the host (``runtime/hostops.py``): the
-    op, its JSON attributes, its value names, and where its fresh size symbol is read."""
-    sym = node.attrs.count
+    op, its JSON attributes, its value names, and where each fresh size symbol is read. For
+    If / Loop the attributes name their bodies by index in ``plan["subplans"]`` (``subplans``:
+    id of a body graph -> index)."""
+    a = node.attrs
+    fresh = [a.count] if hasattr(a, "count") else list(a.counts)
     binds = []
-    for pos, v in enumerate(node.outputs):
-        for axis, d in enumerate(v.shape):
-            if not binds and str(d) == sym:
-                binds.append([sym, pos, axis])
-    return {"host": HOST_NAMES[node.op], "attrs": host_attrs(node),
+    for sym in fresh:
+        where = next(([sym, pos, axis] for pos, v in enumerate(node.outputs) for axis, d in enumerate(v.shape)
+                      if str(d) == sym), None)
+        if where is not None:
+            binds.append(where)
+    if node.op is Op.IF:
+        attrs = {"then": subplans[id(a.then_graph)], "else": subplans[id(a.else_graph)]}
+    elif node.op is Op.LOOP:
+        attrs = {"body": subplans[id(a.body)], "carried": a.carried}
+    else:
+        attrs = host_attrs(node)
+    return {"host": HOST_NAMES[node.op], "attrs": attrs,
             "inputs": [None if v is None else v.name for v in node.inputs],
             "outputs": [v.name for v in node.outputs], "binds": binds, "nodes": [node.name]}
 

@@ -186,3 +186,16 @@ def unique(attrs, x):
         y = np.take(y, order, axis=0 if axis is None else axis)
         first, counts, inverse = first[order], counts[order], rank[inverse]
     return [y, first.astype(np.int64), inverse.astype(np.int64), counts.astype(np.int64)]
+
+
+# -- run-time control flow (runtime/control.py runs them: they need the model's sub-plans) ----
+def _needs_model(attrs, *arrays):
+    raise RuntimeError("If and Loop steps run through runtime.control, with the model's sub-plans")
+
+
+MANY = 1 << 16
+CONTROL = {"If": ("then", "else"), "Loop": ("body",)}     # op -> the attributes naming sub-plans
+HOST_OPS["If"] = HostOp("If", _needs_model, 1, MANY, -1, {"then": _is_int, "else": _is_int},
+                        "the then- or else-branch sub-plan on the captured values")
+HOST_OPS["Loop"] = HostOp("Loop", _needs_model, 2, MANY, -1, {"body": _is_int, "carried": _is_int},
+                          "the body sub-plan while iteration < M and the condition holds")

@@ -20,7 +20,8 @@ import numpy as np
 from .dtypes import NUMPY_DTYPES, dtype_name
 from .errors import ArtifactError, CortadoError
 from .locks import parse
-from .hostops import HOST_OPS
+from .control import SUB_PREFIX
+from .hostops import CONTROL, HOST_OPS
 from .sizes import _compile as compile_size
 from .sizes import names as size_names
 
@@ -136,6 +137,20 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
     steps = _dict(plan, "steps")
     _need(isinstance(steps, list), "plan.steps is not a list")
     bound = set(plan["symbols"])
+    subplans = plan.get("subplans", [])
+    _need(isinstance(subplans, list), "plan.subplans is not a list")
+    for i, sub in enumerate(subplans):       # bodies of run-time If / Loop: plans of their own
+        _need(isinstance(sub, Mapping) and isinstance(sub.get("source"), str) and isinstance(sub.get("plan"), Mapping),
+              f"plan.subplans[{i}] is not a plan with its kernel source")
+        sub_names = _str_list(_dict(sub["plan"], "constants", f"plan.subplans[{i}].plan"),
+                              f"plan.subplans[{i}] constants")
+        prefix = SUB_PREFIX.format(i)
+        _need(all(prefix + n in constants for n in sub_names), f"plan.subplans[{i}] names weights the artifact lacks")
+        try:
+            _check(sub["plan"], {k[len(prefix):]: v for k, v in constants.items() if k.startswith(prefix)},
+                   kernel_names(sub["source"]))
+        except _Bad as e:
+            raise _Bad(f"sub-plan {i}: {e}") from None
     dynamic = _str_list(plan.get("dynamic_symbols", []), "plan.dynamic_symbols")
     _need(all(s.isidentifier() for s in dynamic) and not set(dynamic) & bound and len(set(dynamic)) == len(dynamic),
           "plan.dynamic_symbols must be distinct identifiers, none of them an input's dim")
@@ -143,7 +158,7 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
         at = f"plan.steps[{i}]"
         _need(isinstance(step, Mapping), f"{at} is not an object")
         if "host" in step:
-            _check_host_step(step, at, values, stored, set(dynamic), bound)
+            _check_host_step(step, at, values, stored, set(dynamic), bound, len(subplans))
             continue
         _uses_bound(step, at, values, bound, set(dynamic))
         kernel = _dict(step, "kernel", at)
@@ -198,7 +213,7 @@ def _uses_bound(step: Mapping, at: str, values: Mapping, bound: set[str], dynami
 
 
 def _check_host_step(step: Mapping, at: str, values: Mapping, stored: set, dynamic: set[str],
-                     bound: set[str]) -> None:
+                     bound: set[str], n_subplans: int = 0) -> None:
     """A host step: a known op, attributes of the types it takes, inputs and outputs with
     storage, and bindings of fresh run-time symbols to axes of its outputs."""
     op = HOST_OPS.get(step["host"]) if isinstance(step["host"], str) else None
@@ -219,10 +234,12 @@ def _check_host_step(step: Mapping, at: str, values: Mapping, stored: set, dynam
               f"{at}.inputs[{j}] reads {name!r}, which has no storage in the plan")
         used = set().union(*(_names_of(d) for d in values[name]["shape"])) & dynamic
         _need(used <= bound, f"{at} reads {name!r} before its run-time size is bound")
+    for key in CONTROL.get(op.name, ()):
+        _need(0 <= attrs[key] < n_subplans, f"{at}.attrs.{key} names sub-plan {attrs[key]}, which does not exist")
     outputs = _dict(step, "outputs", at)
-    _need(isinstance(outputs, list) and len(outputs) == op.outputs
+    _need(isinstance(outputs, list) and (op.outputs < 0 or len(outputs) == op.outputs)
           and all(isinstance(o, str) and o in values and o in stored for o in outputs),
-          f"{at}.outputs must be {op.outputs} values with storage in the plan")
+          f"{at}.outputs must be {op.outputs if op.outputs >= 0 else 'the'} values with storage in the plan")
     binds = step.get("binds", [])
     _need(isinstance(binds, list), f"{at}.binds is not a list")
     for j, b in enumerate(binds):

@@ -28,7 +28,8 @@ import numpy as np
 from . import sizes
 from .dtypes import numpy_dtype
 from .errors import ArtifactError, CortadoError, InputError
-from .hostops import run_host_op
+from .control import run_control
+from .hostops import CONTROL, run_host_op
 from .limits import check_elements, max_elements
 
 __all__ = ["late_buffers", "late_values", "run_segments"]
@@ -128,7 +129,10 @@ class _Call:
         arrays = [None if n is None else model._snapshot(n, self.tensor(n), self.env, stream)
                   for n in step["inputs"]]
         try:
-            results = run_host_op(step["host"], step.get("attrs", {}), arrays)
+            if step["host"] in CONTROL:
+                results = run_control(model, step, arrays, self._scan_shapes(step))
+            else:
+                results = run_host_op(step["host"], step.get("attrs", {}), arrays)
         except CortadoError:
             raise
         except Exception as e:      # a numpy error on odd data: name the step, do not crash the caller
@@ -156,6 +160,18 @@ class _Call:
             else:
                 dev.copy(t, dev.from_host(r), stream)
         model._synchronize(stream)
+
+    def _scan_shapes(self, step: Mapping) -> list:
+        """A Loop's scan outputs' element shapes where the sizes known now determine them."""
+        if step["host"] != "Loop":
+            return []
+        out = []
+        for name in step["outputs"][step["attrs"]["carried"]:]:
+            try:
+                out.append(tuple(sizes.evaluate(d, self.env) for d in self.plan["values"][name]["shape"][1:]))
+            except CortadoError:
+                out.append(None)
+        return out
 
     def _check_limits(self) -> None:
         """Every value whose run-time sizes are all bound now, against the element limit."""

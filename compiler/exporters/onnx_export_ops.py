@@ -233,3 +233,9 @@ def _topk_runtime(ctx, node, ins, outs):
     a = node.attrs
     return [helper.make_node("TopK", [ins[0], ins[1]], outs, name=node.name, axis=a.axis, largest=int(a.largest),
                              sorted=int(a.sorted))]
+
+
+@emits(*_ops("If", "Loop"))
+def _runtime_control(ctx, node, ins, outs):
+    raise UnsupportedOpError([(node.op.value, node.name, "run-time control flow (its bodies are sub-graphs) has no "
+                               "ONNX export yet")])

@@ -119,6 +119,8 @@ class Op(str, Enum):
     NON_MAX_SUPPRESSION = "NonMaxSuppression"
     UNIQUE = "Unique"
     TOP_K_RUNTIME = "TopKRuntime"
+    IF = "If"                  # a condition known only at run time: both branches are sub-plans
+    LOOP = "Loop"              # a data trip count or condition: the body is a sub-plan
     # contractions and windows
     MATMUL = "MatMul"
     GEMM = "Gemm"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
+from onnx import TensorProto
 
 __all__ = ["FAMILIES", "Val"]
 

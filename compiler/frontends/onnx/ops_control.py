@@ -89,6 +89,10 @@ def _prefix(ctx, node, tag: str) -> str:
 
 @onnx_op("If")
 def _if(ctx, node, inputs, attrs):
+    if inputs[0] is not None and inputs[0].const is None:
+        from .ops_control_runtime import runtime_if
+
+        return runtime_if(ctx, node, inputs, attrs)        # the condition is data: both branches compiled
     cond = bool(ctx.scalar(inputs[0], "If's condition"))
     branch = attrs["then_branch" if cond else "else_branch"]
     return import_subgraph(ctx, branch, ctx.values, ctx.blocked, [], _prefix(ctx, node, "then" if cond else "else"),
@@ -106,6 +110,15 @@ def _stack(ctx, parts, axis: int = 0):
 
 @onnx_op("Loop")
 def _loop(ctx, node, inputs, attrs):
+    try:
+        return _unrolled_loop(ctx, node, inputs, attrs)
+    except UnsupportedHere:
+        from .ops_control_runtime import runtime_loop
+
+        return runtime_loop(ctx, node, inputs, attrs)      # a data trip count or condition: a sub-plan
+
+
+def _unrolled_loop(ctx, node, inputs, attrs):
     body = attrs["body"]
     trip = inputs[0] if inputs else None
     cond_in = inputs[1] if len(inputs) > 1 else None
