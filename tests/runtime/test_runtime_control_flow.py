@@ -126,3 +126,17 @@ def test_forged_sub_plan_index_is_refused():
     plan["subplans"][0]["plan"]["steps"][0]["kernel"] = "nope"
     with pytest.raises(ArtifactError, match="sub-plan 0"):
         check_plan(plan, m.constants, m.source)
+
+
+def test_concurrent_calls_run_their_own_iterations():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = cm.loop_model()
+    m = cortado.compile(model, target="interpreter", opt_level=2)
+    feeds = _loop_feeds(np.random.default_rng(4)) * 2
+    want = [run_onnxruntime(model, f) for f in feeds]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(m.run, feeds))
+    for g, w in zip(got, want):
+        assert_close(g["neg"], w[0], what="neg")
+        assert_close(g["totals"], w[1], what="totals")
