@@ -159,3 +159,32 @@ def test_debug_numerics_checks_the_kernels_around_host_steps():
     feeds = {"feat": np.random.default_rng(13).standard_normal((1, 8, 4, 4)).astype(np.float32)}
     text = render_text(check_numerics(dm.detector_head(), target="interpreter", feeds=feeds))
     assert "kernels match the reference" in text, text
+
+
+def test_refused_forms_say_why():
+    from onnx import TensorProto as T
+    from onnx import helper
+
+    node = helper.make_node("Compress", ["x", "c"], ["y"], axis=1)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", T.FLOAT, [2, 3]),
+                                        helper.make_tensor_value_info("c", T.BOOL, [5])],
+                          [helper.make_tensor_value_info("y", T.FLOAT, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(cortado.errors.UnsupportedOpError, match="condition has 5 entries for an axis of 3"):
+        cortado.compile(model, target="interpreter")
+
+
+def test_cli_run_with_a_bad_k_exits_2(tmp_path):
+    import subprocess
+    import sys
+
+    import onnx
+
+    path = tmp_path / "topk.onnx"
+    onnx.save(dm.topk_model(), path)
+    np.save(tmp_path / "x.npy", np.ones((2, 8), np.float32))
+    np.save(tmp_path / "k.npy", np.array([11], np.int64))
+    r = subprocess.run([sys.executable, "-m", "cortado.cli", "run", str(path), "--target", "interpreter",
+                        "--input", f"x={tmp_path / 'x.npy'}", "--input", f"k={tmp_path / 'k.npy'}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "K is 11" in r.stderr, r.stderr
