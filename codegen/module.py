@@ -120,6 +120,9 @@ def host_step(node, subplans: Mapping[int, int] | None = None) -> dict:
         attrs = {"then": subplans[id(a.then_graph)], "else": subplans[id(a.else_graph)]}
     elif node.op is Op.LOOP:
         attrs = {"body": subplans[id(a.body)], "carried": a.carried}
+    elif node.op is Op.SCAN:
+        attrs = {"body": subplans[id(a.body)], "state": a.state, "scan_inputs": a.scan_inputs,
+                 **{k: list(getattr(a, k)) for k in ("in_axes", "in_dirs", "out_axes", "out_dirs")}}
     else:
         attrs = host_attrs(node)
     return {"host": HOST_NAMES[node.op], "attrs": attrs,

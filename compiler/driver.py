@@ -158,7 +158,7 @@ def _compile_bodies(graph: Graph, *, say: ProgressFn, **options) -> list[tuple[i
     for node in graph.nodes:
         if node.op is Op.IF:
             graphs = [node.attrs.then_graph, node.attrs.else_graph]
-        elif node.op is Op.LOOP:
+        elif node.op in (Op.LOOP, Op.SCAN):
             graphs = [node.attrs.body]
         else:
             continue

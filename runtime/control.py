@@ -88,6 +88,39 @@ def loop(body: Callable[[list], list], m, cond, rest: Sequence[np.ndarray], carr
     return state + stacked
 
 
+def scan(body: Callable[[list], list], arrays: Sequence[np.ndarray], state: int, scan_inputs: int,
+         in_axes: Sequence[int], in_dirs: Sequence[int], out_axes: Sequence[int], out_dirs: Sequence[int],
+         out_dtypes: Sequence, out_shapes: Sequence) -> list[np.ndarray]:
+    """ONNX Scan semantics over ``body``: one call per slice of the scan inputs (reversed where
+    a direction is 1), the state carried, each scan output stacked along its axis."""
+    carried = [np.asarray(a) for a in arrays[:state]]
+    xs = [np.asarray(a) for a in arrays[state:state + scan_inputs]]
+    captured = list(arrays[state + scan_inputs:])
+    lengths = {x.shape[ax] for x, ax in zip(xs, in_axes)}
+    if len(lengths) != 1:
+        raise InputError(f"Scan's inputs have different lengths along their scan axes: {sorted(lengths)}")
+    n = lengths.pop()
+    parts: list[list[np.ndarray]] = [[] for _ in out_dtypes]
+    for t in range(n):
+        slices = [np.take(x, n - 1 - t if d else t, axis=ax) for x, ax, d in zip(xs, in_axes, in_dirs)]
+        outs = body([*carried, *slices, *captured])
+        for k, (old, v) in enumerate(zip(carried, outs[:state])):
+            if np.shape(v) != old.shape:
+                raise InputError(f"Scan state #{k} changes shape from {old.shape} to {np.shape(v)}")
+        carried = [np.asarray(v) for v in outs[:state]]
+        for k, v in enumerate(outs[state:]):
+            parts[k].append(np.asarray(v))
+    stacked = []
+    for k, seq in enumerate(parts):
+        if not seq:
+            stacked.append(np.zeros(tuple(out_shapes[k] or (0,)), dtype=out_dtypes[k]))
+            continue
+        if out_dirs[k]:
+            seq = seq[::-1]
+        stacked.append(np.stack(seq, axis=out_axes[k]).astype(out_dtypes[k], copy=False))
+    return carried + stacked
+
+
 def run_control(model, step: dict, arrays: Sequence[np.ndarray], scan_shapes: Sequence) -> list[np.ndarray]:
     """Run an If or Loop host step of ``model`` on host arrays."""
     attrs = step["attrs"]
@@ -95,6 +128,10 @@ def run_control(model, step: dict, arrays: Sequence[np.ndarray], scan_shapes: Se
         taken = attrs["then"] if _one(arrays[0], "If's condition", bool) else attrs["else"]
         return _call(submodel(model, taken), arrays[1:])
     sub = submodel(model, attrs["body"])
+    if step["host"] == "Scan":
+        dtypes = [numpy_dtype(o["dtype"]) for o in sub.plan["outputs"][attrs["state"]:]]
+        return scan(lambda a: _call(sub, a), arrays, attrs["state"], attrs["scan_inputs"], attrs["in_axes"],
+                    attrs["in_dirs"], attrs["out_axes"], attrs["out_dirs"], dtypes, [None] * len(dtypes))
     carried = attrs["carried"]
     dtypes = [numpy_dtype(o["dtype"]) for o in sub.plan["outputs"][1 + carried:]]
     return loop(lambda a: _call(sub, a), arrays[0], arrays[1], arrays[2:], carried, dtypes, scan_shapes)

@@ -194,8 +194,16 @@ def _needs_model(attrs, *arrays):
 
 
 MANY = 1 << 16
-CONTROL = {"If": ("then", "else"), "Loop": ("body",)}     # op -> the attributes naming sub-plans
+CONTROL = {"If": ("then", "else"), "Loop": ("body",), "Scan": ("body",)}   # op -> attributes naming sub-plans
+
+
+def _ints(v) -> bool:
+    return isinstance(v, list) and all(_is_int(x) and x >= 0 for x in v)
 HOST_OPS["If"] = HostOp("If", _needs_model, 1, MANY, -1, {"then": _is_int, "else": _is_int},
                         "the then- or else-branch sub-plan on the captured values")
+HOST_OPS["Scan"] = HostOp("Scan", _needs_model, 1, MANY, -1,
+                          {"body": _is_int, "state": _is_int, "scan_inputs": _is_int, "in_axes": _ints,
+                           "in_dirs": _ints, "out_axes": _ints, "out_dirs": _ints},
+                          "the body sub-plan once per slice of the scan inputs")
 HOST_OPS["Loop"] = HostOp("Loop", _needs_model, 2, MANY, -1, {"body": _is_int, "carried": _is_int},
                           "the body sub-plan while iteration < M and the condition holds")

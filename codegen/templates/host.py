@@ -17,7 +17,8 @@ from cortado.runtime.hostops import HOST_OPS
 
 # IR op -> the runtime's host op (runtime/hostops.py HOST_OPS)
 HOST_NAMES = {Op.NON_ZERO: "NonZero", Op.NON_MAX_SUPPRESSION: "NonMaxSuppression", Op.UNIQUE: "Unique",
-              Op.TOP_K_RUNTIME: "TopK", Op.IF: "If", Op.LOOP: "Loop"}
+              Op.TOP_K_RUNTIME: "TopK", Op.IF: "If", Op.LOOP: "Loop",
+              Op.SCAN: "Scan"}
 
 
 class HostTemplate(Template):

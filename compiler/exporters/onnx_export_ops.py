@@ -235,7 +235,7 @@ def _topk_runtime(ctx, node, ins, outs):
                              sorted=int(a.sorted))]
 
 
-@emits(*_ops("If", "Loop"))
+@emits(*_ops("If", "Loop", "Scan"))
 def _runtime_control(ctx, node, ins, outs):
     raise UnsupportedOpError([(node.op.value, node.name, "run-time control flow (its bodies are sub-graphs) has no "
                                "ONNX export yet")])

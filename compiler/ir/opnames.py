@@ -121,6 +121,7 @@ class Op(str, Enum):
     TOP_K_RUNTIME = "TopKRuntime"
     IF = "If"                  # a condition known only at run time: both branches are sub-plans
     LOOP = "Loop"              # a data trip count or condition: the body is a sub-plan
+    SCAN = "Scan"              # a scan over a symbolic length: the body is a sub-plan
     # contractions and windows
     MATMUL = "MatMul"
     GEMM = "Gemm"

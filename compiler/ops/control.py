@@ -82,4 +82,38 @@ class Loop:
         return loop(body, m, cond, rest, a.carried, [t.dtype.numpy for t in a.out_types[a.carried:]], shapes)
 
 
-__all__ = ["If", "Loop", "TensorType"]
+@dataclasses.dataclass(frozen=True)
+class ScanAttrs:
+    body: Any = None                 # inputs: state..., one slice per scan input..., captured...
+    state: int = 0
+    scan_inputs: int = 0
+    in_axes: tuple = ()              # resolved: non-negative
+    in_dirs: tuple = ()
+    out_axes: tuple = ()
+    out_dirs: tuple = ()
+    out_types: tuple = ()            # the final states, then the stacked scan outputs
+    counts: tuple = ()
+
+
+@register_op(Op.SCAN, Category.HOST, inputs=("inputs*",), outputs=("outputs*",))
+class Scan:
+    """ONNX Scan (opset 9+) over a length known only at run time: ``body`` runs once per slice
+    of the scan inputs, carrying the state; its scan outputs are stacked."""
+
+    Attrs = ScanAttrs
+
+    def infer(a, *inputs):
+        if len(inputs) < a.state + a.scan_inputs:
+            raise ShapeError(f"Scan takes {a.state} states and {a.scan_inputs} scan inputs, got {len(inputs)} inputs")
+        return list(a.out_types)
+
+    def reference(a, *arrays):
+        from cortado.runtime.control import scan
+
+        def body(xs):
+            return _run_body(a.body, xs)
+        return scan(body, arrays, a.state, a.scan_inputs, a.in_axes, a.in_dirs, a.out_axes, a.out_dirs,
+                    [t.dtype.numpy for t in a.out_types[a.state:]], [None] * (len(a.out_types) - a.state))
+
+
+__all__ = ["If", "Loop", "Scan", "TensorType"]

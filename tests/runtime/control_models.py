@@ -92,3 +92,15 @@ def greedy_decoder(vocab: int = 7, hidden: int = 5, eos: int = 0):
              _init("Wo", rng.standard_normal((hidden, vocab)).astype(np.float32))]
     return _model(nodes, [_vi("max_len", I64, []), _vi("h0", F, [1, hidden]), _vi("start", I64, [1])],
                   [_vi("h", F, None), _vi("last", I64, None), _vi("tokens", I64, None)], inits)
+
+
+def scan_model(reverse: int = 0):
+    """A Scan over a symbolic length T: a running sum of the rows of x (T, 3) as the state,
+    twice the state per step as the scan output (opset 17, scan axis 0 in, axis 1 out)."""
+    body = helper.make_graph([helper.make_node("Add", ["s_in", "x_t"], ["s_out"]),
+                              helper.make_node("Mul", ["s_out", "w"], ["y_t"])],
+                             "step", [_vi("s_in", F, [3]), _vi("x_t", F, [3])], [_vi("s_out", F, [3]), _vi("y_t", F, [3])])
+    nodes = [helper.make_node("Scan", ["s0", "x"], ["s", "ys"], body=body, num_scan_inputs=1,
+                              scan_input_directions=[reverse], scan_output_axes=[1])]
+    return _model(nodes, [_vi("s0", F, [3]), _vi("x", F, ["T", 3]), _vi("w", F, [3])], [_vi("s", F, None),
+                                                                                      _vi("ys", F, None)])

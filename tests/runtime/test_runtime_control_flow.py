@@ -140,3 +140,13 @@ def test_concurrent_calls_run_their_own_iterations():
     for g, w in zip(got, want):
         assert_close(g["neg"], w[0], what="neg")
         assert_close(g["totals"], w[1], what="totals")
+
+
+@pytest.mark.parametrize("reverse", [0, 1])
+@pytest.mark.parametrize("opt_level", LEVELS)
+def test_scan_over_a_symbolic_length(opt_level, reverse):
+    rng = np.random.default_rng(5)
+    feeds = [{"s0": rng.standard_normal(3).astype(np.float32), "x": rng.standard_normal((t, 3)).astype(np.float32),
+              "w": rng.standard_normal(3).astype(np.float32)} for t in (1, 4, 9)]
+    m = check(cm.scan_model(reverse), feeds, opt_level)
+    assert [s["host"] for s in m.plan["steps"] if "host" in s] == ["Scan"]

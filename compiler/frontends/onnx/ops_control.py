@@ -1,4 +1,5 @@
-"""Control flow whose path is known at compile time: If, Loop and Scan, inlined or unrolled.
+"""Control flow whose path is known at compile time: If, Loop and Scan, inlined or unrolled
+(when it is not, ``ops_control_runtime`` compiles the bodies once as sub-plans).
 
 Kernels are straight-line code, so a branch or a loop is imported by deciding it now:
 
@@ -10,7 +11,7 @@ Kernels are straight-line code, so a branch or a loop is imported by deciding it
 
 Bodies see the enclosing scope's values by name. Each unrolled copy renames the names the body
 defines, so the copies stay apart. A condition or trip count that depends on tensor data makes
-the node unsupported, with that reason.
+the node a run-time one (``ops_control_runtime``).
 """
 
 from __future__ import annotations
@@ -166,6 +167,10 @@ def _scan(ctx, node, inputs, attrs):
     out_dirs = list(attrs.get("scan_output_directions", [0] * n_out))
     axes = [a % x.type.rank for a, x in zip(in_axes, xs)]
     lengths = {x.shape[a] for x, a in zip(xs, axes)}
+    if len(lengths) == 1 and not isinstance(next(iter(lengths)), int):
+        from .ops_control_runtime import runtime_scan
+
+        return runtime_scan(ctx, node, inputs, attrs, state, xs, axes, in_dirs, out_axes, out_dirs)  # a sub-plan
     if len(lengths) != 1 or not isinstance(next(iter(lengths)), int):
         raise UnsupportedHere("Scan needs one static scan length")
     steps = next(iter(lengths))

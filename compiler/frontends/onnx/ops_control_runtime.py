@@ -153,3 +153,42 @@ def runtime_loop(ctx, node, inputs, attrs) -> list[Value]:
         raise UnsupportedHere("Loop takes an int64 trip count and a bool condition")
     return ctx.op_all(Op.LOOP, [trip, cond, *state, *outer], body=g, carried=n,
                       out_types=tuple([v.type for v in state] + scans), counts=tuple(counts))
+
+
+def runtime_scan(ctx, node, inputs, attrs, state: list, xs: list, in_axes: list, in_dirs: list,
+                 out_axes: list, out_dirs: list) -> list[Value]:
+    """A Scan over a length known only at run time: the body once per slice, as a sub-plan."""
+    body = attrs["body"]
+    if any(v is None for v in state + xs):
+        raise UnsupportedHere("Scan with an omitted input")
+    lengths = {x.shape[a] for x, a in zip(xs, in_axes)}
+    if len(lengths) != 1:
+        raise UnsupportedHere("Scan's inputs must have one scan length")
+    length = lengths.pop()
+    formal = [v.type for v in state] + [TensorType(tuple(d for j, d in enumerate(x.shape) if j != a), x.dtype)
+                                        for x, a in zip(xs, in_axes)]
+    names = captures(ctx, [n for n in free_names(body) if n not in {vi.name for vi in body.input}], "Scan's body")
+    g = body_graph(ctx, body, formal, names, "Scan's body")
+    n = len(state)
+    for k in range(n):
+        if g.outputs[k].type != g.inputs[k].type:
+            raise UnsupportedHere(f"Scan state #{k} changes type in the body ({g.inputs[k].type} -> "
+                                  f"{g.outputs[k].type})")
+    outer = [ctx.values[x] for x in names if ctx.values[x].const is None]
+    known = _known(outer + state + xs)
+    counts: list[str] = []
+
+    def fresh(stem):
+        counts.append(fresh_symbol(ctx.graph, stem))
+        return counts[-1]
+    outs = []
+    for k, v in enumerate(g.outputs[n:]):
+        t = _outer_type(v.type, known, fresh, "scan")
+        axis = out_axes[k] % (t.rank + 1)
+        shape = list(t.shape)
+        shape.insert(axis, length)
+        outs.append(TensorType(tuple(shape), t.dtype))
+    out_axes = [a % (o.rank) for a, o in zip(out_axes, outs)]
+    return ctx.op_all(Op.SCAN, [*state, *xs, *outer], body=g, state=n, scan_inputs=len(xs), in_axes=tuple(in_axes),
+                      in_dirs=tuple(in_dirs), out_axes=tuple(out_axes), out_dirs=tuple(out_dirs),
+                      out_types=tuple([v.type for v in state] + outs), counts=tuple(counts))
