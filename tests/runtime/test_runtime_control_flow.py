@@ -150,3 +150,18 @@ def test_scan_over_a_symbolic_length(opt_level, reverse):
               "w": rng.standard_normal(3).astype(np.float32)} for t in (1, 4, 9)]
     m = check(cm.scan_model(reverse), feeds, opt_level)
     assert [s["host"] for s in m.plan["steps"] if "host" in s] == ["Scan"]
+
+
+def test_a_loop_given_up_on_leaves_no_unrolled_copies():
+    """The condition turns out to be data only after the first iteration was unrolled: that
+    copy is taken out again, so O0 computes nothing twice."""
+    from onnx import helper
+
+    body = helper.make_graph([helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+                              helper.make_node("Less", ["acc_out", "x"], ["cond_out"])],
+                             "body", [cm._vi("i", cm.I64, []), cm._vi("c", cm.B, []), cm._vi("acc_in", cm.F, [])],
+                             [cm._vi("cond_out", cm.B, []), cm._vi("acc_out", cm.F, [])])
+    model = cm._model([helper.make_node("Loop", ["", "", "zero"], ["acc"], body=body)], [cm._vi("x", cm.F, [])],
+                      [cm._vi("acc", cm.F, None)], [cm._init("zero", np.float32(0)), cm._init("one", np.float32(1))])
+    m = check(model, [{"x": np.array(x, np.float32)} for x in (0.5, 3.5)], 0)
+    assert [n.op.value for n in m.graph.nodes] == ["Loop"]
