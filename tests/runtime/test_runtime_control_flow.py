@@ -154,7 +154,7 @@ def test_scan_over_a_symbolic_length(opt_level, reverse):
 
 def test_a_loop_given_up_on_leaves_no_unrolled_copies():
     """The condition turns out to be data only after the first iteration was unrolled: that
-    copy is taken out again, so O0 computes nothing twice."""
+    copy is dead and the importer drops it, so O0 computes nothing twice."""
     from onnx import helper
 
     body = helper.make_graph([helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),

@@ -111,15 +111,11 @@ def _stack(ctx, parts, axis: int = 0):
 
 @onnx_op("Loop")
 def _loop(ctx, node, inputs, attrs):
-    before = {id(n) for n in ctx.graph.nodes}
     try:
         return _unrolled_loop(ctx, node, inputs, attrs)
     except UnsupportedHere:
         from .ops_control_runtime import runtime_loop
 
-        for n in reversed([n for n in ctx.graph.nodes if id(n) not in before]):
-            if not any(o._uses or o.is_graph_output for o in n.outputs):
-                ctx.graph.remove(n)             # the iterations unrolled before the data showed up
         return runtime_loop(ctx, node, inputs, attrs)      # a data trip count or condition: a sub-plan
 
 
