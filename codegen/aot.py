@@ -60,6 +60,8 @@ def launch_configs(plan: dict) -> dict[str, list[dict]]:
     """kernel name -> the distinct CUDA configs its launches use."""
     out: dict[str, dict[str, dict]] = {}
     for step in plan["steps"]:
+        if "host" in step:
+            continue                 # numpy between segments: nothing to build
         cfg = step["configs"]["cuda"]
         out.setdefault(step["kernel"], {})[config_key(cfg)] = cfg
     return {k: list(v.values()) for k, v in out.items()}

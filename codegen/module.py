@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from cortado.ir import Graph, Value
+from cortado.ir import Graph, Op, Value
 from cortado.ir.dims import Dim, representative_sizes
 from cortado.kernel_groups import KernelGroup, Kind
 from cortado.passes.memory import MemoryPlan
+
+from cortado.ops.dynamic import host_attrs
 
 from . import generate as gen
 from .config import symbol_sizes
 from .cost import Cost, kernel_cost
 from .prelude import prelude_source
+from .templates.host import HOST_NAMES
 from .writer import KernelSource
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2     # 2: host steps and plan["dynamic_symbols"] (runtime/segments.py)
 
 
 @dataclass
@@ -52,7 +55,8 @@ def _value_json(v: Value) -> dict:
 
 
 def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan, *, model_name: str = "model",
-                 allow_tf32: bool = True, dtype: str = "float32") -> GeneratedModule:
+                 allow_tf32: bool = True, dtype: str = "float32",
+                 subplans: Mapping[int, int] | None = None) -> GeneratedModule:
     """``allow_tf32=False`` makes float32 dots exact (``ieee``) on GPUs too; ``dtype`` is the
     storage type the graph was converted to, recorded in the plan with the tf32 choice."""
     kernels: dict[str, KernelInfo] = {}
@@ -63,6 +67,9 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     sizes = representative_sizes(v.shape for v in graph.inputs)
     for g in groups:
         if g.kind in (Kind.ALIAS, Kind.PLACED):
+            continue
+        if g.kind.name == "host":
+            steps.append(host_step(g.nodes[0], subplans))
             continue
         with symbol_sizes(sizes):
             ks = gen.generate_kernel(g, layouts)
@@ -97,6 +104,33 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     plan = _plan(graph, memory, steps, list(kernels.values()))
     plan["precision"] = {"dtype": str(dtype), "allow_tf32": bool(allow_tf32)}
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
+
+
+def host_step(node, subplans: Mapping[int, int] | None = None) -> dict:
+    """The plan's step for a data-dependent op run on the host (``runtime/hostops.py``): the
+    op, its JSON attributes, its value names, and where each fresh size symbol is read. For
+    If / Loop the attributes name their bodies by index in ``plan["subplans"]`` (``subplans``:
+    id of a body graph -> index)."""
+    a = node.attrs
+    fresh = [a.count] if hasattr(a, "count") else list(a.counts)
+    binds = []
+    for sym in fresh:
+        where = next(([sym, pos, axis] for pos, v in enumerate(node.outputs) for axis, d in enumerate(v.shape)
+                      if str(d) == sym), None)
+        if where is not None:
+            binds.append(where)
+    if node.op is Op.IF:
+        attrs = {"then": subplans[id(a.then_graph)], "else": subplans[id(a.else_graph)]}
+    elif node.op is Op.LOOP:
+        attrs = {"body": subplans[id(a.body)], "carried": a.carried}
+    elif node.op is Op.SCAN:
+        attrs = {"body": subplans[id(a.body)], "state": a.state, "scan_inputs": a.scan_inputs,
+                 **{k: list(getattr(a, k)) for k in ("in_axes", "in_dirs", "out_axes", "out_dirs")}}
+    else:
+        attrs = host_attrs(node)
+    return {"host": HOST_NAMES[node.op], "attrs": attrs,
+            "inputs": [None if v is None else v.name for v in node.inputs],
+            "outputs": [v.name for v in node.outputs], "binds": binds, "nodes": [node.name]}
 
 
 # where a node came from, as frontends record it in ``node.meta``: stats key -> meta keys
@@ -174,6 +208,7 @@ def _plan(graph: Graph, memory: MemoryPlan, steps: list[dict], kernels: list[Ker
         "kernels": [{"name": k.name, "kind": k.kind, "params": [p.name for p in k.source.params],
                      "signature": _signature(k.source)} for k in kernels],
         "steps": steps,
+        "dynamic_symbols": [b[0] for s in steps for b in s.get("binds", ())],
     }
 
 

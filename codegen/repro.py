@@ -137,12 +137,18 @@ def reference_values(model, feeds: Mapping[str, np.ndarray]) -> dict[str, np.nda
     return values
 
 
-def symbol_env(model, feeds: Mapping[str, np.ndarray]) -> dict[str, int]:
+def symbol_env(model, feeds: Mapping[str, np.ndarray], values: Mapping[str, np.ndarray] | None = None
+               ) -> dict[str, int]:
+    """The plan's symbols bound from ``feeds``; with ``values`` (``reference_values``) also the
+    data-dependent sizes its host steps bind, read from the reference results."""
     env: dict[str, int] = {}
     for spec in model.plan["inputs"]:
         for d, got in zip(spec["shape"], np.shape(feeds[spec["name"]])):
             if isinstance(d, str) and d.isidentifier():
                 env[d] = int(got)
+    for step in model.plan["steps"] if values is not None else ():
+        for sym, pos, axis in step.get("binds", ()):
+            env[sym] = int(np.shape(values[step["outputs"][pos]])[axis])
     return env
 
 
@@ -196,11 +202,13 @@ def write_repro(model, out_dir, feeds: Mapping[str, np.ndarray], *, seed: int | 
         raise CortadoError(f"--repro {out} exists and is not a folder")
     say("computing reference values for the repro bundle")
     values = reference_values(model, feeds)
-    env = symbol_env(model, feeds)
+    env = symbol_env(model, feeds, values)
     sources = kernel_sources(model.source)
     steps = model.plan["steps"]
     launches: dict[str, list[int]] = {}
     for i, st in enumerate(steps):
+        if "host" in st:
+            continue            # a host step (numpy) has no kernel to reproduce
         launches.setdefault(st["kernel"], []).append(i)
     written: list[Path] = []
     rows = []

@@ -112,7 +112,7 @@ def check_numerics(model, *, feeds: Mapping[str, np.ndarray] | None = None, opt_
         feeds = random_feeds(fused, seed)
     say("computing reference values")
     values = reference_values(fused, feeds)
-    env = symbol_env(fused, feeds)
+    env = symbol_env(fused, feeds, values)
     family = fused.device.family
 
     def tol(name: str, configs: dict) -> tuple[float, float]:
@@ -121,15 +121,19 @@ def check_numerics(model, *, feeds: Mapping[str, np.ndarray] | None = None, opt_
 
     o0_steps: dict[str, int] = {}
     for i, st in enumerate(unfused.plan["steps"]):
+        if "host" in st:
+            continue                  # host steps (numpy) are not kernels to check
         for n in st["nodes"]:
             o0_steps[n] = i
     per_launch = fused.stats.get("per_kernel", [])
     groups: list[GroupReport] = []
-    steps = fused.plan["steps"]
-    for i, st in enumerate(steps):
-        info = per_launch[i] if i < len(per_launch) else {}
+    steps = [st for st in fused.plan["steps"] if "host" not in st]
+    index = [i for i, st in enumerate(fused.plan["steps"]) if "host" not in st]
+    for k, st in enumerate(steps):
+        i = index[k]
+        info = per_launch[k] if k < len(per_launch) else {}
         g = GroupReport(i, st["kernel"], info.get("kind", "?"), list(st["nodes"]), list(info.get("ops", [])))
-        say(f"checking kernel {i + 1}/{len(steps)}: {st['kernel']}")
+        say(f"checking kernel {k + 1}/{len(steps)}: {st['kernel']}")
         got = _run_isolated(fused, [i], env, values)
         g.fused = [Check(v, compare(got[v], values[v], *tol(v, st["configs"]))) for v in st["outputs"]]
         idx = sorted({o0_steps[n] for n in st["nodes"] if n in o0_steps})

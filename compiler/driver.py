@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from cortado.runtime.errors import CortadoError, ModelLoadError
+from cortado.runtime.control import SUB_PREFIX
 from cortado.runtime.model import CompiledModel
 
 from .ir import Graph, clone_graph
@@ -103,9 +104,13 @@ def compile(model, *, weights=None, random_weights: bool = False,
     groups, memory, plan_rows = plan_kernels(graph, fuse=opt_level >= 2, reuse=opt_level >= 1, disable=disable,
                                              dump_after=dump_after)
     pass_table += plan_rows
-    say(f"generating {sum(1 for g in groups if g.kind.value not in ('alias', 'placed'))} kernels")
+    bodies = _compile_bodies(graph, target=target, dtype=dtype, opt_level=opt_level, allow_tf32=allow_tf32,
+                             max_elements=max_elements, say=say)
+    say(f"generating {sum(1 for g in groups if g.kind.value not in ('alias', 'placed', 'host'))} kernels")
     module = build_module(graph, groups, memory, model_name=name or graph.name, allow_tf32=allow_tf32,
-                          dtype=dtype)
+                          dtype=dtype, subplans={key: i for i, (key, _) in enumerate(bodies)})
+    if bodies:
+        module.plan["subplans"] = [{"plan": sub.plan, "source": sub.source} for _, sub in bodies]
     elapsed = time.perf_counter() - t0
     launches = module.per_launch
     stats = {
@@ -126,11 +131,15 @@ def compile(model, *, weights=None, random_weights: bool = False,
         "why_not_fused": list(dict.fromkeys(w for l in launches for w in l["why_not"])),
     }
     constants = {n: v.const for n, v in graph.constants.items()}
+    for i, (_, sub) in enumerate(bodies):      # a body's weights, under its prefix (runtime/control.py)
+        constants.update({SUB_PREFIX.format(i) + n: a for n, a in sub.constants.items()})
     say("loading kernels")
     model = CompiledModel(module.plan, module.source, constants, target=target, stats=stats, graph=graph,
                           max_elements=limit if max_elements is not None else None)
     if opt_level >= 3:
-        if model.target == "cuda":
+        if any("host" in s for s in module.plan["steps"]):
+            model.stats["autotune"] = "skipped: the model's sizes depend on its data (host steps)"
+        elif model.target == "cuda":
             from .autotune import autotune
 
             say("autotuning template kernels on the GPU")
@@ -138,6 +147,28 @@ def compile(model, *, weights=None, random_weights: bool = False,
         else:
             model.stats["autotune"] = "skipped: autotuning needs the cuda target"
     return model
+
+
+def _compile_bodies(graph: Graph, *, say: ProgressFn, **options) -> list[tuple[int, CompiledModel]]:
+    """Each body of a run-time If / Loop compiled once, with the model's options: (id of the
+    body graph, its compiled model), in node order (nested bodies compile recursively)."""
+    from cortado.ir import Op
+
+    bodies: list[tuple[int, CompiledModel]] = []
+    for node in graph.nodes:
+        if node.op is Op.IF:
+            graphs = [node.attrs.then_graph, node.attrs.else_graph]
+        elif node.op in (Op.LOOP, Op.SCAN):
+            graphs = [node.attrs.body]
+        else:
+            continue
+        if options["dtype"] != "float32":
+            raise CortadoError(f"run-time control flow ({node.op.value} {node.name!r}) is compiled in float32 only",
+                               hint="compile with dtype='float32'")
+        for g in graphs:
+            say(f"compiling the body {g.name!r} of {node.op.value} {node.name!r}")
+            bodies.append((id(g), compile(g, **options)))
+    return bodies
 
 
 def plain_sizes(sizes: Mapping) -> dict:

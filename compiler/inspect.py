@@ -69,7 +69,7 @@ def build_report(model, *, weights=None, random_weights: bool = False,
     base = compile_model(before, target=target, dtype=dtype, opt_level=0, name=before.name)
     s, b = m.stats, base.stats
     sources = kernel_sources(m.source)
-    launches: Counter = Counter(st["kernel"] for st in m.plan["steps"])
+    launches: Counter = Counter(st["kernel"] for st in m.plan["steps"] if "kernel" in st)
     groups = []
     for i, k in enumerate(s["per_kernel"]):
         groups.append({

@@ -32,7 +32,8 @@ from .errors import ArtifactError
 from .loader import usual_mode
 
 FORMAT = "cortado-artifact"
-VERSION = 1
+VERSION = 2                 # 2: plans may hold host steps and run-time symbols (segments.py)
+READS = (1, 2)              # version 1 plans are version 2 plans without host steps: they still load
 MANIFEST, KERNELS, WEIGHTS = "manifest.json", "kernels.py", "weights.safetensors"
 
 
@@ -350,9 +351,10 @@ def _read_verified(path: Path, trusted_keys=None) -> tuple[dict, str, dict[str, 
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArtifactError(f"{path} is not a Cortado artifact (manifest format {manifest.get('format')!r})"
                             if isinstance(manifest, dict) else f"{path}: manifest is not an object")
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") not in READS:
         raise ArtifactError(f"{path} has artifact format version {manifest.get('version')!r}; this runtime reads "
-                            f"version {VERSION}", hint="recompile the model with this version of Cortado")
+                            f"versions {', '.join(map(str, READS))}", hint="recompile the model with this version of "
+                            "Cortado")
     if manifest.get("manifest_sha256") != _manifest_digest(manifest):
         raise ArtifactError(f"{path}: {MANIFEST} does not match its recorded hash; the artifact was modified or "
                             "damaged", hint="re-save it from the compiler")

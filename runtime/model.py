@@ -24,6 +24,7 @@ import numpy as np
 
 from . import sizes
 from .buffers import BufferPool
+from .segments import late_buffers, late_values, run_segments
 from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
 from .errors import ArtifactError, CortadoError, InputError, KernelLaunchError
@@ -64,6 +65,10 @@ class CompiledModel:
         self._weights: dict[str, Any] | None = None
         self._load_lock = threading.Lock()
         self._env_keys = tuple(plan["symbols"])
+        # data-dependent sizes (segments.py): host steps bind symbols; late buffers are per call
+        self._host_steps = any("host" in s for s in plan["steps"])
+        self._late_buffers = late_buffers(plan)
+        self._late_values = late_values(plan)
         self._pool = BufferPool(self._new_buffer_set, max_buffer_sets)
         self.cubin_index = list(cubin_index or [])
         self._graph = None          # CUDA graphs (devices/cuda_graph.py), after use_cuda_graph()
@@ -131,6 +136,8 @@ class CompiledModel:
         if hasattr(dev, "enter_thread"):
             dev.enter_thread()          # cuda: this thread gets the device's context
         self._prepare()
+        if self._host_steps:
+            return run_segments(self, arrays, env, outputs, wanted)
         graphs = self._graph
         if graphs is not None and not wanted:
             # CUDA graph hook: the graphs own their buffers, serialize their replays and return
@@ -238,7 +245,7 @@ class CompiledModel:
         """On cuda, capture the whole launch plan in a CUDA graph at the first run of each input
         size (up to four sizes) and replay it for later runs of that size. A graph owns its
         buffers; inputs are copied in and outputs copied out to fresh device memory."""
-        use = enabled and hasattr(self.device, "cuda_graphs")
+        use = enabled and hasattr(self.device, "cuda_graphs") and not self._host_steps   # sizes vary per call
         self._graph = (self._graph if self._graph is not None else self.device.cuda_graphs()) if use else None
         return self
 
@@ -267,6 +274,9 @@ class CompiledModel:
         ``buffers`` are the intermediate buffers to bind (one per planned buffer); by default
         a fresh set from ``allocate_buffers(env)``, which the returned launches keep alive.
         ``resolved``, when given, receives the tensor of every value the launches use, by name."""
+        if self._host_steps:
+            raise CortadoError("this model's sizes depend on its data (it has host steps); it runs only "
+                               "through run(), which binds them segment by segment")
         dev = self.device
         values = self.plan["values"]
         bufs = self.allocate_buffers(env) if buffers is None else buffers
@@ -332,8 +342,11 @@ class CompiledModel:
 
     def allocate_buffers(self, env: Mapping[str, int]) -> list:
         """A fresh set of the plan's intermediate buffers for the sizes ``env``, owned by the
-        caller and shared with no run (for a CUDA graph, which replays into fixed addresses)."""
-        return [self.device.alloc(sizes.evaluate(b["nbytes"], env)) for b in self.plan["buffers"]]
+        caller and shared with no run (for a CUDA graph, which replays into fixed addresses).
+        A buffer whose size depends on data (``segments.late_buffers``) is None: each call
+        allocates it once its size is known."""
+        return [None if i in self._late_buffers else self.device.alloc(sizes.evaluate(b["nbytes"], env))
+                for i, b in enumerate(self.plan["buffers"])]
 
     def _new_buffer_set(self, key: tuple) -> "_BufferSet":
         """What the pool lends one call: intermediate buffers for ``key``'s sizes, and on
@@ -407,6 +420,8 @@ class CompiledModel:
         # 10^12 elements costs nothing until it is made contiguous)
         limit = max_elements(self.max_elements)
         for name, info in self.plan["values"].items():
+            if name in self._late_values:
+                continue        # sized by data: checked when a host step binds its sizes
             try:
                 shape = self._shape(info["shape"], env)
             except CortadoError as e:

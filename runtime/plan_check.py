@@ -20,7 +20,10 @@ import numpy as np
 from .dtypes import NUMPY_DTYPES, dtype_name
 from .errors import ArtifactError, CortadoError
 from .locks import parse
+from .control import SUB_PREFIX
+from .hostops import CONTROL, HOST_OPS
 from .sizes import _compile as compile_size
+from .sizes import names as size_names
 
 __all__ = ["check_plan", "kernel_names"]
 
@@ -133,8 +136,31 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
         _need(k["name"] in defined, f"kernel {k['name']!r} is not defined in kernels.py")
     steps = _dict(plan, "steps")
     _need(isinstance(steps, list), "plan.steps is not a list")
+    bound = set(plan["symbols"])
+    subplans = plan.get("subplans", [])
+    _need(isinstance(subplans, list), "plan.subplans is not a list")
+    for i, sub in enumerate(subplans):       # bodies of run-time If / Loop: plans of their own
+        _need(isinstance(sub, Mapping) and isinstance(sub.get("source"), str) and isinstance(sub.get("plan"), Mapping),
+              f"plan.subplans[{i}] is not a plan with its kernel source")
+        sub_names = _str_list(_dict(sub["plan"], "constants", f"plan.subplans[{i}].plan"),
+                              f"plan.subplans[{i}] constants")
+        prefix = SUB_PREFIX.format(i)
+        _need(all(prefix + n in constants for n in sub_names), f"plan.subplans[{i}] names weights the artifact lacks")
+        try:
+            _check(sub["plan"], {k[len(prefix):]: v for k, v in constants.items() if k.startswith(prefix)},
+                   kernel_names(sub["source"]))
+        except _Bad as e:
+            raise _Bad(f"sub-plan {i}: {e}") from None
+    dynamic = _str_list(plan.get("dynamic_symbols", []), "plan.dynamic_symbols")
+    _need(all(s.isidentifier() for s in dynamic) and not set(dynamic) & bound and len(set(dynamic)) == len(dynamic),
+          "plan.dynamic_symbols must be distinct identifiers, none of them an input's dim")
     for i, step in enumerate(steps):
         at = f"plan.steps[{i}]"
+        _need(isinstance(step, Mapping), f"{at} is not an object")
+        if "host" in step:
+            _check_host_step(step, at, values, stored, set(dynamic), bound, len(subplans))
+            continue
+        _uses_bound(step, at, values, bound, set(dynamic))
         kernel = _dict(step, "kernel", at)
         _need(isinstance(kernel, str) and kernel in defined, f"{at} launches {kernel!r}, which kernels.py does not "
               "define")
@@ -164,6 +190,72 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
         _need(tuple(a.shape) == declared and dtype_name(a.dtype) == info["dtype"],
               f"weight {name!r} is stored as {dtype_name(a.dtype)}{tuple(a.shape)} but the plan declares "
               f"{info['dtype']}{declared}")
+
+
+def _names_of(d) -> set[str]:
+    return set(size_names(d)) if isinstance(d, str) else set()
+
+
+def _uses_bound(step: Mapping, at: str, values: Mapping, bound: set[str], dynamic: set[str]) -> None:
+    """A kernel step's sizes and the values it touches name no run-time symbol before a host
+    step binds it (the runtime evaluates them when the step runs)."""
+    used: set[str] = set()
+    for g in step.get("grid", []):
+        used |= _names_of(g)
+    for a in step.get("args", []):
+        if isinstance(a, Mapping):
+            used |= _names_of(a.get("size"))
+            if a.get("value") in values:
+                for d in values[a["value"]]["shape"]:
+                    used |= _names_of(d)
+    early = sorted((used & dynamic) - bound)
+    _need(not early, f"{at} uses the run-time size {', '.join(early)} before a host step binds it")
+
+
+def _check_host_step(step: Mapping, at: str, values: Mapping, stored: set, dynamic: set[str],
+                     bound: set[str], n_subplans: int = 0) -> None:
+    """A host step: a known op, attributes of the types it takes, inputs and outputs with
+    storage, and bindings of fresh run-time symbols to axes of its outputs."""
+    op = HOST_OPS.get(step["host"]) if isinstance(step["host"], str) else None
+    _need(op is not None, f"{at} runs host op {step['host']!r}, which this runtime does not have "
+          f"(it has {', '.join(HOST_OPS)})")
+    attrs = step.get("attrs", {})
+    _need(isinstance(attrs, Mapping), f"{at}.attrs is not an object")
+    _need(set(attrs) == set(op.attrs), f"{at}.attrs are {sorted(attrs)}, {op.name} takes {sorted(op.attrs)}")
+    for k, ok in op.attrs.items():
+        _need(ok(attrs[k]), f"{at}.attrs.{k} is {attrs[k]!r}, not a valid value")
+    inputs = _dict(step, "inputs", at)
+    _need(isinstance(inputs, list) and op.min_inputs <= len(inputs) <= op.max_inputs,
+          f"{at}.inputs must be {op.min_inputs} to {op.max_inputs} values")
+    for j, name in enumerate(inputs):
+        if name is None and j >= op.min_inputs:
+            continue
+        _need(isinstance(name, str) and name in values and name in stored,
+              f"{at}.inputs[{j}] reads {name!r}, which has no storage in the plan")
+        used = set().union(*(_names_of(d) for d in values[name]["shape"])) & dynamic
+        _need(used <= bound, f"{at} reads {name!r} before its run-time size is bound")
+    for key in CONTROL.get(op.name, ()):
+        _need(0 <= attrs[key] < n_subplans, f"{at}.attrs.{key} names sub-plan {attrs[key]}, which does not exist")
+    outputs = _dict(step, "outputs", at)
+    _need(isinstance(outputs, list) and (op.outputs < 0 or len(outputs) == op.outputs)
+          and all(isinstance(o, str) and o in values and o in stored for o in outputs),
+          f"{at}.outputs must be {op.outputs if op.outputs >= 0 else 'the'} values with storage in the plan")
+    binds = step.get("binds", [])
+    _need(isinstance(binds, list), f"{at}.binds is not a list")
+    for j, b in enumerate(binds):
+        _need(isinstance(b, list) and len(b) == 3 and isinstance(b[0], str) and isinstance(b[1], int)
+              and isinstance(b[2], int) and not isinstance(b[1], bool) and not isinstance(b[2], bool),
+              f"{at}.binds[{j}] is not [symbol, output, axis]")
+        sym, pos, axis = b
+        _need(sym in dynamic and sym not in bound, f"{at} binds {sym!r}, which is not a fresh run-time symbol")
+        _need(0 <= pos < len(outputs), f"{at}.binds[{j}] names output #{pos}, which does not exist")
+        shape = values[outputs[pos]]["shape"]
+        _need(0 <= axis < len(shape) and shape[axis] == sym, f"{at}.binds[{j}]: axis {axis} of "
+              f"{outputs[pos]!r} is not the dim {sym!r}")
+        bound.add(sym)
+    for o in outputs:
+        used = set().union(*(_names_of(d) for d in values[o]["shape"])) & dynamic
+        _need(used <= bound, f"{at} writes {o!r}, whose size names a run-time symbol no step binds before it")
 
 
 def check_plan(plan: Mapping, constants: Mapping[str, np.ndarray], source: str) -> None:

@@ -58,3 +58,17 @@ def evaluate(text, env: Mapping[str, int]) -> int:
         return int(_compile(str(text))(env))
     except KeyError as e:
         raise ArtifactError(f"size expression {text!r} names {e.args[0]!r}, which is not bound") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(text: str) -> frozenset:
+    _compile(text)                  # refuses what plans may not contain, before it is walked
+    tree = parse(text, mode="eval")
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+
+def names(text) -> frozenset:
+    """The names a plan size uses (symbols and constexprs; not the functions it calls)."""
+    if isinstance(text, int):
+        return frozenset()
+    return frozenset(n for n in _names(str(text)) if n not in _FUNCS)

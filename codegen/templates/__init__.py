@@ -16,7 +16,7 @@ from cortado.kernel_groups import Kind, KernelGroup
 
 from .. import views, windows  # noqa: F401  (register the INDEX lowerings: views, windows)
 from ..writer import LAYOUTS, KernelSource
-from . import (attention, conv, conv_transpose, gemm, pointwise, reduction, scan,  # noqa: F401  (registration)
+from . import (attention, conv, conv_transpose, gemm, host, pointwise, reduction, scan,  # noqa: F401  (registration)
                scatter, shape)
 from .base import OpTemplate
 

@@ -209,3 +209,33 @@ for _name, _rule in (("GroupNormalization", 21), ("CumProd", 26), ("BitCast", 26
                      ("Pad", lambda n: 19 if n.attrs.mode == "wrap" else 17)):
     if _name in Op._value2member_map_:
         min_opset(Op(_name), _rule)
+
+
+@emits(*_ops("NonZero"))
+def _nonzero(ctx, node, ins, outs):
+    return [helper.make_node("NonZero", [ins[0]], outs, name=node.name)]
+
+
+@emits(*_ops("NonMaxSuppression"))
+def _nms(ctx, node, ins, outs):
+    return [helper.make_node("NonMaxSuppression", list(ins), outs, name=node.name,
+                             center_point_box=int(node.attrs.center_point_box))]
+
+
+@emits(*_ops("Unique"))
+def _unique(ctx, node, ins, outs):
+    extra = {} if node.attrs.axis is None else {"axis": int(node.attrs.axis)}
+    return [helper.make_node("Unique", [ins[0]], outs, name=node.name, sorted=int(node.attrs.sorted), **extra)]
+
+
+@emits(*_ops("TopKRuntime"))
+def _topk_runtime(ctx, node, ins, outs):
+    a = node.attrs
+    return [helper.make_node("TopK", [ins[0], ins[1]], outs, name=node.name, axis=a.axis, largest=int(a.largest),
+                             sorted=int(a.sorted))]
+
+
+@emits(*_ops("If", "Loop", "Scan"))
+def _runtime_control(ctx, node, ins, outs):
+    raise UnsupportedOpError([(node.op.value, node.name, "run-time control flow (its bodies are sub-graphs) has no "
+                               "ONNX export yet")])

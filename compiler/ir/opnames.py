@@ -114,6 +114,14 @@ class Op(str, Enum):
     CUM_SUM = "CumSum"
     CUM_PROD = "CumProd"
     TOP_K = "TopK"
+    # sizes that depend on the data: host steps between segments (cortado.ops.dynamic)
+    NON_ZERO = "NonZero"
+    NON_MAX_SUPPRESSION = "NonMaxSuppression"
+    UNIQUE = "Unique"
+    TOP_K_RUNTIME = "TopKRuntime"
+    IF = "If"                  # a condition known only at run time: both branches are sub-plans
+    LOOP = "Loop"              # a data trip count or condition: the body is a sub-plan
+    SCAN = "Scan"              # a scan over a symbolic length: the body is a sub-plan
     # contractions and windows
     MATMUL = "MatMul"
     GEMM = "Gemm"

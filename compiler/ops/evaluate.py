@@ -90,6 +90,9 @@ def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], *, keep: bool = Fal
         outs = run_reference(_Node(node, concrete_attrs(node.attrs, env)), args)
         for v, a in zip(node.outputs, outs):
             vals[id(v)] = a
+            for d, n in zip(v.shape, np.shape(a)):    # a data-dependent size is known once computed
+                if isinstance(d, SymExpr) and d.symbols() == {str(d)}:
+                    env.setdefault(str(d), int(n))
             if keep:
                 names[v.name] = a
     result = {name: vals[id(v)] for name, v in zip(graph.output_names, graph.outputs)}

@@ -46,6 +46,7 @@ class Category(str, Enum):
     SCAN = "scan"                 # CumSum, TopK: sequential along one axis
     SCATTER = "scatter"           # ScatterND / ScatterElements: copy, then scattered writes
     SHAPE = "shape"               # Shape, Size: values from the shape alone
+    HOST = "host"                 # NonZero, NonMaxSuppression, Unique: sizes from the data, run on the host
 
 
 @dataclasses.dataclass(frozen=True)

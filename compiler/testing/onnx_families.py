@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
+from onnx import TensorProto
 
 __all__ = ["FAMILIES", "Val"]
 
@@ -380,5 +381,29 @@ def _expand(draw, b, x, pool):
     return Val(b.node("Expand", [x.name, b.ints(spec)]), tuple(lead + target), batch)
 
 
+def dynamic(draw, b, x: Val, pool, supported) -> Val | None:
+    """A data-dependent size (NonZero, Compress along an axis, Unique) reduced back to a static
+    shape by a ReduceSum over the dynamic axis, so later ops see static shapes. The sum over an
+    empty selection is 0, as in onnxruntime."""
+    op = draw(st.sampled_from(["Compress", "NonZero", "Unique"]), label="dynamic op")
+    if op not in supported or "ReduceSum" not in supported:
+        return None
+    if op == "NonZero":
+        idx = b.node("NonZero", [b.node("Relu", [x.name])])               # (rank, count): about half kept
+        f = b.node("Cast", [idx], to=TensorProto.FLOAT)
+        return Val(b.node("ReduceSum", [f, b.ints([1])], keepdims=1), (x.rank, 1))
+    if op == "Unique":
+        u = b.node("Unique", [b.node("Round", [x.name])])
+        return Val(b.node("ReduceSum", [u, b.ints([0])], keepdims=1), (1,))
+    axis = _axis(draw, x.rank, label="compress axis")
+    others = [a for a in range(x.rank) if a != axis]
+    score = b.node("ReduceMax", [x.name, b.ints(others)], keepdims=0) if others else x.name
+    cond = b.node("Greater", [score, b.const(np.float32(draw(st.sampled_from([0.0, 0.5, 9.0]), label="cut")))])
+    kept = b.node("Compress", [x.name, cond], axis=axis)
+    shape = tuple(1 if a == axis else d for a, d in enumerate(x.shape))
+    return Val(b.node("ReduceSum", [kept, b.ints([axis])], keepdims=1), shape,
+               None if x.batch == axis else x.batch)
+
+
 FAMILIES = {"elementwise": unary, "binary": binary, "matmul": matmul, "conv": conv, "pool": pool, "rows": rows,
-            "layout": layout, "pieces": pieces, "where": compare_where}
+            "layout": layout, "pieces": pieces, "where": compare_where, "dynamic": dynamic}

@@ -9,7 +9,8 @@ shape is computed here, so a model is valid by construction; onnxruntime is the 
 Families (``onnx_families``): elementwise (unary, binary with broadcasting, compare + Where),
 contraction (MatMul, Gemm), windows (Conv, pooling, BatchNormalization, LRN), rows (Softmax,
 LogSoftmax, Reduce*), layout (Transpose, Reshape, Flatten, Squeeze/Unsqueeze) and pieces
-(Concat, Slice, Pad, Expand). Ops the ONNX frontend
+(Concat, Slice, Pad, Expand) and dynamic (NonZero, Compress, Unique: a data-dependent size,
+summed back to a static shape). Ops the ONNX frontend
 does not import are never drawn, so the strategy grows with the frontend.
 
 Shrinking works on the draws: fewer ops, lower ranks, smaller dims, earlier family and op

@@ -202,6 +202,8 @@ class CudaDevice:
         mine = {(e["kernel"], e["config"]): e for e in index if e["arch"] == self.arch}
         loaded: dict = {}
         for i, step in enumerate(plan["steps"]):
+            if "host" in step:
+                continue                 # a host step (segments.py) launches nothing
             key = (step["kernel"], json.dumps(step["configs"]["cuda"], sort_keys=True))
             entry = mine.get(key)
             if entry is None:

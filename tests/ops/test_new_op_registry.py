@@ -18,9 +18,10 @@ def _lowered(op: Op) -> bool:
     import cortado.codegen.generate as gen
     from cortado.codegen import exprs, writer
     from cortado.codegen.templates import reduction, row_specs  # noqa: F401  (registers the row specs)
+    from cortado.codegen.templates.host import has_host_step
 
     return (exprs.has_lowering(op) or writer.has_lowering(op) or reduction.has_spec(op) or gen.has_generator(op)
-            or op in (Op.MATMUL, Op.GEMM, Op.CONV))
+            or op in (Op.MATMUL, Op.GEMM, Op.CONV) or has_host_step(op))
 
 
 def test_every_registered_op_has_a_kernel():

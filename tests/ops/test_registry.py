@@ -6,6 +6,7 @@ import pytest
 
 from cortado.codegen import exprs
 from cortado.codegen.generate import has_generator
+from cortado.codegen.templates.host import has_host_step
 from cortado.codegen.templates.reduction import has_spec
 from cortado.codegen.writer import has_lowering
 from cortado.ir import Op
@@ -23,6 +24,8 @@ def lowering_of(d) -> bool:
         return True   # the GEMM template
     if d.op is Op.CONV:
         return True   # the implicit-GEMM template and the depthwise window lowering
+    if d.category is Category.HOST:
+        return has_host_step(d.op)   # data-dependent sizes: numpy between segments, no kernel
     return has_generator(d.op)
 
 

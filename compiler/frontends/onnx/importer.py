@@ -25,7 +25,7 @@ from ...ir.dims import Dim, sanitize_symbol
 from ...ops import verify
 from cortado.runtime.errors import CortadoError, ModelFormatError, ShapeError, UnsupportedOpError
 from . import ops_elementwise, ops_nn, ops_shape  # noqa: F401  (register importers)
-from . import einsum, ops_control, ops_gather, ops_misc, ops_norm, ops_quant, ops_reduce, ops_resize, ops_rnn  # noqa: F401
+from . import einsum, ops_control, ops_dynamic, ops_gather, ops_misc, ops_norm, ops_quant, ops_reduce, ops_resize, ops_rnn  # noqa: F401
 from .context import ImportContext, UnsupportedHere, add_constant, node_attrs
 from .loader import load_model
 from .registry import ONNX_OPS

@@ -1,4 +1,5 @@
-"""Control flow whose path is known at compile time: If, Loop and Scan, inlined or unrolled.
+"""Control flow whose path is known at compile time: If, Loop and Scan, inlined or unrolled
+(when it is not, ``ops_control_runtime`` compiles the bodies once as sub-plans).
 
 Kernels are straight-line code, so a branch or a loop is imported by deciding it now:
 
@@ -10,7 +11,7 @@ Kernels are straight-line code, so a branch or a loop is imported by deciding it
 
 Bodies see the enclosing scope's values by name. Each unrolled copy renames the names the body
 defines, so the copies stay apart. A condition or trip count that depends on tensor data makes
-the node unsupported, with that reason.
+the node a run-time one (``ops_control_runtime``).
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def _prefix(ctx, node, tag: str) -> str:
 
 @onnx_op("If")
 def _if(ctx, node, inputs, attrs):
+    if inputs[0] is not None and inputs[0].const is None:
+        from .ops_control_runtime import runtime_if
+
+        return runtime_if(ctx, node, inputs, attrs)        # the condition is data: both branches compiled
     cond = bool(ctx.scalar(inputs[0], "If's condition"))
     branch = attrs["then_branch" if cond else "else_branch"]
     return import_subgraph(ctx, branch, ctx.values, ctx.blocked, [], _prefix(ctx, node, "then" if cond else "else"),
@@ -106,6 +111,15 @@ def _stack(ctx, parts, axis: int = 0):
 
 @onnx_op("Loop")
 def _loop(ctx, node, inputs, attrs):
+    try:
+        return _unrolled_loop(ctx, node, inputs, attrs)
+    except UnsupportedHere:
+        from .ops_control_runtime import runtime_loop
+
+        return runtime_loop(ctx, node, inputs, attrs)      # a data trip count or condition: a sub-plan
+
+
+def _unrolled_loop(ctx, node, inputs, attrs):
     body = attrs["body"]
     trip = inputs[0] if inputs else None
     cond_in = inputs[1] if len(inputs) > 1 else None
@@ -153,6 +167,10 @@ def _scan(ctx, node, inputs, attrs):
     out_dirs = list(attrs.get("scan_output_directions", [0] * n_out))
     axes = [a % x.type.rank for a, x in zip(in_axes, xs)]
     lengths = {x.shape[a] for x, a in zip(xs, axes)}
+    if len(lengths) == 1 and not isinstance(next(iter(lengths)), int):
+        from .ops_control_runtime import runtime_scan
+
+        return runtime_scan(ctx, node, inputs, attrs, state, xs, axes, in_dirs, out_axes, out_dirs)  # a sub-plan
     if len(lengths) != 1 or not isinstance(next(iter(lengths)), int):
         raise UnsupportedHere("Scan needs one static scan length")
     steps = next(iter(lengths))

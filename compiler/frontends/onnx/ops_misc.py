@@ -262,10 +262,14 @@ def _topk(ctx, node, inputs, attrs):
     x = inputs[0]
     if x.dtype is DType.BOOL:
         raise UnsupportedHere("TopK of bool is not supported")
+    axis = normalize_axis(int(attrs.get("axis", -1)), x.type.rank)
+    if ctx.opset >= 10 and inputs[1] is not None and inputs[1].const is None and id(inputs[1]) not in ctx.symdata:
+        from .ops_dynamic import topk_runtime
+
+        return topk_runtime(ctx, x, inputs[1], axis, attrs)      # K is data: a host step
     k = int(attrs["k"]) if ctx.opset < 10 else ctx.ints(inputs[1], "TopK's K")[0]
     if not isinstance(k, int) or k < 1:
         raise UnsupportedHere(f"K must be a static positive int, got {k}")
-    axis = normalize_axis(int(attrs.get("axis", -1)), x.type.rank)
     if not isinstance(x.shape[axis], int):
         raise UnsupportedHere("TopK along a symbolic axis is not supported")
     return ctx.op_all(Op.TOP_K, [x], k=k, axis=axis, largest=int(attrs.get("largest", 1)),

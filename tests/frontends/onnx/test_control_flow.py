@@ -4,11 +4,9 @@ depend on tensor data are reported as unsupported (not crashes)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import cortado
-from cortado.errors import UnsupportedOpError
 from cortado.testing.reference import assert_close, run_onnxruntime
 
 F = TensorProto.FLOAT
@@ -51,13 +49,15 @@ def test_if_on_a_static_shape_is_inlined():
     assert {n.op.value for n in m.graph.nodes} == {"Mul"}
 
 
-def test_if_on_tensor_data_is_unsupported():
+def test_if_on_tensor_data_runs_its_branch_at_run_time():
     then = helper.make_graph([_const("a", np.float32(1))], "t", [], [_vi("a", [])])
     other = helper.make_graph([_const("b", np.float32(2))], "e", [], [_vi("b", [])])
     g = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="branch")],
                           "g", [_vi("c", [], TensorProto.BOOL)], [_vi("y", [])])
-    with pytest.raises(UnsupportedOpError, match="If's condition must be known at compile time"):
-        cortado.compile(helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)]))
+    model = helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)])
+    for c in (True, False):        # a data condition: a host step picks the branch's sub-plan
+        m = _run_both(model, {"c": np.array(c)})
+    assert [s["host"] for s in m.plan["steps"] if "host" in s] == ["If"]
 
 
 def test_loop_with_a_static_trip_count_unrolls():
@@ -79,7 +79,7 @@ def test_loop_with_a_static_trip_count_unrolls():
     _run_both(model, {"x": np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)})
 
 
-def test_loop_with_a_data_dependent_condition_is_unsupported():
+def test_loop_with_a_data_dependent_condition_runs_at_run_time():
     body = helper.make_graph(
         [helper.make_node("Less", ["acc_in", "x"], ["cond_out"]),
          helper.make_node("Add", ["acc_in", "one"], ["acc_out"])],
@@ -88,8 +88,10 @@ def test_loop_with_a_data_dependent_condition_is_unsupported():
     g = helper.make_graph([helper.make_node("Loop", ["", "", "zero"], ["acc"], body=body)], "g", [_vi("x", [])],
                           [_vi("acc", [])], [numpy_helper.from_array(np.float32(0), "zero"),
                                              numpy_helper.from_array(np.float32(1), "one")])
-    with pytest.raises(UnsupportedOpError, match="continuation condition"):
-        cortado.compile(helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)]))
+    model = helper.make_model(g, opset_imports=[helper.make_operatorsetid("", 13)])
+    for x in (0.5, 4.0, 7.5):      # acc counts up while it is below x: 1, 4 and 8 iterations
+        m = _run_both(model, {"x": np.array(x, np.float32)})
+    assert [s["host"] for s in m.plan["steps"] if "host" in s] == ["Loop"]
 
 
 def test_scan_unrolls_over_a_static_length():
