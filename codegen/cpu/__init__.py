@@ -44,7 +44,7 @@ def add_cpu_kernels(plan: dict, steps: Sequence[dict], groups: Sequence[KernelGr
     for i, (step, g) in enumerate(zip(steps, groups)):
         fname = f"cpu_{i}_{g.kind.value}"
         try:
-            src, args, used = render_group(g, layouts, fname)
+            src, args, used = render_group(g, layouts, fname, frozenset(plan["in_output"]))
         except Unsupported as e:
             interpreted.append({"step": i, "kernel": step["kernel"], "kind": g.kind.value, "why": str(e)})
             continue

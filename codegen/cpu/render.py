@@ -140,9 +140,10 @@ def _check_types(values) -> None:
             raise Unsupported(f"{v.name} is {v.dtype.value}, which the cpu target leaves to the interpreter")
 
 
-def render_group(group: KernelGroup, layouts: dict, fname: str) -> tuple[str, list[dict], set[str]]:
+def render_group(group: KernelGroup, layouts: dict, fname: str, reshaped=frozenset()) -> tuple[str, list[dict], set[str]]:
     """(source of ``def fname``, the launch arguments, helpers used) for ``group``; raises
-    ``Unsupported`` naming the op or type it cannot express."""
+    ``Unsupported`` naming the op or type it cannot express. ``reshaped``: names of values
+    that arrive in another shape (stored straight into a model output of another shape)."""
     nodes = group.nodes
     for n in nodes:
         if n.op not in CPU_OPS:
@@ -171,6 +172,8 @@ def render_group(group: KernelGroup, layouts: dict, fname: str) -> tuple[str, li
         params.append(name)
         if v.name in w.layouts:
             w.emit(f"{name} = {w.use('box')}({name}, {w.shape(v.shape)}, {w.shape(w.layouts[v.name])})")
+        elif v.name in reshaped:
+            w.emit(f"{name} = {name}.reshape({w.shape(v.shape)})")
     fresh: set[int] = set()
     # the memory plan may give an output the buffer of an input the kernel has read (a Triton
     # program loads before it stores): outputs computed before the last read of an input are
