@@ -182,6 +182,7 @@ def render_group(group: KernelGroup, layouts: dict, fname: str, reshaped=frozens
     last_read = max((i for i, n in enumerate(nodes) if any(v is not None and id(v) in ext_ids for v in n.inputs)),
                     default=-1)
     deferred: list[tuple[str, str]] = []
+    out_keep = frozenset(out_ids)
     for i, n in enumerate(nodes):
         xs = [None if v is None else w.names[id(v)] for v in n.inputs]
         result = CPU_OPS[n.op](w, n, xs)
@@ -190,10 +191,10 @@ def render_group(group: KernelGroup, layouts: dict, fname: str, reshaped=frozens
             e = e if isinstance(e, Expr) else Expr(e)
             if id(v) in out_ids and i < last_read:
                 dest = w.names[id(v)]
-                _assign(w, n, v, e, set(), uses, fresh, name=w.ident(v.name + "_tmp"))
+                _assign(w, n, v, e, set(), uses, fresh, name=w.ident(v.name + "_tmp"), keep=out_keep)
                 deferred.append((dest, w.names[id(v)]))
             else:
-                _assign(w, n, v, e, out_ids, uses, fresh)
+                _assign(w, n, v, e, out_ids, uses, fresh, keep=out_keep)
     for dest, src in deferred:
         w.emit(f"{w.use('store')}({dest}, {src})")
     for v in outputs:          # an output that is an input of the group as is (rare: Identity chains)
@@ -212,7 +213,9 @@ def render_group(group: KernelGroup, layouts: dict, fname: str, reshaped=frozens
 
 
 def _assign(w: FnWriter, node: Node, v: Value, e: Expr, out_ids: set, uses: dict, fresh: set,
-            name: str | None = None) -> None:
+            name: str | None = None, keep: frozenset = frozenset()) -> None:
+    """Emit ``v = e``: into its output array, in place over a temporary nothing else reads
+    (``keep``: values stored at the end, which must stay), or as a new temporary."""
     if id(v) in out_ids:
         dest = w.names[id(v)]
         if e.func is not None and node.inputs and node.inputs[0] is not None and \
@@ -224,7 +227,7 @@ def _assign(w: FnWriter, node: Node, v: Value, e: Expr, out_ids: set, uses: dict
     # a ufunc over a temporary that this node alone reads, of the same shape and type: in place
     if e.func is not None and e.elementwise:
         for src in node.inputs[:1]:
-            if src is not None and id(src) in fresh and uses.get(id(src)) == 1 and \
+            if src is not None and id(src) in fresh and uses.get(id(src)) == 1 and id(src) not in keep and \
                     tuple(src.shape) == tuple(v.shape) and src.dtype == v.dtype:
                 name = w.names[id(src)]
                 w.emit(f"{e.func}({e.args}, out={name})")
