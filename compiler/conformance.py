@@ -438,6 +438,8 @@ def main(argv=None) -> int:
     p.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     p.add_argument("--unsupported", action="store_true", help="also list every unsupported case and why")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--target", default="interpreter", choices=("interpreter", "cpu"),
+                   help="where the cases run (default: the interpreter)")
     args = p.parse_args(argv)
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
 
@@ -446,7 +448,8 @@ def main(argv=None) -> int:
             sys.stderr.write(f"\r{done}/{total} {r.status:<11} {r.name[:50]:<50}")
             sys.stderr.flush()
 
-    report = run(sources, pattern=args.filter, jobs=args.jobs, opt_level=args.opt_level, progress=progress)
+    report = run(sources, pattern=args.filter, jobs=args.jobs, opt_level=args.opt_level, progress=progress,
+                 target=args.target)
     if not args.quiet and sys.stderr.isatty():
         sys.stderr.write("\n")
     print(format_report(report, markdown=args.markdown))
