@@ -54,7 +54,7 @@ def resolve_target(target) -> tuple[str, str]:
     if target == "cuda":
         if not cuda_available():
             raise TargetError("target 'cuda' needs an NVIDIA GPU, its driver and cuda-core "
-                              "(pip install 'cortado[cuda]')", hint="use target='interpreter' or 'auto'")
+                              "(pip install 'cortado[cuda]')", hint="use target='cpu' or 'auto'")
         return "cuda", "requested"
     if target == "auto":
         if cuda_available():
