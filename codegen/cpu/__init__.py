@@ -8,8 +8,8 @@ type) keeps no ``step["cpu"]``: the cpu device runs that step's Triton kernel on
 interpreter, over the same buffers, and ``plan["cpu"]["interpreted"]`` lists why.
 
 One file per op family registers the emitters: ``pointwise`` (elementwise epilogues and
-prologues), ``gemm``, ``conv``, ``reduction`` (reductions, normalizations, pooling) and
-``views``; ``helpers`` holds the functions copied into the generated module.
+prologues), ``gemm``, ``conv``, ``reduction`` (reductions, normalizations, pooling),
+``views`` and ``scan`` (scans, shapes, Resize, the rarer normalizations); ``helpers`` holds the functions copied into the generated module.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Sequence
 
 from cortado.kernel_groups import KernelGroup
 
-from . import conv, gemm, pointwise, reduction, views  # noqa: F401  (registration)
+from . import conv, gemm, pointwise, reduction, scan, views  # noqa: F401  (registration)
 from .helpers import helper_source
 from .render import CPU_OPS, Unsupported, render_group
 

@@ -73,9 +73,11 @@ def conv(x, w, b, strides, pads, dilations, group, out=None):
             wt = wk[:, t].reshape((1, c) + (1,) * sp)
             if first:
                 np.multiply(view, wt, out=res)
+                tmp = np.empty_like(res)
                 first = False
             else:
-                res += view * wt
+                np.multiply(view, wt, out=tmp)
+                res += tmp
     else:
         length = int(np.prod(osz))
         cg, mg = c // group, m // group
@@ -106,7 +108,7 @@ def gemm(a, b, c, alpha, beta, trans_a, trans_b):
     return y
 
 
-def pool(x, kind, kernel, strides, pads, dilations, ceil_mode, count_include_pad, out_sizes):
+def pool(x, kind, kernel, strides, pads, dilations, ceil_mode, count_include_pad, out_sizes, p=2):
     """Max or average pooling over the trailing axes, a whole-tensor max/add per tap. Padding
     never wins a max; a window of padding alone gives the type's lowest value (as
     onnxruntime); the average divides by the window's inside (or inside-pads) count."""
@@ -133,6 +135,9 @@ def pool(x, kind, kernel, strides, pads, dilations, ceil_mode, count_include_pad
                 acc = np.where(seen > 0, acc, np.finfo(x.dtype).min)
         return acc
     xp = pad_const(x, begins, ends, 0)
+    if kind == "lp":                                 # (sum |x|^p)^(1/p); padding adds zero
+        acc = sum(np.abs(view.astype(np.float64)) ** p for _, view in taps(xp, kernel, strides, dilations, out_sizes))
+        return (acc ** (1.0 / p)).astype(x.dtype)
     acc = None
     for _, view in taps(xp, kernel, strides, dilations, out_sizes):
         acc = view.astype(np.float32 if x.dtype.itemsize <= 4 else x.dtype) if acc is None else acc.__iadd__(view)
@@ -238,5 +243,68 @@ def helper_source(names) -> str:
     return "\n\n".join(inspect.getsource(globals()[n]).rstrip() for n in order)
 
 
+
+
+def cumulative(x, axis, kind, exclusive, reverse):
+    acc = x.astype(np.float64) if x.dtype.kind == "f" else x
+    y = np.flip(acc, axis) if reverse else acc
+    if kind == "sum":
+        s = np.cumsum(y, axis=axis)
+        if exclusive:
+            s = s - y
+    else:
+        if exclusive:
+            ones = np.ones_like(np.take(y, [0], axis=axis))
+            y = np.concatenate([ones, np.delete(y, -1, axis=axis)], axis=axis)
+        s = np.cumprod(y, axis=axis)
+    if reverse:
+        s = np.flip(s, axis)
+    return s.astype(x.dtype)
+
+
+def top_k(x, k, axis, largest):
+    """The k largest (smallest) along ``axis`` and their indices; ties keep the lower index."""
+    key = x
+    if largest:
+        key = -(x.astype(np.float64)) if x.dtype.kind == "u" else -x
+    order = np.argsort(key, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    return np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)
+
+
+def hardmax(x, axis):
+    idx = np.expand_dims(np.argmax(x, axis=axis), axis)
+    out = np.zeros_like(x)
+    np.put_along_axis(out, idx, 1, axis=axis)
+    return out
+
+
+def lp_normalize(x, axis, p):
+    f = x.astype(np.float64)
+    norm = np.abs(f).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt((f * f).sum(axis=axis, keepdims=True))
+    return np.where(norm == 0, 0.0, f / np.where(norm == 0, 1.0, norm)).astype(x.dtype)
+
+
+def resize(x, rows):
+    """Resize as one gather per resized axis: ``rows`` is (axis, taps, weights) with the source
+    indices of each tap over the output positions and, unless nearest, the tap's weights."""
+    out = x.astype(np.float32) if x.dtype.kind in "iu" else x
+    for axis, taps, weights in rows:
+        if weights is None:
+            out = np.take(out, np.asarray(taps[0]), axis=axis)
+            continue
+        shape = [1] * x.ndim
+        shape[axis] = len(taps[0])
+        acc = None
+        for idx, wt in zip(taps, weights):
+            term = np.take(out, np.asarray(idx), axis=axis) * np.asarray(wt, dtype=out.dtype).reshape(shape)
+            acc = term if acc is None else acc + term
+        out = acc
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(x.dtype, copy=False)
+
+
 ORDER = ("cdiv", "box", "store", "pad_const", "taps", "conv", "gemm", "pool", "erf", "softmax", "normalize",
-         "reduce", "arg_reduce", "take")
+         "reduce", "arg_reduce", "take", "cumulative", "top_k", "hardmax", "lp_normalize", "resize")

@@ -85,13 +85,14 @@ def group_norm(w, node, xs):
     return Expr(f"{norm} * {_channel(scale, rank)} + {_channel(b, rank)}", True)
 
 
-@cpu_op(Op.MAX_POOL, Op.AVERAGE_POOL)
+@cpu_op(Op.MAX_POOL, Op.AVERAGE_POOL, Op.LP_POOL)
 def pool(w, node, xs):
     a = node.attrs
-    kind = "max" if node.op is Op.MAX_POOL else "avg"
+    kind = {Op.MAX_POOL: "max", Op.AVERAGE_POOL: "avg", Op.LP_POOL: "lp"}[node.op]
     out = w.shape(node.outputs[0].shape[2:])
+    p = f", p={a.p}" if node.op is Op.LP_POOL else ""
     return Expr(f"{w.use('pool')}({xs[0]}, {kind!r}, {w.lit(a.kernel_shape)}, {w.lit(a.strides)}, {w.lit(a.pads)}, "
-                f"{w.lit(a.dilations)}, {a.ceil_mode}, {a.count_include_pad}, {out})", True)
+                f"{w.lit(a.dilations)}, {a.ceil_mode}, {a.count_include_pad}, {out}{p})", True)
 
 
 @cpu_op(Op.LRN)
