@@ -99,6 +99,33 @@ def conv(x, w, b, strides, pads, dilations, group, out=None):
     return res
 
 
+def conv_transpose(x, w, b, strides, pads, dilations, group, output_padding):
+    """Transposed convolution: one matmul gives every kernel tap's contribution, each added
+    into its strided place of the full output, which is then cropped by the pads."""
+    n, c = x.shape[:2]
+    sp = x.ndim - 2
+    k = w.shape[2:]
+    cog = w.shape[1]
+    cig = c // group
+    in_sz = x.shape[2:]
+    full = [(in_sz[i] - 1) * strides[i] + (k[i] - 1) * dilations[i] + 1 + output_padding[i] for i in range(sp)]
+    y = np.zeros((n, cog * group) + tuple(full), dtype=x.dtype)
+    length = int(np.prod(in_sz))
+    taps_n = int(np.prod(k))
+    wg = w.reshape(group, cig, cog * taps_n).transpose(0, 2, 1)          # g, cog*T, cig
+    contrib = np.matmul(wg[None], x.reshape(n, group, cig, length))      # n, g, cog*T, L
+    contrib = contrib.reshape((n, group, cog) + tuple(k) + tuple(in_sz))
+    for kidx in itertools.product(*(range(kk) for kk in k)):
+        index = (slice(None), slice(None)) + tuple(
+            slice(kk * d, kk * d + (in_sz[i] - 1) * s + 1, s)
+            for i, (kk, d, s) in enumerate(zip(kidx, dilations, strides)))
+        y[index] += contrib[(slice(None), slice(None), slice(None)) + kidx].reshape((n, cog * group) + tuple(in_sz))
+    y = y[(slice(None), slice(None)) + tuple(slice(pads[i], full[i] - pads[sp + i]) for i in range(sp))]
+    if b is not None:
+        y = y + b.reshape((1, -1) + (1,) * sp)
+    return y
+
+
 def gemm(a, b, c, alpha, beta, trans_a, trans_b):
     y = np.matmul(a.T if trans_a else a, b.T if trans_b else b)
     if alpha != 1.0:
@@ -306,5 +333,5 @@ def resize(x, rows):
     return out.astype(x.dtype, copy=False)
 
 
-ORDER = ("cdiv", "box", "store", "pad_const", "taps", "conv", "gemm", "pool", "erf", "softmax", "normalize",
+ORDER = ("cdiv", "box", "store", "pad_const", "taps", "conv", "conv_transpose", "gemm", "pool", "erf", "softmax", "normalize",
          "reduce", "arg_reduce", "take", "cumulative", "top_k", "hardmax", "lp_normalize", "resize")
