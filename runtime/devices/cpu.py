@@ -15,10 +15,12 @@ launches still serialize on ``INTERPRETER_LOCK``.
 from __future__ import annotations
 
 import hashlib
+import math
 import types
 
 import numpy as np
 
+from ..dtypes import numpy_dtype
 from ..errors import ArtifactError
 from ..loader import cache_dir, write_atomic
 from .interpreter import HostTensor, InterpreterDevice
@@ -79,6 +81,11 @@ class CpuDevice(InterpreterDevice):
         self._steps = [s["cpu"] if "cpu" in s else dict(s, configs={"cpu": s["configs"]["interpreter"]})
                        for s in steps]
         return _Kernels(ns, triton)
+
+    def view(self, buf: np.ndarray, dtype: str, shape) -> HostTensor:
+        # per value per call: math.prod, not np.prod (whose dispatch costs more than the view)
+        dt = numpy_dtype(dtype)
+        return HostTensor(buf[: math.prod(shape) * dt.itemsize].view(dt).reshape(shape))
 
     def plan_step(self, i: int, step: dict) -> dict:
         """What launch ``i`` runs here: its numpy function, or its Triton kernel interpreted."""
