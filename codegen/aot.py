@@ -24,7 +24,8 @@ import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from cortado.runtime.errors import CortadoError
+from cortado.runtime.errors import CortadoError, OutputError
+from cortado.runtime.loader import cache_dir, write_atomic
 
 ARCHS = {"sm_80": 80, "sm_86": 86, "sm_89": 89, "sm_90": 90}
 
@@ -135,8 +136,6 @@ def cache_key(job: Job) -> str:
 
 
 def _cache_folder():
-    from cortado.runtime.loader import cache_dir
-
     return cache_dir() / "cubins"
 
 
@@ -150,9 +149,6 @@ def _cached(key: str) -> tuple[bytes, dict] | None:
 
 
 def _store(key: str, built: CompiledKernel) -> None:
-    from cortado.runtime.errors import OutputError
-    from cortado.runtime.loader import write_atomic
-
     folder = _cache_folder()
     try:       # the binary first: a reader that finds the metadata finds the binary
         write_atomic(folder / f"{key}.cubin", built.cubin)
