@@ -16,6 +16,7 @@ group ``Unsupported``, and the runtime runs that group's Triton kernel on the in
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ CPU_OPS: dict[Op, Callable] = {}
 # storage types numpy computes as the kernels do; half types go to the interpreter
 CPU_DTYPES = {"float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
               "bool"}
-_RESERVED = set(HELPERS) | {"np", "as_strided", "sliding_window_view", "itertools", "inspect", "math"}
+# names a value may not take: the module's helpers and imports, and Python's builtins
+_RESERVED = set(HELPERS) | {"np", "as_strided", "sliding_window_view", "itertools", "inspect", "math"} | set(dir(builtins))
 
 
 class Unsupported(Exception):
