@@ -29,8 +29,8 @@ def test_every_launch_of_the_model_set_is_numpy(name):
     assert _interpreted(model) == []
 
 
-def test_a_launch_without_a_numpy_form_runs_interpreted_and_says_why():
-    assert Op.CUM_SUM not in CPU_OPS, "pick another op without a numpy form for this test"
+def test_a_launch_without_a_numpy_form_runs_interpreted_and_says_why(monkeypatch):
+    monkeypatch.delitem(CPU_OPS, Op.CUM_SUM)        # as an op no one has written a numpy form for yet
     g = Graph()
     x = g.add_input("x", TensorType((3, 5), "float32"))
     c = ops.apply(g, "CumSum", [ops.apply(g, "Relu", [x]).output], axis=1).output
