@@ -187,12 +187,14 @@ def prelu(w, node, xs):
 @cpu_op(Op.CLIP)
 def clip(w, node, xs):
     x, lo, hi = (list(xs) + [None, None])[:3]
-    y = x
+    if lo is not None and hi is not None:        # one pass: ReLU6 and friends
+        return Expr(f"np.clip({x}, {lo}.reshape(()), {hi}.reshape(()))", True, "np.clip",
+                    f"{x}, {lo}.reshape(()), {hi}.reshape(())", elementwise=True)
     if lo is not None:
-        y = f"np.maximum({y}, {lo}.reshape(()))"
+        return ufunc("np.maximum", x, f"{lo}.reshape(())")
     if hi is not None:
-        y = f"np.minimum({y}, {hi}.reshape(()))"
-    return Expr(y if y != x else f"{x}.copy()", True)
+        return ufunc("np.minimum", x, f"{hi}.reshape(())")
+    return Expr(f"{x}.copy()", True)
 
 
 @cpu_op(Op.WHERE)
