@@ -71,3 +71,21 @@ def test_the_generated_module_is_one_readable_function_per_launch():
     assert f"def {step['cpu']['kernel']}(" in src
     # the conv and its ReLU epilogue: the ReLU writes the output buffer in place
     assert "conv(" in src and "np.maximum(" in src and ", out=" in src
+
+
+def test_a_plan_saved_before_the_cpu_target_runs_interpreted(tmp_path):
+    """Artifacts from before the cpu target (no plan["cpu"]) still load where auto means cpu."""
+    from cortado import runtime
+    from cortado.runtime.model import CompiledModel
+
+    g = Graph()
+    x = g.add_input("x", TensorType((2, 3), "float32"))
+    g.add_output(ops.apply(g, "Exp", [x]).output, "y")
+    m = cortado.compile(g, target="cpu")
+    plan = {k: v for k, v in m.plan.items() if k != "cpu"}
+    plan["steps"] = [{k: v for k, v in s.items() if k != "cpu"} for s in plan["steps"]]
+    old = CompiledModel(plan, m.source, m.constants, target="cpu")
+    feeds = {"x": np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)}
+    assert_close(old.run(feeds)["y"], np.exp(feeds["x"]))
+    loaded = runtime.load(old.save(tmp_path / "old.cortado"), target="cpu")
+    assert_close(loaded.run(feeds)["y"], np.exp(feeds["x"]))
