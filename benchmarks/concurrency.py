@@ -2,7 +2,7 @@
 
     python benchmarks/concurrency.py [--model examples/tiny_cnn.onnx] [--batch 1]
                                      [--calls 16] [--threads 1,2,4,8] [--processes 2]
-                                     [--targets interpreter,cuda]
+                                     [--targets cpu,interpreter,cuda]
 
 The model is compiled once and saved as an artifact; the threads share one loaded
 ``CompiledModel`` (the way a web server's worker threads share a model), each process loads
@@ -15,6 +15,8 @@ On the interpreter target, kernel launches in one process are serialized behind 
 process-wide lock (Triton's interpreter keeps the running kernel's state in module-level
 objects), so threads add little: only the numpy work outside launches overlaps. Processes
 each have their own interpreter and scale with the cores. The table makes that cost visible.
+The cpu target's numpy kernels take no lock (numpy's BLAS and ufuncs release the GIL), so its
+threads overlap; with BLAS itself multithreaded, one call may already use every core.
 The cuda target runs when a usable GPU is present (each call on its own stream). Prints a
 Markdown table.
 """
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--calls", type=int, default=16, help="calls per configuration (cuda: times 25)")
     ap.add_argument("--threads", default="1,2,4,8")
     ap.add_argument("--processes", default="2")
-    ap.add_argument("--targets", default="interpreter,cuda")
+    ap.add_argument("--targets", default="cpu,interpreter,cuda")
     args = ap.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",") if t]
     processes = [int(p) for p in args.processes.split(",") if p]
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
         if target == "cuda" and not cuda_available():
             print("| cuda | skipped: no usable CUDA GPU | | | | | |")
             continue
-        calls = args.calls * (25 if target == "cuda" else 1)
+        calls = args.calls * (25 if target in ("cuda", "cpu") else 1)
         rows, base = bench_target(args.model, target, args.batch, calls, threads, processes)
         for tgt, workers, n, seconds, bad in rows:
             rate = n / seconds

@@ -5,18 +5,27 @@ is compiled once per distinct CUDA launch configuration (block sizes are constex
 architecture. The suite uses this to prove generated code is valid for real GPUs, and
 ``cortado compile --arch`` stores the cubins in the artifact. Compiles run in worker
 processes: Triton's compiler holds the GIL, so threads would not overlap.
+
+Built binaries are cached on disk (``$CORTADO_CACHE_DIR/cubins``), keyed by what determines
+them: the kernel's own source and the module's shared helpers (not the rest of the model),
+its parameter types, the launch config, the architecture and Triton's version. So compiling a
+model again builds nothing, and a second model that shares kernels with the first builds
+only its new ones.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import multiprocessing
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from cortado.runtime.errors import CortadoError
+from cortado.runtime.errors import CortadoError, OutputError
+from cortado.runtime.loader import cache_dir, write_atomic
 
 ARCHS = {"sm_80": 80, "sm_86": 86, "sm_89": 89, "sm_90": 90}
 
@@ -102,14 +111,78 @@ def _build(job: Job) -> CompiledKernel:
     return CompiledKernel(job.arch, job.kernel, cfg, k.asm["cubin"], meta)
 
 
-def compile_jobs(jobs: list[Job], *, workers: int | None = None) -> list[CompiledKernel]:
-    """Compile every job; raises AotError naming the first kernel that fails."""
-    n = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+_KERNEL_NAME = re.compile(r"_kernel_\d+$")     # module.py names kernels f"{what}_kernel_{n}"
+
+
+def _kernel_text(source: str, kernel: str) -> str:
+    """The module's shared part (imports and helper functions) plus ``kernel``'s own source:
+    what a binary of ``kernel`` depends on, without the model's other kernels or docstring."""
+    tree = ast.parse(source)
+    parts = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue                                          # the module docstring
+        if isinstance(node, ast.FunctionDef) and _KERNEL_NAME.search(node.name) and node.name != kernel:
+            continue                                          # another kernel
+        deco = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in getattr(node, "decorator_list", ()))
+        parts.append(deco + (ast.get_source_segment(source, node) or ""))
+    return "\n".join(parts)
+
+
+def cache_key(job: Job) -> str:
+    import triton
+
+    text = json.dumps([_kernel_text(job.source, job.kernel), job.kernel, list(job.signature), list(job.config),
+                       job.arch, triton.__version__])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _cache_folder():
+    return cache_dir() / "cubins"
+
+
+def _cached(key: str) -> tuple[bytes, dict] | None:
+    folder = _cache_folder()
+    try:
+        meta = json.loads((folder / f"{key}.json").read_text())
+        return (folder / f"{key}.cubin").read_bytes(), meta
+    except (OSError, ValueError):
+        return None
+
+
+def _store(key: str, built: CompiledKernel) -> None:
+    folder = _cache_folder()
+    try:       # the binary first: a reader that finds the metadata finds the binary
+        write_atomic(folder / f"{key}.cubin", built.cubin)
+        write_atomic(folder / f"{key}.json", json.dumps(built.metadata).encode())
+    except OutputError:
+        pass   # a read-only cache is no cache, not an error
+
+
+def compile_jobs(jobs: list[Job], *, workers: int | None = None, cache: bool = True) -> list[CompiledKernel]:
+    """Compile every job (those cached on disk are read back, the rest built in parallel
+    worker processes); raises AotError naming the first kernel that fails."""
+    results: list[CompiledKernel | None] = [None] * len(jobs)
+    keys = [cache_key(j) for j in jobs] if cache else [None] * len(jobs)
+    todo = []
+    for i, (job, key) in enumerate(zip(jobs, keys)):
+        hit = _cached(key) if key else None
+        if hit is not None:
+            results[i] = CompiledKernel(job.arch, job.kernel, dict(job.config), hit[0], hit[1])
+        else:
+            todo.append(i)
+    n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     if n == 1:
-        return [_build(j) for j in jobs]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        return list(pool.map(_build, jobs, chunksize=max(1, len(jobs) // (4 * n))))
+        built = [_build(jobs[i]) for i in todo]
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            built = list(pool.map(_build, [jobs[i] for i in todo], chunksize=max(1, len(todo) // (4 * n))))
+    for i, b in zip(todo, built):
+        results[i] = b
+        if keys[i]:
+            _store(keys[i], b)
+    return results
 
 
 def compile_module(source: str, plan: dict, archs: list[str], *, workers: int | None = None) -> list[CompiledKernel]:

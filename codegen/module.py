@@ -22,6 +22,7 @@ from cortado.ops.dynamic import host_attrs
 from . import generate as gen
 from .config import symbol_sizes
 from .cost import Cost, kernel_cost
+from .cpu import add_cpu_kernels
 from .prelude import prelude_source
 from .templates.host import HOST_NAMES
 from .writer import KernelSource
@@ -65,6 +66,7 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
     helpers: set[str] = set()
     layouts = memory.layouts()
     sizes = representative_sizes(v.shape for v in graph.inputs)
+    launched: list[KernelGroup] = []
     for g in groups:
         if g.kind in (Kind.ALIAS, Kind.PLACED):
             continue
@@ -98,11 +100,13 @@ def build_module(graph: Graph, groups: Sequence[KernelGroup], memory: MemoryPlan
         if tune:
             step["tune"] = tune
         steps.append(step)
+        launched.append(g)
         per_launch.append(launch_stats(info.name, ks, g, cost))
 
     source = _module_source(model_name, graph, list(kernels.values()), helpers)
     plan = _plan(graph, memory, steps, list(kernels.values()))
     plan["precision"] = {"dtype": str(dtype), "allow_tf32": bool(allow_tf32)}
+    add_cpu_kernels(plan, steps, launched, layouts, model_name)
     return GeneratedModule(source, list(kernels.values()), plan, per_launch)
 
 

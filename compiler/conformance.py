@@ -250,7 +250,7 @@ def inputs_to_bind(error, feeds: dict, frozen: dict) -> dict:
     return new
 
 
-def _compile_binding_shape_inputs(case: Case, opt_level: int):
+def _compile_binding_shape_inputs(case: Case, opt_level: int, target: str = "interpreter"):
     """Compile; when the frontend needs a shape-like operand (axes, pads, sizes...) that the
     case feeds as a graph input, bind that input to the case's value and try again — the way a
     user freezes such inputs. Returns (model, frozen names)."""
@@ -265,7 +265,7 @@ def _compile_binding_shape_inputs(case: Case, opt_level: int):
     model = case.model
     while True:
         try:
-            return compile_model(model, target="interpreter", opt_level=opt_level), tuple(frozen)
+            return compile_model(model, target=target, opt_level=opt_level), tuple(frozen)
         except UnsupportedOpError as e:
             new = inputs_to_bind(e, feeds, frozen)
             if not new:
@@ -274,8 +274,8 @@ def _compile_binding_shape_inputs(case: Case, opt_level: int):
             model = freeze_inputs(case.model, frozen)
 
 
-def run_case(case: Case, opt_level: int = 0, time_limit: int = CASE_SECONDS) -> Result:
-    """Compile and run one case; never raises."""
+def run_case(case: Case, opt_level: int = 0, time_limit: int = CASE_SECONDS, target: str = "interpreter") -> Result:
+    """Compile and run one case on ``target``; never raises."""
     from cortado.runtime.errors import UnsupportedOpError
 
     t0 = time.perf_counter()
@@ -294,7 +294,7 @@ def run_case(case: Case, opt_level: int = 0, time_limit: int = CASE_SECONDS) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                m, frozen = _compile_binding_shape_inputs(case, opt_level)
+                m, frozen = _compile_binding_shape_inputs(case, opt_level, target)
             except UnsupportedOpError as e:
                 return done("unsupported", "; ".join(f"{op}: {why}" for op, _, why in e.items))
             names = [vi.name for vi in case.model.graph.input
@@ -330,18 +330,20 @@ def run_case(case: Case, opt_level: int = 0, time_limit: int = CASE_SECONDS) -> 
 
 _CASES: list[Case] = []
 _OPT = 0
+_TARGET = "interpreter"
 
 
 def _work(i: int) -> Result:
-    return run_case(_CASES[i], _OPT)
+    return run_case(_CASES[i], _OPT, target=_TARGET)
 
 
 def run(sources=("node",) + DATA_SOURCES, *, pattern: str | None = None, jobs: int | None = None,
-        opt_level: int = 0, progress=None) -> Report:
-    """Run the conformance cases (in ``jobs`` worker processes) and return the report."""
-    global _CASES, _OPT
+        opt_level: int = 0, progress=None, target: str = "interpreter") -> Report:
+    """Run the conformance cases (in ``jobs`` worker processes) on ``target`` and return the
+    report."""
+    global _CASES, _OPT, _TARGET
     t0 = time.perf_counter()
-    _CASES, _OPT = collect(sources, pattern), opt_level
+    _CASES, _OPT, _TARGET = collect(sources, pattern), opt_level, target
     jobs = jobs or os.cpu_count() or 1
     results: list[Result] = []
     order = sorted(range(len(_CASES)), key=lambda i: -_case_size(_CASES[i]))   # big ones first
@@ -436,6 +438,8 @@ def main(argv=None) -> int:
     p.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     p.add_argument("--unsupported", action="store_true", help="also list every unsupported case and why")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--target", default="interpreter", choices=("interpreter", "cpu"),
+                   help="where the cases run (default: the interpreter)")
     args = p.parse_args(argv)
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
 
@@ -444,7 +448,8 @@ def main(argv=None) -> int:
             sys.stderr.write(f"\r{done}/{total} {r.status:<11} {r.name[:50]:<50}")
             sys.stderr.flush()
 
-    report = run(sources, pattern=args.filter, jobs=args.jobs, opt_level=args.opt_level, progress=progress)
+    report = run(sources, pattern=args.filter, jobs=args.jobs, opt_level=args.opt_level, progress=progress,
+                 target=args.target)
     if not args.quiet and sys.stderr.isatty():
         sys.stderr.write("\n")
     print(format_report(report, markdown=args.markdown))

@@ -135,9 +135,9 @@ def save_case(case: FuzzCase, finding: Finding, folder: Path) -> Path:
 def fuzz(*, models: int | None = None, seconds: float | None = None, seed: int = 0, max_ops: int = 6,
          opt_levels: Sequence[int] = (0, 2), save_dir: Path | str | None = None, batch: int = 25,
          runner: Callable = run_cortado, derandomize: bool = False, progress: Callable[[str], None] | None = None,
-         families: tuple[str, ...] | None = None) -> Summary:
+         families: tuple[str, ...] | None = None, target: str = "interpreter") -> Summary:
     """Check random models until ``models`` have run or ``seconds`` have passed (whichever is
-    given first); shrink and save each failure. Returns the counts and findings."""
+    given first) on ``target``; shrink and save each failure. Returns the counts and findings."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hseed
 
@@ -174,7 +174,7 @@ def fuzz(*, models: int | None = None, seconds: float | None = None, seed: int =
                 for op in case.ops:
                     summary.op_counts[op] = summary.op_counts.get(op, 0) + 1
             summary.runs += 1
-            finding = check_model(case.model, case.feeds, opt_levels=opt_levels, runner=runner)
+            finding = check_model(case.model, case.feeds, opt_levels=opt_levels, target=target, runner=runner)
             if finding is not None:
                 finding.case = case
                 state["failed"] = state["failed"] or finding

@@ -259,7 +259,9 @@ class CompiledModel:
             if self._module is not None:
                 return
             dev = self.device
-            module = dev.load_kernels(self.source)
+            # the cpu device runs the plan's numpy kernels (plan["cpu"]), others the Triton source
+            module = dev.load_plan(self.plan, self.source) if hasattr(dev, "load_plan") else \
+                dev.load_kernels(self.source)
             if self.cubins and hasattr(dev, "use_cubins"):
                 dev.use_cubins(self.plan, self.cubin_index, self.cubins)
             self._weights = {name: dev.from_host(a) for name, a in self.constants.items()}
@@ -307,6 +309,8 @@ class CompiledModel:
         launches = []
         family = dev.family
         for i, step in enumerate(self.plan["steps"]):
+            if hasattr(dev, "plan_step"):
+                step = dev.plan_step(i, step)      # cpu: the launch's numpy function
             cfg = step["configs"][family]
             genv = dict(env)
             genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})

@@ -81,12 +81,12 @@ def _tensor_specs(specs, where: str, keys=("name",)) -> None:
         _dtype(_dict(s, "dtype", at), f"{at}.dtype")
 
 
-def kernel_names(source: str) -> set[str]:
+def kernel_names(source: str, what: str = "kernels.py") -> set[str]:
     """Names of the top-level functions of a kernel module (parsed, not run)."""
     try:
         tree = parse(source, filename="kernels.py")
     except (SyntaxError, ValueError) as e:
-        raise ArtifactError(f"kernels.py is not valid Python ({e})") from None
+        raise ArtifactError(f"{what} is not valid Python ({e})") from None
     return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
@@ -183,6 +183,7 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
         configs = _dict(step, "configs", at)
         _need(isinstance(configs, Mapping) and all(isinstance(c, Mapping) for c in configs.values()),
               f"{at}.configs is malformed")
+    _check_cpu(plan, values, stored)
     for name in names:
         _need(name in values, f"constant {name!r} is not in plan.values")
         a, info = constants[name], values[name]
@@ -256,6 +257,36 @@ def _check_host_step(step: Mapping, at: str, values: Mapping, stored: set, dynam
     for o in outputs:
         used = set().union(*(_names_of(d) for d in values[o]["shape"])) & dynamic
         _need(used <= bound, f"{at} writes {o!r}, whose size names a run-time symbol no step binds before it")
+
+
+def _check_cpu(plan: Mapping, values: Mapping, stored: set) -> None:
+    """The numpy kernels of the cpu target (``plan["cpu"]``, absent in older plans): every
+    step's ``cpu`` launch names a function of that source and values with storage."""
+    if "cpu" not in plan:
+        _need(all("cpu" not in s for s in plan["steps"]), "steps launch numpy kernels but plan.cpu is missing")
+        return
+    cpu = plan["cpu"]
+    _need(isinstance(cpu, Mapping) and isinstance(cpu.get("source"), str), "plan.cpu.source is missing")
+    defined = kernel_names(cpu["source"], "the numpy kernels")
+    for i, step in enumerate(plan["steps"]):
+        if "cpu" not in step:
+            continue
+        at = f"plan.steps[{i}].cpu"
+        run = step["cpu"]
+        _need(isinstance(run, Mapping) and run.get("kernel") in defined,
+              f"{at} launches {run.get('kernel') if isinstance(run, Mapping) else run!r}, which the numpy kernels "
+              "do not define")
+        _need(isinstance(run.get("configs"), Mapping) and isinstance(run["configs"].get("cpu"), Mapping)
+              and isinstance(run.get("grid"), list) and len(run["grid"]) == 1, f"{at} is malformed")
+        args = run.get("args")
+        _need(isinstance(args, list), f"{at}.args is not a list")
+        for j, a in enumerate(args):
+            _need(isinstance(a, Mapping) and ("value" in a or "size" in a), f"{at}.args[{j}] is malformed")
+            if "value" in a:
+                _need(a["value"] in values and a["value"] in stored, f"{at}.args[{j}] reads {a['value']!r}, which "
+                      "has no storage in the plan")
+            else:
+                _size(a["size"], f"{at}.args[{j}].size")
 
 
 def check_plan(plan: Mapping, constants: Mapping[str, np.ndarray], source: str) -> None:

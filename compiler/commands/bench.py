@@ -28,7 +28,7 @@ def register(sub) -> None:
     flags.add_input(b)
     flags.add_compile_flags(b)
     b.add_argument("--runs", type=int, default=None, metavar="R",
-                   help=f"timed runs (default {GPU_RUNS} on a GPU, {INTERPRETER_RUNS} on the interpreter)")
+                   help=f"timed runs (default {GPU_RUNS} on a GPU or cpu, {INTERPRETER_RUNS} on the interpreter)")
     b.add_argument("--warmup", type=int, default=2, metavar="W", help="untimed runs first (default 2)")
     flags.add_quiet(b)
     b.set_defaults(func=run)
@@ -76,7 +76,7 @@ def run(args) -> int:
                                   opt_level=flags.opt_level_of(args), dtype=flags.dtype_of(args),
                                   progress=progress.step)
         feeds = feeds_for(model, args)
-        runs = args.runs or (GPU_RUNS if model.target == "cuda" else INTERPRETER_RUNS)
+        runs = args.runs or (INTERPRETER_RUNS if model.target == "interpreter" else GPU_RUNS)
         progress.step(f"timing {runs} runs on {model.target}")
         ours = _time(lambda: model.run(feeds), runs, args.warmup)
         rows = [("cortado", model.target, ours)]

@@ -5,7 +5,7 @@
     --input NAME=FILE.npy|random   input data; a file also fixes NAME's dims when compiling
     --shape NAME=DIMS          an input's dims, e.g. image=1x3x224x224 or image=Nx3xHxW (names: symbolic)
     --weights W / --random-weights   a Caffe net's .caffemodel, or seeded random weights
-    --target T                 auto | cuda | interpreter
+    --target T                 auto | cuda | cpu | interpreter
     --dtype D                  float32 | float16 | bfloat16
     -O N                       optimization level 0..3
     -q / --quiet               no progress display and no notices
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-TARGETS = ("auto", "cuda", "interpreter")
+TARGETS = ("auto", "cuda", "cpu", "interpreter")
 DTYPES = ("float32", "float16", "bfloat16")
 OPT_LEVELS = (0, 1, 2, 3)
 
@@ -31,7 +31,8 @@ SHAPE_HELP = ("an input's dims, e.g. data=1x3x224x224; a name keeps a dim symbol
               "Repeat per input")
 WEIGHTS_HELP = "the Caffe net's .caffemodel weights"
 RANDOM_WEIGHTS_HELP = "seeded random weights for a Caffe net without a .caffemodel (a notice says so)"
-TARGET_HELP = "where kernels run: auto (a GPU when present, else the interpreter), cuda or interpreter"
+TARGET_HELP = ("where kernels run: auto (a GPU when present, else cpu), cuda, cpu (numpy kernels) or interpreter "
+               "(the Triton kernels on Triton's CPU interpreter)")
 DTYPE_HELP = ("storage type of float tensors; float16/bfloat16 keep float32 accumulation and float32 "
               "model inputs/outputs")
 OPT_HELP = "optimization level: 0 none, 1 cleanup, 2 fusion (default), 3 autotuning on a GPU"

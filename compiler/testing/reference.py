@@ -7,6 +7,11 @@ from typing import Mapping
 import numpy as np
 import onnx
 
+# The targets that run without a GPU, each checked on the same models by the suite's model
+# tests (parametrize over this tuple rather than naming one): "cpu" runs the plan's numpy
+# kernels, "interpreter" the Triton kernels themselves on Triton's CPU interpreter.
+HOST_TARGETS = ("interpreter", "cpu")
+
 # rtol, atol per dtype: fp32 tight; half types loose enough for one rounding per op chain
 TOLERANCES = {"float32": (1e-3, 1e-4), "float64": (1e-7, 1e-9), "float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}
 

@@ -1,4 +1,5 @@
-"""Where a compiled model runs: ``interpreter`` (numpy on the CPU) or ``cuda`` (a GPU).
+"""Where a compiled model runs: ``cpu`` (the plan's numpy kernels), ``interpreter`` (the
+Triton kernels on Triton's CPU interpreter) or ``cuda`` (a GPU).
 
 A device is what ``CompiledModel`` runs through; every device has:
 
@@ -45,21 +46,21 @@ def cuda_available() -> bool:
 
 
 def resolve_target(target) -> tuple[str, str]:
-    """("cuda" | "interpreter", why) for a requested target: a name, or a device instance."""
+    """("cuda" | "cpu" | "interpreter", why) for a requested target: a name, or a device instance."""
     if not isinstance(target, str) and hasattr(target, "launch"):
         return target.name, f"given device {type(target).__name__}"
-    if target == "interpreter":
-        return "interpreter", "requested"
+    if target in ("interpreter", "cpu"):
+        return target, "requested"
     if target == "cuda":
         if not cuda_available():
             raise TargetError("target 'cuda' needs an NVIDIA GPU, its driver and cuda-core "
-                              "(pip install 'cortado[cuda]')", hint="use target='interpreter' or 'auto'")
+                              "(pip install 'cortado[cuda]')", hint="use target='cpu' or 'auto'")
         return "cuda", "requested"
     if target == "auto":
         if cuda_available():
             return "cuda", "auto: a CUDA GPU is usable"
-        return "interpreter", "auto: no usable CUDA GPU, running kernels with Triton's CPU interpreter"
-    raise TargetError(f"unknown target {target!r}", hint="use 'cuda', 'interpreter' or 'auto'")
+        return "cpu", "auto: no usable CUDA GPU, running the numpy kernels on the CPU"
+    raise TargetError(f"unknown target {target!r}", hint="use 'cuda', 'cpu', 'interpreter' or 'auto'")
 
 
 def get_device(target):
@@ -71,6 +72,10 @@ def get_device(target):
         from .interpreter import InterpreterDevice
 
         return InterpreterDevice()
+    if target == "cpu":
+        from .cpu import CpuDevice
+
+        return CpuDevice()
     if target == "cuda":
         from .cuda import CudaDevice
 

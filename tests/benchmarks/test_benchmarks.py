@@ -1,5 +1,6 @@
-"""benchmarks/: the model table on one small model, and the GPU latency script's paths that a
-CPU machine can run (the no-GPU skip, and the whole script on the interpreter)."""
+"""benchmarks/: the model table on one small model, the CPU table on the tiny CNN, the torch-free
+ResNet-18 it builds, and the GPU latency script's paths that a CPU machine can run (the no-GPU
+skip, and the whole script on the interpreter)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmarks import gpu_latency, model_set, model_table
+from benchmarks import cpu_table, gpu_latency, model_set, model_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +94,21 @@ def test_median_seconds_warms_up_then_times_each_call():
     calls, syncs = [], []
     t = gpu_latency.median_seconds(lambda: calls.append(1), lambda: syncs.append(1), warmup=3, iters=5)
     assert len(calls) == 8 and len(syncs) == 6 and t >= 0
+
+
+def test_cpu_table_on_the_tiny_cnn_times_every_system_and_checks_the_output(capsys):
+    assert cpu_table.main(["--models", "tiny_cnn_b8", "--repeat", "2"]) == 0
+    (row,) = _table_rows(capsys.readouterr().out)
+    name, ort, cpu, _, interp, _, diff = row
+    assert name == "tiny_cnn_b8" and float(ort) > 0 and float(cpu) > 0 and float(interp.replace(",", "")) > 0
+    assert float(diff) < 1e-4
+
+
+def test_the_torch_free_resnet18_has_resnet18s_shape():
+    """ResNet-18: 20 convolutions (17 + 3 projection shortcuts), 11.7 M parameters, 1000 logits."""
+    model = cpu_table.resnet18()
+    onnx.checker.check_model(model)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Conv") == 20 and ops.count("Add") == 8 and ops[-1] == "Gemm"
+    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer if not t.name.startswith(("mean", "var")))
+    assert 11.6e6 < params < 11.8e6, params

@@ -1,4 +1,5 @@
-"""Each kernel kind of the skeleton against the numpy reference evaluator, on odd shapes."""
+"""Each kernel kind of the skeleton against the numpy reference evaluator, on odd shapes, on
+each host target (the Triton kernels interpreted, and the cpu target's numpy kernels)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ import pytest
 import cortado
 from cortado import ops
 from cortado.ir import Graph, Sym, TensorType
-from cortado.testing.reference import assert_close
+from cortado.testing.reference import HOST_TARGETS, assert_close
 
 
 def run_both(g: Graph, feeds: dict, opt_level: int = 0):
-    m = cortado.compile(g, target="interpreter", opt_level=opt_level)
-    got = m.run(feeds)
+    """Compile and run on every host target against the reference; the first target's model."""
     ref = ops.evaluate(g, feeds)
-    for name in g.output_names:
-        assert_close(got[name], ref[name], what=name)
-    return m
+    models = []
+    for target in HOST_TARGETS:
+        m = cortado.compile(g, target=target, opt_level=opt_level)
+        got = m.run(feeds)
+        for name in g.output_names:
+            assert_close(got[name], ref[name], what=f"{name} ({target})")
+        models.append(m)
+    return models[0]
 
 
 def unary_graph(shape, op, const_inputs=(), **attrs):
@@ -130,10 +135,11 @@ def test_symbolic_batch_one_compile_serves_every_batch(rng):
     p = ops.apply(g, "GlobalAveragePool", [c]).output
     f = ops.apply(g, "Reshape", [p], shape=(Sym("N"), 4)).output
     g.add_output(ops.apply(g, "Softmax", [f], axis=1).output, "y")
-    m = cortado.compile(g, target="interpreter", opt_level=0)
-    for n in (1, 3, 5):
-        feeds = {"x": rand(rng, n, 3, 6, 6)}
-        assert_close(m.run(feeds)["y"], ops.evaluate(g, feeds)["y"])
+    for target in HOST_TARGETS:
+        m = cortado.compile(g, target=target, opt_level=0)
+        for n in (1, 3, 5):
+            feeds = {"x": rand(rng, n, 3, 6, 6)}
+            assert_close(m.run(feeds)["y"], ops.evaluate(g, feeds)["y"], what=target)
 
 
 @pytest.mark.parametrize("hw", [1, 2])

@@ -1,5 +1,5 @@
-"""onnx's own backend test cases through compile + run on the interpreter
-(``python -m cortado.conformance``): every case passes, or is rejected with the
+"""onnx's own backend test cases through compile + run on each host target, the interpreter and
+cpu (``python -m cortado.conformance``): every case passes, or is rejected with the
 unsupported-operator error — never a crash — and at least 95% of the node cases of supported
 operators pass (leaving out cases about element types Cortado does not have, such as float8)."""
 
@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from cortado import conformance as conf
+from cortado.testing.reference import HOST_TARGETS
 
 
-@pytest.fixture(scope="module")
-def report():
-    return conf.run(jobs=2)
+@pytest.fixture(scope="module", params=HOST_TARGETS)
+def report(request):
+    return conf.run(jobs=2, target=request.param)
 
 
 @pytest.mark.slow

@@ -13,16 +13,17 @@ from onnx import numpy_helper
 
 import cortado
 from cortado.testing.models import LIGHT_MODELS, light_model, light_path
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @pytest.mark.parametrize("opt_level", [0, 2])
 @pytest.mark.parametrize("name", LIGHT_MODELS)
-def test_light_model_matches_onnxruntime(name, opt_level):
-    """Unfused (O0) and fused (O2) kernels both match onnxruntime."""
+def test_light_model_matches_onnxruntime(name, opt_level, target):
+    """Unfused (O0) and fused (O2) kernels both match onnxruntime, on each host target."""
     model = light_model(name, seed=0)
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=target, opt_level=opt_level)
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
     got = m.run({m.input_names[0]: x})
     expected = run_onnxruntime(model, {m.input_names[0]: x})

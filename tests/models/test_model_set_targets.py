@@ -8,7 +8,7 @@ import pytest
 
 import cortado
 from cortado.testing.models import light_model
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
 from examples.model_zoo import bert_encoder
 
 
@@ -21,9 +21,10 @@ def test_resnet50_at_o2_is_at_most_60_kernels_and_half_the_traffic():
 
 
 @pytest.mark.slow
-def test_bert_base_encoder_layer_is_at_most_8_kernels_and_matches_onnxruntime():
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_bert_base_encoder_layer_is_at_most_8_kernels_and_matches_onnxruntime(target):
     model = bert_encoder(1, seq=32)        # BERT-base shapes: hidden 768, 12 heads, FFN 3072
-    m = cortado.compile(model, target="interpreter")
+    m = cortado.compile(model, target=target)
     assert m.stats["kernels"] <= 8, [k["ops"] for k in m.stats["per_kernel"]]
     kinds = [k["kind"] for k in m.stats["per_kernel"]]
     assert "attention" in kinds

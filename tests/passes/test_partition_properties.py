@@ -19,7 +19,7 @@ from cortado import ops
 from cortado.ir import Op, clone_graph
 from cortado.pipeline import run_pipeline
 from cortado.testing import strategies
-from cortado.testing.reference import assert_close
+from cortado.testing.reference import HOST_TARGETS, assert_close
 from cortado.passes.fusion import partition
 from cortado.passes.groups import Kind
 from cortado.passes.memory import plan_memory
@@ -124,13 +124,14 @@ def test_the_buffer_property_catches_a_plan_that_frees_too_early():
         run()
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @settings(deadline=None)
 @given(graph=GRAPHS, data=st.data())
-def test_compiled_fused_graphs_compute_what_the_reference_computes(graph, data):
-    """Partition, memory plan, codegen and runtime together, at O2 on the interpreter."""
+def test_compiled_fused_graphs_compute_what_the_reference_computes(graph, data, target):
+    """Partition, memory plan, codegen and runtime together, at O2 on each host target."""
     feeds = data.draw(strategies.inputs_for(graph), label="inputs")
     expected = ops.evaluate(graph, feeds)
-    m = cortado.compile(clone_graph(graph), target="interpreter", opt_level=2)
+    m = cortado.compile(clone_graph(graph), target=target, opt_level=2)
     got = m.run(feeds)
     for name in graph.output_names:
         assert_close(np.asarray(got[name]), np.asarray(expected[name]), what=name)

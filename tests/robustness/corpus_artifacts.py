@@ -195,6 +195,19 @@ def forged_input_dtype(path):
     reseal(path, edit)
 
 
+def forged_cpu_kernel_missing(path):
+    def edit(m):
+        m["plan"]["steps"][0]["cpu"]["kernel"] = "no_such_numpy_kernel"
+    reseal(path, edit)
+
+
+def forged_cpu_reads_unstored_value(path):
+    """A numpy launch of the cpu target made to read a value the plan gives no storage."""
+    def edit(m):
+        m["plan"]["steps"][0]["cpu"]["args"][0] = {"value": "nowhere"}
+    reseal(path, edit)
+
+
 ART = r"m\.cortado"
 ZIP = r"m\.zip"
 
@@ -233,4 +246,8 @@ CASES = [
     damaged("artifact_forged_weights_garbage", forged_weights_garbage, ArtifactError, r"weights cannot be read"),
     damaged("artifact_forged_weight_shape", forged_weight_shape, ArtifactError, r"'w'.*\(2, 3\).*\(4, 3\)"),
     damaged("artifact_forged_input_dtype", forged_input_dtype, ArtifactError, r"complex1024"),
+    damaged("artifact_forged_cpu_kernel_missing", forged_cpu_kernel_missing, ArtifactError,
+            r"no_such_numpy_kernel.*numpy kernels"),
+    damaged("artifact_forged_cpu_reads_unstored_value", forged_cpu_reads_unstored_value, ArtifactError,
+            r"cpu\.args\[0\] reads 'nowhere'"),
 ]

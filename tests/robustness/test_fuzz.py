@@ -14,23 +14,26 @@ import pytest
 
 from cortado.fuzz import check_model, fuzz, main, run_cortado
 from cortado.testing.onnx_models import feeds_for
+from cortado.testing.reference import HOST_TARGETS
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @pytest.mark.parametrize("seed", [1, 2])
-def test_random_models_match_onnxruntime(seed):
+def test_random_models_match_onnxruntime(seed, target):
     """A fixed budget per seed (the two run in parallel): no mismatch, no crash."""
-    summary = fuzz(models=40, seed=seed, max_ops=5)
+    summary = fuzz(models=40, seed=seed, max_ops=5, target=target)
     assert summary.models == 40
     assert not summary.findings, summary.report()
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @pytest.mark.parametrize("path", sorted(REGRESSIONS.glob("*.onnx")), ids=lambda p: p.stem)
-def test_regression(path):
+def test_regression(path, target):
     """Each model the fuzzer once shrank a failure to (its doc string says what failed)."""
     model = onnx.load(path)
-    finding = check_model(model, feeds_for(model))
+    finding = check_model(model, feeds_for(model), target=target)
     assert finding is None, f"{model.doc_string}\nnow: {finding.headline()}\n{finding.detail}"
 
 

@@ -10,7 +10,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 import cortado
-from cortado.testing.reference import run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, run_onnxruntime
 from robust_cases import onnx_model, time_limit, vi
 
 SPECIALS = np.array([np.nan, np.inf, -np.inf], np.float32)
@@ -80,16 +80,17 @@ MODELS = {"elementwise": elementwise, "activations": activations, "contraction":
           "conv_pool": conv_pool, "softmax": softmax}
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @pytest.mark.parametrize("opt_level", [0, 2])
 @pytest.mark.parametrize("name", MODELS)
-def test_specials_propagate_like_onnxruntime(name, opt_level):
+def test_specials_propagate_like_onnxruntime(name, opt_level, target):
     model = MODELS[name]()
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     x = poisoned(shape, seed=len(name))
     expected = run_onnxruntime(model, {"x": x})[0]
     with time_limit(60), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)    # special values are data, not warnings
-        got = cortado.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
+        got = cortado.compile(model, target=target, opt_level=opt_level).run({"x": x})["y"]
     # the same elements are NaN, the same are +-Inf, and the finite rest agrees
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected))
@@ -98,8 +99,9 @@ def test_specials_propagate_like_onnxruntime(name, opt_level):
     np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @pytest.mark.parametrize("opt_level", [0, 2])
-def test_max_pool_of_minus_inf_and_of_padding_alone(opt_level):
+def test_max_pool_of_minus_inf_and_of_padding_alone(opt_level, target):
     """A window of -inf values gives -inf (as onnx.reference and onnxruntime's dilated path do;
     its plain path gives float32's lowest value instead). A window of padding alone has no
     element to take the max of: Cortado gives float32's lowest value, as onnxruntime does
@@ -108,7 +110,7 @@ def test_max_pool_of_minus_inf_and_of_padding_alone(opt_level):
     x = np.random.default_rng(0).standard_normal((1, 2, 9)).astype(np.float32)
     x[0, 0, :4] = -np.inf
     x[0, 1, ::2] = -np.inf
-    got = cortado.compile(model, target="interpreter", opt_level=opt_level).run({"x": x})["y"]
+    got = cortado.compile(model, target=target, opt_level=opt_level).run({"x": x})["y"]
     plain, dilated = got[..., :8], got[..., 8:]
     windows = np.lib.stride_tricks.sliding_window_view(x, 2, axis=2)
     np.testing.assert_array_equal(plain, windows.max(axis=-1))
@@ -119,19 +121,21 @@ def test_max_pool_of_minus_inf_and_of_padding_alone(opt_level):
     assert np.isneginf(got).any()
 
 
-def test_a_window_of_padding_alone_gives_the_lowest_float_as_onnxruntime():
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_a_window_of_padding_alone_gives_the_lowest_float_as_onnxruntime(target):
     x = np.full((1, 2, 1), 2.0, np.float32)
     model = onnx_model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], dilations=[2], pads=[1, 1])],
                        [vi("x", [1, 2, 1])], [vi("y", None)])
     expected = run_onnxruntime(model, {"x": x})[0]
     assert (expected == np.finfo(np.float32).min).all()
     for level in (0, 2):
-        got = cortado.compile(model, target="interpreter", opt_level=level).run({"x": x})["y"]
+        got = cortado.compile(model, target=target, opt_level=level).run({"x": x})["y"]
         np.testing.assert_array_equal(got, expected)
 
 
-def test_all_nan_input_runs():
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_all_nan_input_runs(target):
     model = conv_pool()
     x = np.full((1, 2, 6, 6), np.nan, np.float32)
-    got = cortado.compile(model, target="interpreter").run({"x": x})["y"]
+    got = cortado.compile(model, target=target).run({"x": x})["y"]
     assert np.isnan(got).all()

@@ -3,7 +3,8 @@
 Eight threads, several calls each, batch sizes mixed so calls need differently sized buffers,
 every output compared with onnxruntime. Run on a warm compiled model and on an artifact loaded
 a moment before (its first calls race with loading its kernels and weights), and on one model
-per thread (separate models still share Triton's interpreter).
+per thread (separate models still share Triton's interpreter). Each on both host targets:
+the cpu target's numpy kernels run concurrently, without the interpreter's lock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 import cortado
 from cortado import runtime
+from cortado.testing.reference import HOST_TARGETS
 
 from concurrency_cases import cases, hammer, small_cnn
 
@@ -24,9 +26,9 @@ def onnx_model():
     return small_cnn()
 
 
-@pytest.fixture(scope="module")
-def compiled(onnx_model):
-    return cortado.compile(onnx_model, target="interpreter")
+@pytest.fixture(scope="module", params=HOST_TARGETS)
+def compiled(onnx_model, request):
+    return cortado.compile(onnx_model, target=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_one_warm_model_many_threads(compiled, plan):
 
 
 def test_freshly_loaded_artifact_many_threads(compiled, plan, tmp_path):
-    loaded = runtime.load(compiled.save(tmp_path / "m.cortado"), target="interpreter")
+    loaded = runtime.load(compiled.save(tmp_path / "m.cortado"), target=compiled.target)
     out = hammer(lambda: loaded, plan)
     assert out.right == THREADS * CALLS, out.summary()
     assert loaded.max_buffer_sets >= 1
@@ -71,5 +73,5 @@ def test_freshly_loaded_artifact_many_threads(compiled, plan, tmp_path):
 def test_one_model_per_thread(compiled, plan, tmp_path):
     """Separate models still share Triton's interpreter."""
     path = compiled.save(tmp_path / "m.cortado")
-    out = hammer(lambda: runtime.load(path, target="interpreter"), [mine[:2] for mine in plan[:4]])
+    out = hammer(lambda: runtime.load(path, target=compiled.target), [mine[:2] for mine in plan[:4]])
     assert out.right == 4 * 2, out.summary()

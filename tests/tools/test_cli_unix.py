@@ -101,7 +101,7 @@ def test_hints_use_cli_syntax(cortado, tmp_path, tiny):
     r = cortado("run", tiny, "--target", "cuda")
     if r.returncode == 0:
         pytest.skip("this machine has a GPU, so --target cuda is not refused")
-    assert r.returncode == 2 and "--target interpreter" in r.stderr and "target='" not in r.stderr
+    assert r.returncode == 2 and "--target cpu" in r.stderr and "target='" not in r.stderr
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])

@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import cortado
 from cortado.frontends.caffe import load_caffemodel
+from cortado.testing.reference import HOST_TARGETS
 
 PROTO = "models/caffe/mnist__lenet.prototxt"
 WEIGHTS = "models/caffe/mnist__lenet_iter_10000.caffemodel"
@@ -83,12 +84,12 @@ def numpy_lenet(x, blobs):
     return e / e.sum(axis=1, keepdims=True)
 
 
-@pytest.fixture(scope="module")
-def lenet(shared_dir):
+@pytest.fixture(scope="module", params=HOST_TARGETS)
+def lenet(shared_dir, request):
     blobs = {name: [b.array for b in bs] for name, bs in load_caffemodel(shared_dir / WEIGHTS).items()}
     images, labels = digit_batch()
     model = cortado.compile(str(shared_dir / PROTO), weights=str(shared_dir / WEIGHTS),
-                             input_shapes={"data": images.shape}, target="interpreter")
+                             input_shapes={"data": images.shape}, target=request.param)
     return blobs, images, labels, model
 
 

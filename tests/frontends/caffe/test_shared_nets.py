@@ -15,7 +15,7 @@ from cortado.exporters import convert_caffe
 from cortado.frontends.caffe import import_caffe
 from cortado.ir import Op
 from cortado.testing.models import expose_softmax_input
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
 
 # train/val files read their data from databases: their input shapes are given here (batch 1)
 DATA_SHAPES = {
@@ -57,7 +57,8 @@ def test_every_shared_net_compiles(shared_dir, name):
 @pytest.mark.parametrize("name", ["mnist__lenet", "cifar10__cifar10_quick",
                                   "cifar10__cifar10_full",
                                   "bvlc_reference_caffenet__deploy", "bvlc_alexnet__deploy", "bvlc_googlenet__deploy"])
-def test_net_runs_and_matches_onnxruntime_on_the_converted_model(shared_dir, name):
+@pytest.mark.parametrize("target", HOST_TARGETS)
+def test_net_runs_and_matches_onnxruntime_on_the_converted_model(shared_dir, name, target):
     path = _path(shared_dir, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -67,7 +68,7 @@ def test_net_runs_and_matches_onnxruntime_on_the_converted_model(shared_dir, nam
         onnx_model = expose_softmax_input(convert_caffe(path, random_weights=True, input_shapes=shapes))
     softmax = [n for n in graph.nodes if n.op is Op.SOFTMAX][-1]
     graph.add_output(softmax.inputs[0], "logits")
-    model = cortado.compile(graph, target="interpreter")
+    model = cortado.compile(graph, target=target)
     x = {k: np.random.default_rng(1).standard_normal(s).astype(np.float32) for k, s in shapes.items()}
     got = model.run(x)
     expected = run_onnxruntime(onnx_model, x)

@@ -9,14 +9,15 @@ from encoder_models import DIM, SEQ, dynamo_encoder, torchscript_encoder
 
 import cortado
 from cortado.ir import Op
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("target", HOST_TARGETS)
 @pytest.mark.parametrize("build", [torchscript_encoder, dynamo_encoder], ids=["torchscript", "dynamo"])
-def test_encoder_matches_onnxruntime_for_two_batch_sizes_from_one_compile(build):
+def test_encoder_matches_onnxruntime_for_two_batch_sizes_from_one_compile(build, target):
     model = build(seed=3)
-    m = cortado.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target=target, opt_level=0)
     assert m.inputs[0]["shape"] == ["batch", SEQ, DIM]
     for batch in (1, 3):
         x = np.random.default_rng(batch).standard_normal((batch, SEQ, DIM)).astype(np.float32)
