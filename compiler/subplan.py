@@ -106,7 +106,11 @@ def cut(plan: dict, step_indices: Sequence[int], env: Mapping[str, int]) -> SubP
                 args.append(dict(a))
             else:
                 args.append({"size": bind(a["size"], env)})
-        new_steps.append(dict(s, args=args, grid=[bind(g, env) for g in s["grid"]]))
+        step = dict(s, args=args, grid=[bind(g, env) for g in s["grid"]])
+        if "cpu" in s:      # the cpu target's numpy launch reads the same values
+            step["cpu"] = dict(s["cpu"], args=[dict(a) if "value" in a else {"size": bind(a["size"], env)}
+                                               for a in s["cpu"]["args"]])
+        new_steps.append(step)
     used_kernels = {s["kernel"] for s in steps}
     sub = {
         "format": plan["format"],
@@ -124,6 +128,8 @@ def cut(plan: dict, step_indices: Sequence[int], env: Mapping[str, int]) -> SubP
         "kernels": [k for k in plan["kernels"] if k["name"] in used_kernels],
         "steps": new_steps,
     }
+    if "cpu" in plan:
+        sub["cpu"] = plan["cpu"]
     reads = [n for n in inputs if n not in written and n not in roots]
     return SubPlan(sub, reads, written, roots)
 

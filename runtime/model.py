@@ -309,6 +309,9 @@ class CompiledModel:
         launches = []
         family = dev.family
         for i, step in enumerate(self.plan["steps"]):
+            outs = step.get("outputs") or ()
+            if outs and all(0 in self._shape(values[n]["shape"], env) for n in outs):
+                continue        # every value it writes is empty: nothing to compute, no launch
             if hasattr(dev, "plan_step"):
                 step = dev.plan_step(i, step)      # cpu: the launch's numpy function
             cfg = step["configs"][family]
@@ -316,7 +319,7 @@ class CompiledModel:
             genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})
             grid = tuple(sizes.evaluate(g, genv) for g in step["grid"])
             if min(grid, default=1) <= 0:
-                continue        # an empty output (a 0 in its shape): nothing to compute, no launch
+                continue        # an empty grid: nothing to compute
             args = [resolve(a["value"]) if "value" in a else sizes.evaluate(a["size"], env) for a in step["args"]]
             launches.append(Launch(i, getattr(self._module, step["kernel"]), grid, args, cfg))
         copies = [(out_tensors[pos], resolve(src)) for src, pos in self.plan["copies"]]

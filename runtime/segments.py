@@ -114,6 +114,8 @@ class _Call:
         outs = step.get("outputs") or ()
         if outs and all(0 in self.shape(n) for n in outs):
             return None
+        if hasattr(self.dev, "plan_step"):
+            step = self.dev.plan_step(i, step)      # cpu: the launch's numpy function
         cfg = step["configs"][self.dev.family]
         genv = dict(self.env)
         genv.update({k: v for k, v in cfg.items() if isinstance(v, int)})

@@ -188,7 +188,7 @@ def erf(x):
 
 
 def softmax(x, axis, log=False):
-    m = x.max(axis=axis, keepdims=True)
+    m = x.max(axis=axis, keepdims=True, initial=-np.inf)     # initial: an empty axis (no keys)
     e = x - m
     if log:
         return e - np.log(np.exp(e).sum(axis=axis, keepdims=True))
@@ -208,17 +208,27 @@ def normalize(x, axes, eps):
     return d
 
 
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype):
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
 def reduce(x, kind, axes, keepdims):
+    """An empty axis gives the identity, as onnxruntime does (max -inf, min +inf, mean 0)."""
     f = x.astype(np.float64) if x.dtype.kind == "f" and kind not in ("max", "min") else x
     if kind == "sum":
         r = f.sum(axis=axes, keepdims=keepdims)
     elif kind == "mean":
-        r = f.mean(axis=axes, keepdims=keepdims) if x.dtype.kind == "f" else \
-            np.trunc(f.astype(np.int64).sum(axis=axes, keepdims=keepdims) / max(1, int(np.prod([x.shape[a] for a in axes]))))
+        n = max(1, int(np.prod([x.shape[a] for a in axes])))
+        r = f.sum(axis=axes, keepdims=keepdims) / n if x.dtype.kind == "f" else \
+            np.trunc(f.astype(np.int64).sum(axis=axes, keepdims=keepdims) / n)
     elif kind == "max":
-        r = x.max(axis=axes, keepdims=keepdims)
+        r = x.max(axis=axes, keepdims=keepdims, initial=_lowest(x.dtype))
     elif kind == "min":
-        r = x.min(axis=axes, keepdims=keepdims)
+        r = x.min(axis=axes, keepdims=keepdims, initial=_highest(x.dtype))
     elif kind == "prod":
         r = f.prod(axis=axes, keepdims=keepdims)
     elif kind == "l1":
@@ -230,7 +240,7 @@ def reduce(x, kind, axes, keepdims):
     elif kind == "logsum":
         r = np.log(f.sum(axis=axes, keepdims=keepdims))
     else:                                            # logsumexp
-        m = f.max(axis=axes, keepdims=True)
+        m = f.max(axis=axes, keepdims=True, initial=-np.inf)
         m = np.where(np.isfinite(m), m, 0.0)
         r = np.log(np.exp(f - m).sum(axis=axes, keepdims=True)) + m
         if not keepdims:

@@ -23,10 +23,16 @@ def reduce(w, node, xs):
     axes = w.lit(tuple(a.axes))
     keep = bool(a.keepdims)
     kind = _REDUCE[node.op]
-    if kind in ("sum", "max", "min") and node.inputs[0].dtype.is_float:
-        return Expr(f"{x}.{kind}(axis={axes}, keepdims={keep})", True)
-    if kind == "mean" and node.inputs[0].dtype.is_float:
-        return Expr(f"{x}.mean(axis={axes}, keepdims={keep})", True)
+    if node.inputs[0].dtype.is_float:
+        # an axis that may be empty (symbolic) takes the identity: max -inf, min +inf, mean 0
+        if kind == "sum":
+            return Expr(f"{x}.sum(axis={axes}, keepdims={keep})", True)
+        if kind in ("max", "min"):
+            return Expr(f"{x}.{kind}(axis={axes}, keepdims={keep}, initial={'-' if kind == 'max' else ''}np.inf)",
+                        True)
+        shape = node.inputs[0].shape
+        if kind == "mean" and all(isinstance(shape[i], int) and shape[i] > 0 for i in a.axes):
+            return Expr(f"{x}.mean(axis={axes}, keepdims={keep})", True)
     return Expr(f"{w.use('reduce')}({x}, {kind!r}, {axes}, {keep})", True)
 
 

@@ -64,20 +64,14 @@ class CpuDevice(InterpreterDevice):
     name = "cpu"
     family = "cpu"
 
-    def __init__(self):
-        self._steps: list[dict] | None = None
-
     def load_plan(self, plan: dict, source: str) -> _Kernels:
         """The kernels of ``plan``: its numpy module, plus the Triton module when some launch
         has no numpy form (every launch of a plan saved before the cpu target existed)."""
-        # a plan saved before the cpu target has no numpy kernels: every launch is interpreted
         cpu = plan.get("cpu") or {}
         ns = load_cpu_source(cpu["source"]) if cpu.get("source") else {}
-        steps = plan["steps"]
-        triton = self.load_kernels(source) if any("cpu" not in s for s in steps) else None
-        self._steps = [s["cpu"] if "cpu" in s else dict(s, configs={"cpu": s["configs"]["interpreter"]})
-                       for s in steps]
-        return _Kernels(ns, triton)
+        # host steps (data-dependent sizes) run on the host on every device
+        interpreted = any("cpu" not in s and "host" not in s for s in plan["steps"])
+        return _Kernels(ns, self.load_kernels(source) if interpreted else None)
 
     def view(self, buf: np.ndarray, dtype: str, shape) -> HostTensor:
         # per value per call: math.prod, not np.prod (whose dispatch costs more than the view)
@@ -85,8 +79,12 @@ class CpuDevice(InterpreterDevice):
         return HostTensor(buf[: math.prod(shape) * dt.itemsize].view(dt).reshape(shape))
 
     def plan_step(self, i: int, step: dict) -> dict:
-        """What launch ``i`` runs here: its numpy function, or its Triton kernel interpreted."""
-        return self._steps[i]
+        """What launch ``i`` runs here: its numpy function, or its Triton kernel interpreted.
+        Derived from the step alone: one device may serve several plans (a model and the
+        bodies of its run-time If/Loop)."""
+        if "cpu" in step:
+            return step["cpu"]
+        return dict(step, configs={"cpu": step["configs"]["interpreter"]})
 
     def launch(self, launch, stream=None) -> None:
         if isinstance(launch.kernel, types.FunctionType):

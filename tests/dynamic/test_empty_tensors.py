@@ -4,13 +4,25 @@ as onnxruntime does (ReduceSum 0, ReduceProd 1, ReduceMax -inf, ReduceLogSumExp 
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from dynamic_models import transformer_block
 from onnx import TensorProto, helper, numpy_helper
 
 import cortado
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+
+
+TARGET = "interpreter"
+
+
+@pytest.fixture(autouse=True, params=HOST_TARGETS)
+def _every_host_target(request, monkeypatch):
+    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
+    interpreter, and the cpu target's numpy kernels."""
+    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
 
 
 def _one_node(op, x_shapes, out_dtype=TensorProto.FLOAT, inits=(), opset=18, extra_inputs=(), **attrs):
@@ -32,7 +44,7 @@ def _feeds(model, shapes, seed=0):
 
 def _check(model, runs, opt_level=0):
     """Compile once; run each list of input shapes against onnxruntime."""
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     for shapes in runs:
         feeds = _feeds(model, shapes)
         got = m.run(feeds)["y"]
@@ -94,7 +106,7 @@ def test_empty_dim_through_fused_op(case):
 def test_empty_output_launches_no_kernel():
     """Counted in the runtime's bound launches: a batch of 0 binds none for the Relu."""
     model = CASES["relu"][0]
-    m = cortado.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target=TARGET, opt_level=0)
     m._prepare()
     launches, _ = m.bind({"N": 0}, {"x0": np.zeros((0, 3), np.float32)}, [np.zeros((0, 3), np.float32)])
     assert launches == []
@@ -106,7 +118,7 @@ def test_batch_of_zero_through_a_small_cnn():
     model_path = "examples/tiny_cnn.onnx"
     import onnx
     model = onnx.load(model_path)
-    m = cortado.compile(model, target="interpreter", opt_level=2)
+    m = cortado.compile(model, target=TARGET, opt_level=2)
     for n in (0, 2):
         x = np.random.default_rng(n).standard_normal((n, 3, 32, 32)).astype(np.float32)
         got = m(x)
@@ -117,7 +129,7 @@ def test_batch_of_zero_through_a_small_cnn():
 @pytest.mark.parametrize("opt_level", [0, 2])
 def test_empty_batch_and_sequence_through_a_transformer_block(opt_level):
     model = transformer_block()
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     for b, s in ((0, 5), (2, 0), (1, 3)):
         x = np.random.default_rng(b + s).standard_normal((b, s, 16)).astype(np.float32)
         assert_close(m(x), run_onnxruntime(model, {"x": x})[0], what=f"(batch, seq) = ({b}, {s})")
@@ -132,7 +144,7 @@ def test_fused_attention_with_no_keys_gives_zeros():
     scores = b("Mul", b("MatMul", "q", b("Transpose", "k", perm=[0, 2, 1])), b.const(0.5, np.float32))
     model = b.model([("q", ["B", "Sq", 8]), ("k", ["B", "Sk", 8])], b("MatMul", b("Softmax", scores, axis=-1), "k"),
                     None)
-    m = cortado.compile(model, target="interpreter", opt_level=2)
+    m = cortado.compile(model, target=TARGET, opt_level=2)
     assert len(m.plan["steps"]) == 1          # one attention kernel
     rng = np.random.default_rng(0)
     for sq, sk in ((3, 4), (3, 0), (0, 4)):

@@ -5,6 +5,8 @@ that truly depend on tensor data stay refused."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from dynamic_models import DIM, Builder, vit_cls_dynamo, vit_cls_torchscript
@@ -12,11 +14,21 @@ from dynamic_models import DIM, Builder, vit_cls_dynamo, vit_cls_torchscript
 import cortado
 from cortado.ir import Op
 from cortado.runtime.errors import UnsupportedOpError
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+
+
+TARGET = "interpreter"
+
+
+@pytest.fixture(autouse=True, params=HOST_TARGETS)
+def _every_host_target(request, monkeypatch):
+    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
+    interpreter, and the cpu target's numpy kernels."""
+    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
 
 
 def _check(model, feeds_list, opt_level):
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     for feeds in feeds_list:
         exp = run_onnxruntime(model, feeds)[0]
         assert_close(m.run(feeds)["y"], exp, what=str({k: v.shape for k, v in feeds.items()}))
@@ -93,7 +105,7 @@ def test_a_shape_that_depends_on_whether_a_dim_is_one_is_still_refused():
     pick = b("Where", b("Equal", s, b.const([1, 1])), b.const([4, 4]), s)
     model = b.model([("x", ["batch", 3])], b("Expand", "x", pick), None, opset=18)
     with pytest.raises(UnsupportedOpError, match=r"Expand's shape must be known at compile time.*depends on tensor data"):
-        cortado.compile(model, target="interpreter", opt_level=0)
+        cortado.compile(model, target=TARGET, opt_level=0)
 
 
 def test_a_shape_read_from_tensor_data_is_still_refused():
@@ -102,7 +114,7 @@ def test_a_shape_read_from_tensor_data_is_still_refused():
     model = b.model([("x", [3])], b("Expand", b.const(np.ones((1, 1), np.float32), np.float32), shape), None)
     model.graph.input[0].type.tensor_type.elem_type = 1
     with pytest.raises(UnsupportedOpError, match="depends on tensor data"):
-        cortado.compile(model, target="interpreter", opt_level=0)
+        cortado.compile(model, target=TARGET, opt_level=0)
 
 
 def test_reduce_prod_of_shape_data_is_a_symbolic_flatten_size():

@@ -14,7 +14,17 @@ from dynamic_models import DIM, transformer_block
 
 import cortado
 from cortado.runtime.errors import InputError
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+
+
+TARGET = "interpreter"
+
+
+@pytest.fixture(autouse=True, params=HOST_TARGETS)
+def _every_host_target(request, monkeypatch):
+    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
+    interpreter, and the cpu target's numpy kernels."""
+    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(1, 7), (2, 33), (1, 128)]
@@ -27,7 +37,7 @@ def _x(b, s, seed=0):
 @pytest.mark.parametrize("opt_level", [0, 2])
 def test_transformer_block_compiled_once_runs_at_every_batch_and_sequence(opt_level):
     model = transformer_block()
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     # the graph inputs carry dim_params for batch and seq: nobody had to name them
     assert m.inputs[0]["shape"] == ["batch", "seq", DIM]
     for b, s in SIZES:
@@ -38,7 +48,7 @@ def test_transformer_block_compiled_once_runs_at_every_batch_and_sequence(opt_le
 def test_sizes_are_kernel_arguments_not_constants():
     """The sequence length reaches the kernels as an argument: at least one launch takes a size
     argument that depends on ``seq``, and no value in the plan has a seq-dependent static size."""
-    m = cortado.compile(transformer_block(), target="interpreter", opt_level=2)
+    m = cortado.compile(transformer_block(), target=TARGET, opt_level=2)
     size_args = [a["size"] for st in m.plan["steps"] for a in st["args"] if "size" in a]
     assert any("seq" in str(a) for a in size_args), size_args
     assert all(any("seq" in str(d) for d in v["shape"]) for k, v in m.plan["values"].items()
@@ -48,7 +58,7 @@ def test_sizes_are_kernel_arguments_not_constants():
 def test_input_shapes_names_any_dim():
     """A model declared with static dims is compiled with names for its non-leading dims."""
     model = transformer_block(x_dims=(1, 8, DIM))
-    m = cortado.compile(model, target="interpreter", opt_level=2, input_shapes={"x": ("B", "S", DIM)})
+    m = cortado.compile(model, target=TARGET, opt_level=2, input_shapes={"x": ("B", "S", DIM)})
     assert m.inputs[0]["shape"] == ["B", "S", DIM]
     for b, s in ((2, 5), (1, 12)):
         x = _x(b, s)
@@ -79,7 +89,7 @@ def test_cli_shape_names_any_dim(tmp_path):
 
 
 def test_a_wrong_static_dim_is_still_named_at_run_time():
-    m = cortado.compile(transformer_block(), target="interpreter", opt_level=0)
+    m = cortado.compile(transformer_block(), target=TARGET, opt_level=0)
     with pytest.raises(InputError, match=r"expects shape \(batch, seq, 16\), got \(1, 3, 8\)"):
         m(np.zeros((1, 3, 8), np.float32))
 
@@ -104,7 +114,7 @@ def test_block_kernels_compile_for_gpus_with_every_size_an_argument():
     from cortado.codegen.aot import compile_jobs, jobs_for
     from cortado.runtime.loader import load_kernels
 
-    m = cortado.compile(transformer_block(), target="interpreter", opt_level=2)
+    m = cortado.compile(transformer_block(), target=TARGET, opt_level=2)
     module = load_kernels(m.source, interpret=False)
     for k in m.plan["kernels"]:
         fn = getattr(module, k["name"])
@@ -135,7 +145,7 @@ def test_torchscript_head_split_over_a_symbolic_sequence(opt_level):
     """Head reshapes computed at run time from Shape -> Gather -> Unsqueeze -> Concat chains read
     the symbolic seq: they fold into symbolic Reshape targets."""
     model, dim = _torchscript_encoder()
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     name = model.graph.input[0].name
     for b, s in ((1, 5), (2, 11), (0, 3)):
         x = np.random.default_rng(s).standard_normal((b, s, dim)).astype(np.float32)

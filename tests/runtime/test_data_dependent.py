@@ -3,20 +3,33 @@ the empty result included, at O0 and O2 (``runtime/segments.py``, ``runtime/host
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 import cortado
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
 
-import dynamic_models as dm
+import data_dependent_models as dm
+
+
+TARGET = "interpreter"
+
+
+@pytest.fixture(autouse=True, params=HOST_TARGETS)
+def _every_host_target(request, monkeypatch):
+    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
+    interpreter, and the cpu target's numpy kernels."""
+    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
+
 
 LEVELS = [0, 2]
 
 
 def check(model, feeds_list, opt_level):
     """Compile once, then every feed against onnxruntime (all outputs, exact shapes)."""
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     steps = m.plan["steps"]
     first_host = next(i for i, s in enumerate(steps) if "host" in s)
     names = [o.name for o in model.graph.output]
@@ -53,7 +66,7 @@ def test_topk_with_k_an_input(opt_level):
 
 
 def test_topk_k_out_of_range_is_a_clear_error():
-    m = cortado.compile(dm.topk_model(), target="interpreter", opt_level=0)
+    m = cortado.compile(dm.topk_model(), target=TARGET, opt_level=0)
     with pytest.raises(cortado.errors.InputError, match="K is 9"):
         m.run({"x": np.ones((2, 8), np.float32), "k": np.array([9], np.int64)})
 
@@ -127,7 +140,7 @@ def test_detector_nms_head(opt_level):
 
 
 def test_keep_returns_values_of_every_segment():
-    m = cortado.compile(dm.nonzero_model(), target="interpreter", opt_level=0)
+    m = cortado.compile(dm.nonzero_model(), target=TARGET, opt_level=0)
     x = _sparse(np.random.default_rng(10), (3, 5), 0.0)
     kept = m.run({"x": x}, keep=True)
     np.testing.assert_array_equal(kept["nz"], np.array(np.nonzero(x)))
@@ -137,7 +150,7 @@ def test_concurrent_calls_of_different_sizes():
     """Calls at once with different data-dependent sizes each get their own late buffers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    m = cortado.compile(dm.nonzero_model(), target="interpreter", opt_level=2)
+    m = cortado.compile(dm.nonzero_model(), target=TARGET, opt_level=2)
     rng = np.random.default_rng(11)
     xs = [_sparse(rng, (n, 5), t) for n, t in ((2, 0.0), (6, 1.0), (4, -1.0), (5, 0.5))] * 2
     with ThreadPoolExecutor(4) as pool:
@@ -147,7 +160,7 @@ def test_concurrent_calls_of_different_sizes():
 
 
 def test_o3_skips_autotuning_for_data_dependent_sizes():
-    m = cortado.compile(dm.nonzero_model(), target="interpreter", opt_level=3)
+    m = cortado.compile(dm.nonzero_model(), target=TARGET, opt_level=3)
     assert "depend on its data" in m.stats["autotune"]
     x = _sparse(np.random.default_rng(12), (3, 5), 0.0)
     np.testing.assert_array_equal(m.run({"x": x})["nz"], np.array(np.nonzero(x)))
@@ -157,7 +170,7 @@ def test_debug_numerics_checks_the_kernels_around_host_steps():
     from cortado.debug_numerics import check_numerics, render_text
 
     feeds = {"feat": np.random.default_rng(13).standard_normal((1, 8, 4, 4)).astype(np.float32)}
-    text = render_text(check_numerics(dm.detector_head(), target="interpreter", feeds=feeds))
+    text = render_text(check_numerics(dm.detector_head(), target=TARGET, feeds=feeds))
     assert "kernels match the reference" in text, text
 
 
@@ -171,7 +184,7 @@ def test_refused_forms_say_why():
                           [helper.make_tensor_value_info("y", T.FLOAT, None)])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(cortado.errors.UnsupportedOpError, match="condition has 5 entries for an axis of 3"):
-        cortado.compile(model, target="interpreter")
+        cortado.compile(model, target=TARGET)
 
 
 def test_cli_run_with_a_bad_k_exits_2(tmp_path):

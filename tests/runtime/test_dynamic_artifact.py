@@ -18,7 +18,7 @@ from cortado.errors import ArtifactError
 from cortado.runtime.plan_check import check_plan
 from cortado.testing.reference import run_onnxruntime
 
-import dynamic_models as dm
+import data_dependent_models as dm
 
 
 @pytest.fixture(scope="module")

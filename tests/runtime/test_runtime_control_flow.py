@@ -11,15 +11,25 @@ import numpy as np
 import pytest
 
 import cortado
-from cortado.testing.reference import assert_close, run_onnxruntime
+from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
 
 import control_models as cm
+
+
+TARGET = "interpreter"
+
+
+@pytest.fixture(autouse=True, params=HOST_TARGETS)
+def _every_host_target(request, monkeypatch):
+    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
+    interpreter, and the cpu target's numpy kernels."""
+    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
 
 LEVELS = [0, 2]
 
 
 def check(model, feeds_list, opt_level):
-    m = cortado.compile(model, target="interpreter", opt_level=opt_level)
+    m = cortado.compile(model, target=TARGET, opt_level=opt_level)
     names = [o.name for o in model.graph.output]
     for feeds in feeds_list:
         got = m.run(feeds)
@@ -81,13 +91,13 @@ def test_compile_time_conditions_are_still_inlined():
         if n.op_type in ("ReduceSum", "Greater"):
             g.node.remove(n)
     g.initializer.append(onnx.numpy_helper.from_array(np.array(True), "c"))
-    m = cortado.compile(model, target="interpreter", opt_level=0)
+    m = cortado.compile(model, target=TARGET, opt_level=0)
     assert not any("host" in s for s in m.plan["steps"]) and "subplans" not in m.plan
 
 
 def test_saved_control_flow_model_runs_without_the_compiler(tmp_path):
     model = cm.loop_model()
-    m = cortado.compile(model, target="interpreter", opt_level=2)
+    m = cortado.compile(model, target=TARGET, opt_level=2)
     path = tmp_path / "loop.cortado"
     m.save(path)
     feeds = _loop_feeds(np.random.default_rng(3))
@@ -117,7 +127,7 @@ def test_forged_sub_plan_index_is_refused():
     from cortado.errors import ArtifactError
     from cortado.runtime.plan_check import check_plan
 
-    m = cortado.compile(cm.loop_model(), target="interpreter", opt_level=0)
+    m = cortado.compile(cm.loop_model(), target=TARGET, opt_level=0)
     plan = copy.deepcopy(m.plan)
     next(s for s in plan["steps"] if "host" in s)["attrs"]["body"] = 7
     with pytest.raises(ArtifactError, match="sub-plan 7, which does not exist"):
@@ -132,7 +142,7 @@ def test_concurrent_calls_run_their_own_iterations():
     from concurrent.futures import ThreadPoolExecutor
 
     model = cm.loop_model()
-    m = cortado.compile(model, target="interpreter", opt_level=2)
+    m = cortado.compile(model, target=TARGET, opt_level=2)
     feeds = _loop_feeds(np.random.default_rng(4)) * 2
     want = [run_onnxruntime(model, f) for f in feeds]
     with ThreadPoolExecutor(4) as pool:
