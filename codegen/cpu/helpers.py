@@ -208,14 +208,6 @@ def normalize(x, axes, eps):
     return d
 
 
-def _lowest(dtype):
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
-
-
-def _highest(dtype):
-    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
-
-
 def reduce(x, kind, axes, keepdims):
     """An empty axis gives the identity, as onnxruntime does (max -inf, min +inf, mean 0)."""
     f = x.astype(np.float64) if x.dtype.kind == "f" and kind not in ("max", "min") else x
@@ -226,9 +218,11 @@ def reduce(x, kind, axes, keepdims):
         r = f.sum(axis=axes, keepdims=keepdims) / n if x.dtype.kind == "f" else \
             np.trunc(f.astype(np.int64).sum(axis=axes, keepdims=keepdims) / n)
     elif kind == "max":
-        r = x.max(axis=axes, keepdims=keepdims, initial=_lowest(x.dtype))
+        low = -np.inf if x.dtype.kind == "f" else False if x.dtype.kind == "b" else np.iinfo(x.dtype).min
+        r = x.max(axis=axes, keepdims=keepdims, initial=low)
     elif kind == "min":
-        r = x.min(axis=axes, keepdims=keepdims, initial=_highest(x.dtype))
+        high = np.inf if x.dtype.kind == "f" else True if x.dtype.kind == "b" else np.iinfo(x.dtype).max
+        r = x.min(axis=axes, keepdims=keepdims, initial=high)
     elif kind == "prod":
         r = f.prod(axis=axes, keepdims=keepdims)
     elif kind == "l1":
