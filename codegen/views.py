@@ -154,8 +154,9 @@ def _data_index(w, indices, at, guard, size):
     n = w.dim(size)
     i = w.assign("i", f"tl.where({raw} < 0, {raw} + {n}, {raw})")
     cond = f"({i} >= 0) & ({i} < {n})"
-    if not any(ix.variables(ix.as_expr(e)) - w.scalars for e in at):
-        w.scalars.update((raw, i))      # one index for the whole tile: a scalar
+    if indices.type.numel == 1 or not any(ix.variables(ix.as_expr(e)) - w.scalars for e in at):
+        # one index for the whole tile (a one-element index tensor is an unmasked scalar load)
+        w.scalars.update((raw, i))
         w._scalar_conds.add(cond)
     return ix.var(i), w.guard(guard, cond)
 

@@ -26,38 +26,54 @@ def parse_shape(text: str, flag: str) -> tuple[str, tuple]:
 
 
 def input_shapes(args, *, from_files: bool = True) -> dict | None:
-    """The dims to compile with: ``--shape NAME=DIMS``, and (``from_files``) the shape of each
-    ``--input NAME=FILE.npy``, read from the file's header; the two must agree where both are
-    given. Commands that run the model right away pass ``from_files=False``: the data binds
-    the symbolic dims at run time, and a file that does not fit is named by the runtime."""
+    """The dims to compile with: ``--shape NAME=DIMS`` and ``--input NAME=DIMS`` (the same
+    thing), and (``from_files``) the shape of each ``--input NAME=FILE.npy``, read from the
+    file's header; they must agree where several are given. Commands that run the model right
+    away pass ``from_files=False``: the data binds the symbolic dims at run time, and a file
+    that does not fit is named by the runtime."""
     shapes: dict = {}
+    given_by: dict = {}
+
+    def add(name, dims, what):
+        """``what`` names where ``dims`` came from, for the message when two sources disagree."""
+        if name in shapes and (len(shapes[name]) != len(dims) or any(
+                isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(shapes[name], dims))):
+            raise ShapeError(f"{given_by[name]} disagrees with {what}", hint="drop one of them")
+        if name not in shapes:
+            shapes[name], given_by[name] = dims, what
+
     for item in getattr(args, "shape", None) or []:
-        name, shape = parse_shape(item, "--shape")
-        shapes[name] = shape
+        name, dims = parse_shape(item, "--shape")
+        add(name, dims, f"--shape {name}={_fmt_dims(dims)}")
     for spec in getattr(args, "input", None) or []:
         name, src = split_input(spec)       # a malformed --input fails before any compile
-        if src == "random" or not from_files:
-            continue
-        dims = npy_shape(Path(src), name)
-        given = shapes.get(name)
-        if given is not None and (len(given) != len(dims) or any(
-                isinstance(a, int) and a != b for a, b in zip(given, dims))):
-            raise ShapeError(f"--shape {name}={'x'.join(map(str, given))} disagrees with --input "
-                             f"{src}, whose array is {'x'.join(map(str, dims)) or 'a scalar'}",
-                             hint="drop one of them")
-        shapes.setdefault(name, dims)
+        if is_dims(src):
+            name, dims = parse_shape(spec, "--input")
+            add(name, dims, f"--input {name}={_fmt_dims(dims)}")
+        elif src != "random" and from_files:
+            dims = npy_shape(Path(src), name)
+            add(name, dims, f"--input {src}, whose array is {_fmt_dims(dims)}")
     return shapes or None
 
 
+def _fmt_dims(dims) -> str:
+    return "x".join(map(str, dims)) or "a scalar"
+
+
 def split_input(spec: str) -> tuple[str, str]:
-    """``NAME=FILE.npy`` or ``NAME=random``; dims here are the old spelling of ``--shape``."""
+    """``NAME=FILE.npy``, ``NAME=random`` or ``NAME=DIMS`` (``is_dims``: random data of those
+    dims, and the dims to compile with, as ``--shape NAME=DIMS``)."""
     name, sep, src = spec.partition("=")
     if not sep or not name or not src:
-        raise InputError(f"--input expects NAME=FILE.npy or NAME=random, got {spec!r}")
-    if src != "random" and not Path(src).exists() and _looks_like_dims(src):
-        raise InputError(f"--input takes input data (NAME=FILE.npy or NAME=random), not dims such as {src!r}",
-                         where=f"--input {name}", hint=f"to set dims write --shape {spec}")
+        raise InputError(f"--input expects NAME=FILE.npy, NAME=random or NAME=DIMS (such as "
+                         f"image=1x3x224x224), got {spec!r}")
     return name, src
+
+
+def is_dims(src: str) -> bool:
+    """An ``--input`` value that spells dims rather than naming a file: a file of that name
+    wins, so a folder holding a file called ``8x3`` still reads it."""
+    return src != "random" and not Path(src).exists() and _looks_like_dims(src)
 
 
 def _looks_like_dims(text: str) -> bool:
@@ -109,8 +125,16 @@ def random_input(info: dict, rng=None, shape=None):
 
 
 def load_input(spec: str, model, limit: int | None = None, shapes: dict | None = None):
-    """NAME=FILE.npy (read without pickle) or NAME=random (with its --shape dims, if given)."""
+    """NAME=FILE.npy (read without pickle), NAME=random (with its --shape dims, if given) or
+    NAME=DIMS (seeded random data of those dims)."""
     name, src = split_input(spec)
+    if is_dims(src):
+        _, dims = parse_shape(spec, "--input")
+        given = (shapes or {}).get(name)
+        if given is not None and tuple(given) != tuple(dims):
+            raise ShapeError(f"--shape {name}={_fmt_dims(given)} disagrees with --input {spec}",
+                             hint="drop one of them")
+        return name, random_input(_input_info(model, name, "--input"), shape=dims)
     if src == "random":
         return name, random_input(_input_info(model, name, "--input"), shape=(shapes or {}).get(name))
     return name, read_npy(Path(src), name, limit)

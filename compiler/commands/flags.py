@@ -2,7 +2,8 @@
 
     MODEL                      model.onnx, net.prototxt (Caffe) or, where a command runs one,
                                a .cortado artifact
-    --input NAME=FILE.npy|random   input data; a file also fixes NAME's dims when compiling
+    --input NAME=FILE.npy|random|DIMS   input data; a file also fixes NAME's dims when compiling,
+                               and dims (1x3x224x224) mean random data of those dims, as --shape
     --shape NAME=DIMS          an input's dims, e.g. image=1x3x224x224 or image=Nx3xHxW (names: symbolic)
     --weights W / --random-weights   a Caffe net's .caffemodel, or seeded random weights
     --target T                 auto | cuda | cpu | interpreter
@@ -25,8 +26,9 @@ OPT_LEVELS = (0, 1, 2, 3)
 
 MODEL_HELP = "model.onnx or net.prototxt (Caffe; its weights with --weights)"
 RUNNABLE_HELP = MODEL_HELP + ", or a compiled .cortado artifact"
-INPUT_HELP = ("input data: a .npy file (read without unpickling) or 'random' (seeded); a file also fixes "
-              "NAME's dims when the model is compiled. Repeat for each input")
+INPUT_HELP = ("input data: a .npy file (read without unpickling), 'random' (seeded) or dims such as "
+              "1x3x224x224 (seeded random data of those dims: the same as --shape NAME=DIMS); a file "
+              "also fixes NAME's dims when the model is compiled. Repeat for each input")
 SHAPE_HELP = ("an input's dims, e.g. data=1x3x224x224; a name keeps a dim symbolic at any axis (data=Nx3xHxW). "
               "Repeat per input")
 WEIGHTS_HELP = "the Caffe net's .caffemodel weights"
@@ -44,7 +46,7 @@ def add_model(p: argparse.ArgumentParser, *, runnable: bool = False) -> None:
 
 
 def add_input(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy|random", help=INPUT_HELP)
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy|random|DIMS", help=INPUT_HELP)
 
 
 def add_shape(p: argparse.ArgumentParser) -> None:
