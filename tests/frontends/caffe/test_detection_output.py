@@ -1,0 +1,232 @@
+"""SSD's DetectionOutput against OpenCV's Caffe importer: small conv heads with a PriorBox in
+every coding, and a MobileNet-SSD-shaped net at batch 1 and 2 from one compile.
+
+OpenCV returns ``keep_top_k * batch`` rows padded with zeros (all zeros with no detection);
+Cortado returns exactly the detections, ``(1, 1, K, 7)`` with ``K`` known after the run (0 when
+nothing survives). Rows are compared as sets: the same (image, label) and values within a
+tolerance, because NMS ties may be ordered differently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cortado.cli import main
+from cortado.errors import ModelFormatError, UnsupportedOpError
+from cortado.exporters import convert_caffe
+from cortado.runtime import load
+
+from opencv_caffe import CaffeCase, net_text, random_blobs
+from test_fork_nets import DETECTION, IMAGE, mobilenet_ssd
+
+CLASSES = 4
+SIDE = 6        # the input image, (N, 3, SIDE, SIDE); heads at 6x6 and 3x3
+PRIORS = 3      # per cell: min_size, aspect ratio 2 and 1/2
+
+
+def opencv_rows(out: np.ndarray) -> np.ndarray:
+    """OpenCV's rows without its zero padding (a detection scores above a threshold >= 0)."""
+    rows = out.reshape(-1, 7)
+    return rows[rows[:, 2] > 0]
+
+
+def assert_same_rows(got: np.ndarray, want: np.ndarray, atol=2e-5):
+    """Same detections: each row of ``got`` matches a distinct row of ``want`` with the same
+    image and label, and score and corners within ``atol``."""
+    assert got.ndim == 4 and got.shape[:2] == (1, 1) and got.shape[3] == 7, got.shape
+    got = got.reshape(-1, 7)
+    assert got.shape == want.shape, f"{got.shape[0]} rows, OpenCV has {want.shape[0]}"
+    free = np.ones(len(want), dtype=bool)
+    for row in got:
+        hit = free & (want[:, 0] == row[0]) & (want[:, 1] == row[1]) & np.all(np.abs(want[:, 2:] - row[2:]) <= atol, 1)
+        assert hit.any(), f"no OpenCV row matches {row}"
+        free[np.argmax(hit)] = False
+    for i in np.unique(got[:, 0]):
+        scores = got[got[:, 0] == i, 2]
+        assert np.all(np.diff(scores) <= 0), "rows of an image come best score first"
+    assert np.all(np.diff(got[:, 0]) >= 0), "rows come image by image"
+
+
+def heads(loc_scale: float, loc_classes: int = 1) -> tuple[str, dict]:
+    """Two PriorBox heads (6x6 and 3x3) with loc / conf convolutions, Caffe's usual Permute,
+    Flatten and Concat, and a Softmax over the classes: the three bottoms of DetectionOutput.
+    ``loc_classes``: boxes per prior (``CLASSES`` for ``share_location: false``)."""
+    rng = np.random.default_rng(3)
+    text, blobs, locs, confs, priors = "", {}, [], [], []
+    for i, (bottom, stride, size) in enumerate((("data", 1, 2.0), ("pool", 2, 4.0))):
+        if i == 1:
+            text += ('layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" '
+                     'pooling_param { pool: AVE kernel_size: 2 stride: 2 } }\n')
+        for what, per, scale in (("loc", 4 * loc_classes, loc_scale), ("conf", CLASSES, 1.0)):
+            name = f"h{i}_{what}"
+            text += (f'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{name}" '
+                     f'convolution_param {{ num_output: {PRIORS * per} kernel_size: 3 pad: 1 }} }}\n'
+                     f'layer {{ name: "{name}_perm" type: "Permute" bottom: "{name}" top: "{name}_perm" '
+                     'permute_param { order: 0 order: 2 order: 3 order: 1 } }\n'
+                     f'layer {{ name: "{name}_flat" type: "Flatten" bottom: "{name}_perm" top: "{name}_flat" }}\n')
+            blobs[name] = ("", random_blobs(rng, (PRIORS * per, 3, 3, 3), (PRIORS * per,), scale=scale))
+            (locs if what == "loc" else confs).append(f'bottom: "{name}_flat"')
+        text += (f'layer {{ name: "h{i}_prior" type: "PriorBox" bottom: "{bottom}" bottom: "data" top: "h{i}_prior" '
+                 f'prior_box_param {{ min_size: {size} aspect_ratio: 2 flip: true clip: {str(i == 1).lower()} '
+                 'variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 } }\n')
+        priors.append(f'bottom: "h{i}_prior"')
+    text += (f'layer {{ name: "loc" type: "Concat" {" ".join(locs)} top: "loc" }}\n'
+             f'layer {{ name: "conf_raw" type: "Concat" {" ".join(confs)} top: "conf_raw" }}\n'
+             f'layer {{ name: "prior" type: "Concat" {" ".join(priors)} top: "prior" concat_param {{ axis: 2 }} }}\n'
+             f'layer {{ name: "conf_r" type: "Reshape" bottom: "conf_raw" top: "conf_r" '
+             f'reshape_param {{ shape {{ dim: 0 dim: -1 dim: {CLASSES} }} }} }}\n'
+             'layer { name: "conf_s" type: "Softmax" bottom: "conf_r" top: "conf_s" softmax_param { axis: 2 } }\n'
+             'layer { name: "conf" type: "Flatten" bottom: "conf_s" top: "conf" }\n')
+    return text, blobs
+
+
+def detection(fields: str = "", nms: str = "nms_threshold: 0.45 top_k: 20") -> str:
+    """The layer; OpenCV insists on share_location and background_label_id, so they are given."""
+    for name, default in (("share_location", "true"), ("background_label_id", "0")):
+        if name not in fields:
+            fields += f" {name}: {default}"
+    return (f'layer {{ name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" top: "det" '
+            f'detection_output_param {{ num_classes: {CLASSES} nms_param {{ {nms} }} {fields} }} }}\n')
+
+
+def small_case(tmp_path, fields: str, batch=2, loc_scale=0.5, nms: str = "nms_threshold: 0.45 top_k: 20"):
+    body, blobs = heads(loc_scale, CLASSES if "share_location: false" in fields else 1)
+    layer = detection(fields, nms)
+    if "variance_encoded_in_target: true" in fields:   # OpenCV then wants the priors without variances
+        body += ('layer { name: "prior_split" type: "Slice" bottom: "prior" top: "prior_box" top: "prior_var" '
+                 'slice_param { axis: 1 slice_point: 1 } }\n')
+        layer = layer.replace('bottom: "prior" ', 'bottom: "prior_box" ')
+    text = net_text(body + layer, {"data": (batch, 3, SIDE, SIDE)})
+    return CaffeCase(tmp_path, text, blobs)
+
+
+def check_against_opencv(case: CaffeCase, model, batch: int, seed=0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((batch, 3, SIDE, SIDE)).astype(np.float32)
+    got = model.run({"data": x})["det"]
+    want = opencv_rows(case.opencv({"data": x}, ["det"])["det"])
+    assert_same_rows(got, want)
+    return got
+
+
+CODINGS = {
+    "center_size": "code_type: CENTER_SIZE keep_top_k: 30 confidence_threshold: 0.3",
+    "center_size_variance_in_target": "code_type: CENTER_SIZE variance_encoded_in_target: true keep_top_k: 30 "
+                                      "confidence_threshold: 0.3",
+    "corner": "code_type: CORNER keep_top_k: 12 confidence_threshold: 0.3",
+    "corner_variance_in_target": "code_type: CORNER variance_encoded_in_target: true keep_top_k: 30 "
+                                 "confidence_threshold: 0.25 background_label_id: 2",
+    "clip": "code_type: CENTER_SIZE clip: true keep_top_k: 40 confidence_threshold: 0.35 background_label_id: 3",
+    "per_class_locations": "code_type: CENTER_SIZE share_location: false keep_top_k: 25 confidence_threshold: 0.3",
+}
+
+
+@pytest.mark.parametrize("fields", list(CODINGS.values()), ids=list(CODINGS))
+def test_detection_output_matches_opencv(tmp_path, fields):
+    loc_scale = 0.05 if "variance_encoded_in_target" in fields else 0.5
+    case = small_case(tmp_path, fields, loc_scale=loc_scale)
+    model = case.compile(target="auto")
+    rows = check_against_opencv(case, model, 2)
+    assert len(np.unique(rows[0, 0, :, 0])) == 2, "both images have detections"
+    assert rows.shape[2] > 10, "enough rows to exercise NMS and keep_top_k"
+
+
+def test_a_confidence_threshold_no_box_passes_gives_no_rows(tmp_path):
+    case = small_case(tmp_path, "code_type: CENTER_SIZE keep_top_k: 10 confidence_threshold: 1.0")
+    model = case.compile(target="auto")
+    x = np.random.default_rng(0).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
+    got = model.run({"data": x})["det"]
+    assert got.shape == (1, 1, 0, 7) and got.dtype == np.float32
+    ref = case.opencv({"data": x}, ["det"])["det"]
+    assert not ref.any(), "OpenCV's output is all zero padding"
+
+
+def test_top_k_and_keep_top_k_cut_as_caffe_does(tmp_path):
+    """A small top_k (candidates per class before NMS) and keep_top_k (rows per image)."""
+    case = small_case(tmp_path, "code_type: CENTER_SIZE keep_top_k: 4 confidence_threshold: 0.2",
+                      nms="nms_threshold: 0.3 top_k: 3")
+    rows = check_against_opencv(case, case.compile(target="auto"), 2, seed=1)
+    assert rows.shape == (1, 1, 8, 7)
+
+
+def test_on_the_interpreter_at_batch_1_and_3_from_one_compile(tmp_path):
+    case = small_case(tmp_path, CODINGS["center_size"], batch=1)
+    model = case.compile(target="interpreter", input_shapes={"data": ("N", 3, SIDE, SIDE)})
+    steps = model.plan["steps"]
+    assert [s["host"] for s in steps if "host" in s] == ["DetectionOutput"]
+    for batch, seed in ((1, 0), (3, 1)):
+        rows = check_against_opencv(case, model, batch, seed)
+        assert set(np.unique(rows[0, 0, :, 0])) == set(range(batch))
+
+
+def test_an_artifact_with_detection_output_loads_and_runs(tmp_path):
+    case = small_case(tmp_path, CODINGS["corner"])
+    model = case.compile(target="auto")
+    model.save(tmp_path / "det.cortado")
+    again = load(tmp_path / "det.cortado")
+    x = np.random.default_rng(2).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
+    np.testing.assert_array_equal(again.run({"data": x})["det"], model.run({"data": x})["det"])
+
+
+@pytest.mark.slow
+def test_mobilenet_ssd_with_detection_output_at_batch_1_and_2_from_one_compile(tmp_path):
+    rng = np.random.default_rng(7)
+    net = mobilenet_ssd(rng, "ConvolutionDepthwise")
+    case = CaffeCase(tmp_path, net.prototxt() + DETECTION, net.blobs, name="mobilenet_ssd")
+    model = case.compile(target="auto", input_shapes={"data": ("N", 3, IMAGE, IMAGE)})
+    for batch in (1, 2):
+        x = rng.standard_normal((batch, 3, IMAGE, IMAGE)).astype(np.float32)
+        got = model.run({"data": x})["detection_out"]
+        want = opencv_rows(case.opencv({"data": x}, ["detection_out"])["detection_out"])
+        assert_same_rows(got, want)
+        assert got.shape[2] > 50 and set(np.unique(got[0, 0, :, 0])) == set(range(batch))
+
+
+BAD = [
+    ("nms_param { nms_threshold: 0.45 eta: 0.9 } keep_top_k: 5", "nms_param.eta is 0.9"),
+    ("nms_param { nms_threshold: 0.45 } code_type: CORNER_SIZE", "code_type CORNER_SIZE is not supported"),
+    ("nms_param { nms_threshold: 0.45 top_k: 0 }", "top_k is 0"),
+    ("nms_param { nms_threshold: 1.5 }", "nms_threshold is 1.5"),
+    ("nms_param { nms_threshold: 0.45 } keep_top_k: -2", "keep_top_k is -2"),
+    ("nms_param { nms_threshold: 0.45 } normalized_bbox: false", "normalized_bbox: false"),
+    ("nms_param { nms_threshold: 0.45 } background_label_id: -1", "background_label_id -1 with share_location"),
+]
+
+
+@pytest.mark.parametrize("fields, message", BAD, ids=[m.split()[0] for _, m in BAD])
+def test_bad_parameters_are_one_clear_error(tmp_path, fields, message):
+    body, blobs = heads(0.5)
+    text = body + ('layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" '
+                   f'top: "det" detection_output_param {{ num_classes: {CLASSES} {fields} }} }}\n')
+    case = CaffeCase(tmp_path, net_text(text, {"data": (1, 3, SIDE, SIDE)}), blobs)
+    with pytest.raises(ModelFormatError) as e:
+        case.compile(target="auto")
+    assert message in str(e.value) and "det" in str(e.value)
+
+
+def test_bottoms_that_do_not_fit_the_priors_are_an_error(tmp_path):
+    body, blobs = heads(0.5)
+    text = body + detection().replace(f"num_classes: {CLASSES}", "num_classes: 3")
+    case = CaffeCase(tmp_path, net_text(text, {"data": (1, 3, SIDE, SIDE)}), blobs)
+    with pytest.raises(ModelFormatError, match=r"conf \(bottom 1\).*3 classes"):
+        case.compile(target="auto")
+    text = body + detection().replace('bottom: "prior" ', "")
+    case = CaffeCase(tmp_path, net_text(text, {"data": (1, 3, SIDE, SIDE)}), blobs)
+    with pytest.raises(ModelFormatError, match="three bottoms"):
+        case.compile(target="auto")
+
+
+def test_check_lists_it_supported_and_convert_refuses_it_by_name(tmp_path, capsys):
+    case = small_case(tmp_path, CODINGS["center_size"])
+    assert main(["check", str(case.proto)]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if " det " in f" {ln} ")
+    assert "DetectionOutput" in line and "supported" in line and "unsupported" not in line
+    with pytest.raises(UnsupportedOpError) as e:
+        convert_caffe(case.proto, weights=case.model)
+    assert [i[0] for i in e.value.items] == ["DetectionOutput"] and e.value.items[0][1].startswith("det/")
+    assert "from Caffe layer 'det'" in e.value.items[0][2] and "keep_top_k" in e.value.items[0][2]
+    target = tmp_path / "det.onnx"
+    assert main(["convert", str(case.proto), "--weights", str(case.model), "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "DetectionOutput" in err and "'det'" in err and not target.exists()
