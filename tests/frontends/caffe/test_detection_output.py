@@ -1,5 +1,6 @@
 """SSD's DetectionOutput against OpenCV's Caffe importer: small conv heads with a PriorBox in
-every coding, and a MobileNet-SSD-shaped net at batch 1 and 2 from one compile.
+every coding, and a MobileNet-SSD-shaped net at batch 1 and 2 from one compile; its ONNX form
+(``cortado convert``) through onnxruntime; the parameters Cortado refuses.
 
 OpenCV returns ``keep_top_k * batch`` rows padded with zeros (all zeros with no detection);
 Cortado returns exactly the detections, ``(1, 1, K, 7)`` with ``K`` known after the run (0 when
@@ -10,12 +11,14 @@ tolerance, because NMS ties may be ordered differently.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from cortado.cli import main
-from cortado.errors import ModelFormatError, UnsupportedOpError
+from cortado.errors import ModelFormatError
 from cortado.exporters import convert_caffe
 from cortado.runtime import load
+from cortado.testing.reference import run_onnxruntime
 
 from opencv_caffe import CaffeCase, net_text, random_blobs
 from test_fork_nets import DETECTION, IMAGE, mobilenet_ssd
@@ -174,12 +177,14 @@ def test_mobilenet_ssd_with_detection_output_at_batch_1_and_2_from_one_compile(t
     net = mobilenet_ssd(rng, "ConvolutionDepthwise")
     case = CaffeCase(tmp_path, net.prototxt() + DETECTION, net.blobs, name="mobilenet_ssd")
     model = case.compile(target="auto", input_shapes={"data": ("N", 3, IMAGE, IMAGE)})
+    converted = convert_caffe(case.proto, weights=case.model, input_shapes={"data": ("N", 3, IMAGE, IMAGE)})
     for batch in (1, 2):
         x = rng.standard_normal((batch, 3, IMAGE, IMAGE)).astype(np.float32)
         got = model.run({"data": x})["detection_out"]
         want = opencv_rows(case.opencv({"data": x}, ["detection_out"])["detection_out"])
         assert_same_rows(got, want)
         assert got.shape[2] > 50 and set(np.unique(got[0, 0, :, 0])) == set(range(batch))
+        assert_same_rows(run_onnxruntime(converted, {"data": x})[0], want)
 
 
 BAD = [
@@ -216,17 +221,54 @@ def test_bottoms_that_do_not_fit_the_priors_are_an_error(tmp_path):
         case.compile(target="auto")
 
 
-def test_check_lists_it_supported_and_convert_refuses_it_by_name(tmp_path, capsys):
+def test_check_lists_it_supported(tmp_path, capsys):
     case = small_case(tmp_path, CODINGS["center_size"])
     assert main(["check", str(case.proto)]) == 0
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if " det " in f" {ln} ")
     assert "DetectionOutput" in line and "supported" in line and "unsupported" not in line
-    with pytest.raises(UnsupportedOpError) as e:
-        convert_caffe(case.proto, weights=case.model)
-    assert [i[0] for i in e.value.items] == ["DetectionOutput"] and e.value.items[0][1].startswith("det/")
-    assert "from Caffe layer 'det'" in e.value.items[0][2] and "keep_top_k" in e.value.items[0][2]
+
+
+def onnx_rows(model, feeds) -> np.ndarray:
+    names = [o.name for o in model.graph.output]
+    return run_onnxruntime(model, feeds)[names.index("det")]
+
+
+@pytest.mark.parametrize("fields", list(CODINGS.values()) + [
+    "code_type: CENTER_SIZE keep_top_k: 10 confidence_threshold: 1.0",
+    "code_type: CENTER_SIZE keep_top_k: 4 confidence_threshold: 0.2 background_label_id: 1"],
+    ids=list(CODINGS) + ["no_box", "keep_4"])
+def test_convert_writes_a_subgraph_around_nms_that_onnxruntime_runs_alike(tmp_path, fields):
+    """The same rows in the same order as the compiled net (so, as sets, as OpenCV's)."""
+    loc_scale = 0.05 if "variance_encoded_in_target" in fields else 0.5
+    nms = "nms_threshold: 0.3 top_k: 3" if "keep_top_k: 4" in fields else "nms_threshold: 0.45 top_k: 20"
+    case = small_case(tmp_path, fields, loc_scale=loc_scale, nms=nms)
+    out = tmp_path / "det.onnx"
+    model = convert_caffe(case.proto, weights=case.model, output=out)
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    assert "NonMaxSuppression" in {n.op_type for n in model.graph.node}
+    compiled = case.compile(target="auto")
+    x = np.random.default_rng(0).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
+    want = compiled.run({"data": x})["det"]
+    got = onnx_rows(model, {"data": x})
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got[..., :2], want[..., :2])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_converted_with_a_symbolic_batch_runs_at_batch_1_and_3(tmp_path):
+    case = small_case(tmp_path, CODINGS["per_class_locations"])
+    model = convert_caffe(case.proto, weights=case.model, input_shapes={"data": ("N", 3, SIDE, SIDE)})
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+    for batch, seed in ((1, 0), (3, 1)):
+        x = np.random.default_rng(seed).standard_normal((batch, 3, SIDE, SIDE)).astype(np.float32)
+        want = opencv_rows(case.opencv({"data": x}, ["det"])["det"])
+        assert_same_rows(onnx_rows(model, {"data": x}), want)
+
+
+def test_cortado_convert_writes_it(tmp_path, capsys):
+    case = small_case(tmp_path, CODINGS["corner"])
     target = tmp_path / "det.onnx"
-    assert main(["convert", str(case.proto), "--weights", str(case.model), "-o", str(target)]) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "DetectionOutput" in err and "'det'" in err and not target.exists()
+    assert main(["convert", str(case.proto), "--weights", str(case.model), "-o", str(target)]) == 0, \
+        capsys.readouterr().err
+    assert "NonMaxSuppression" in {n.op_type for n in onnx.load(str(target)).graph.node}
