@@ -240,12 +240,13 @@ def detection_output(attrs, boxes, scores):
     (N, P, 4) shared by every class or (N, P, C, 4) per class, decoded corners; ``scores``
     (N, P, C). Per image and class other than ``background_label_id``: Caffe's NMS
     (``_nms_caffe``); then the ``keep_top_k`` best of the image over all classes (-1: all).
-    Rows ``[image, label, score, xmin, ymin, xmax, ymax]`` (float32), image by image, each
+    Rows ``[image, label, score, xmin, ymin, xmax, ymax]`` (in the scores' type), image by image, each
     image's rows best score first (ties: lower label, then NMS order), as OpenCV orders them."""
     n, p, c = scores.shape
     shared = boxes.ndim == 3
     if boxes.shape[:2] != (n, p) or boxes.shape[-1] != 4 or (not shared and boxes.shape[2] != c):
         raise InputError(f"DetectionOutput boxes {boxes.shape} do not match scores {scores.shape}")
+    dtype = scores.dtype            # the rows come back in it; the overlaps are float32 as in Caffe
     boxes = boxes.astype(np.float32)
     scores = scores.astype(np.float32)
     sizes = _box_sizes(boxes)
@@ -271,7 +272,7 @@ def detection_output(attrs, boxes, scores):
         box = boxes[i, idx] if shared else boxes[i, idx, label]
         rows.append(np.concatenate([np.full((idx.size, 1), i, np.float32), label[:, None].astype(np.float32),
                                     score[:, None], box], axis=1))
-    return [np.concatenate(rows, axis=0).astype(np.float32) if rows else np.zeros((0, 7), np.float32)]
+    return [np.concatenate(rows, axis=0).astype(dtype) if rows else np.zeros((0, 7), dtype)]
 
 
 # -- run-time control flow (runtime/control.py runs them: they need the model's sub-plans) ----

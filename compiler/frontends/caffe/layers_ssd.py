@@ -1,4 +1,4 @@
-"""The SSD family (weiliu89/caffe): PriorBox, Normalize — and DetectionOutput, refused.
+"""The SSD family (weiliu89/caffe): PriorBox, Normalize and DetectionOutput.
 
 * PriorBox depends only on shapes: for each cell ``(h, w)`` of bottom 0 (row-major), each
   ``min_size`` gives a square box of that side, then (with ``max_size``) one of side
@@ -14,8 +14,19 @@
 * Normalize: ``x / sqrt(sum(x^2) + eps) * scale``, the sum over channels at each position, or
   over C, H and W per sample with ``across_spatial``; the learned scale is one value
   (``channel_shared``) or one per channel.
-* DetectionOutput runs NMS, so how many rows it returns depends on the data; the runtime
-  returns tensors of sizes known before the run, so the layer is refused with that reason.
+* DetectionOutput: bottoms loc ``(N, P * 4)`` (``P * C * 4`` without ``share_location``), conf
+  ``(N, P * C)``, priors ``(1, 2, P * 4)``. Caffe's DecodeBBox becomes IR ops on the priors
+  (CORNER: ``prior + variance * loc``; CENTER_SIZE: centre ``variance * loc * prior size +
+  prior centre``, size ``exp(variance * loc) * prior size``; the variances left out with
+  ``variance_encoded_in_target``; OpenCV's ``clip`` to [0, 1]), so the decoding fuses with the
+  heads' permutes and concats. What depends on the data — per image and class, the candidates
+  above ``confidence_threshold``, the ``top_k`` best, greedy NMS at ``nms_threshold`` with
+  Caffe's overlap; then the ``keep_top_k`` best of the image — is one host step
+  (``runtime.hostops.detection_output``) whose row count is a fresh symbol, so one compile
+  serves every batch and every number of detections, none included. The top is ``(1, 1, K,
+  7)``; each image's rows best first (OpenCV's order; SSD's Caffe groups them by class). What
+  SSD's code or OpenCV accepts but Cortado does not (adaptive NMS ``eta``, CORNER_SIZE, pixel
+  boxes, ``top_k: 0`` on which the two disagree) is an error naming the field.
 """
 
 from __future__ import annotations

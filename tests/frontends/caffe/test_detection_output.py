@@ -10,14 +10,17 @@ tolerance, because NMS ties may be ordered differently.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import onnx
 import pytest
 
 from cortado.cli import main
-from cortado.errors import ModelFormatError
+from cortado.errors import ArtifactError, ModelFormatError
 from cortado.exporters import convert_caffe
 from cortado.runtime import load
+from cortado.runtime.plan_check import check_plan
 from cortado.testing.reference import run_onnxruntime
 
 from opencv_caffe import CaffeCase, net_text, random_blobs
@@ -144,11 +147,12 @@ def test_a_confidence_threshold_no_box_passes_gives_no_rows(tmp_path):
     assert not ref.any(), "OpenCV's output is all zero padding"
 
 
-def test_top_k_and_keep_top_k_cut_as_caffe_does(tmp_path):
+@pytest.mark.parametrize("opt_level", [0, 2])
+def test_top_k_and_keep_top_k_cut_as_caffe_does(tmp_path, opt_level):
     """A small top_k (candidates per class before NMS) and keep_top_k (rows per image)."""
     case = small_case(tmp_path, "code_type: CENTER_SIZE keep_top_k: 4 confidence_threshold: 0.2",
                       nms="nms_threshold: 0.3 top_k: 3")
-    rows = check_against_opencv(case, case.compile(target="auto"), 2, seed=1)
+    rows = check_against_opencv(case, case.compile(target="auto", opt_level=opt_level), 2, seed=1)
     assert rows.shape == (1, 1, 8, 7)
 
 
@@ -169,6 +173,17 @@ def test_an_artifact_with_detection_output_loads_and_runs(tmp_path):
     again = load(tmp_path / "det.cortado")
     x = np.random.default_rng(2).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
     np.testing.assert_array_equal(again.run({"data": x})["det"], model.run({"data": x})["det"])
+
+
+@pytest.mark.parametrize("attr, value", [("nms_threshold", "0.45"), ("nms_threshold", float("nan")),
+                                         ("top_k", -2), ("keep_top_k", True), ("background_label_id", 0.5)])
+def test_the_plan_checker_refuses_forged_detection_attributes(tmp_path, attr, value):
+    model = small_case(tmp_path, CODINGS["corner"]).compile(target="auto")
+    check_plan(model.plan, model.constants, model.source)
+    plan = copy.deepcopy(model.plan)
+    next(s for s in plan["steps"] if s.get("host") == "DetectionOutput")["attrs"][attr] = value
+    with pytest.raises(ArtifactError, match=f"attrs.{attr} is .*not a valid value"):
+        check_plan(plan, model.constants, model.source)
 
 
 @pytest.mark.slow
