@@ -175,6 +175,41 @@ def test_an_artifact_with_detection_output_loads_and_runs(tmp_path):
     np.testing.assert_array_equal(again.run({"data": x})["det"], model.run({"data": x})["det"])
 
 
+def direct_case(tmp_path, p, c, fields, per_class=False):
+    """DetectionOutput alone, its three bottoms fed as net inputs."""
+    loc = p * 4 * (c if per_class else 1)
+    text = net_text(f'''layer {{ name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior"
+  top: "det" detection_output_param {{ num_classes: {c} {fields} }} }}''',
+                    {"loc": (2, loc), "conf": (2, p * c), "prior": (1, 2, p * 4)})
+    return CaffeCase(tmp_path, text)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("per_class", [False, True], ids=["shared", "per_class"])
+def test_tied_scores_and_inverted_boxes_match_opencv(tmp_path, seed, per_class):
+    """Scores on a coarse grid (many ties: both sort candidates stably, lower index first) and
+    CORNER offsets large enough to invert boxes (Caffe's overlap of an inverted box is 0)."""
+    rng = np.random.default_rng(seed)
+    p, c = 40, 3
+    centre, half = rng.random((p, 2)), rng.random((p, 2)) * 0.3 + 0.02
+    prior = np.stack([np.concatenate([centre - half, centre + half], 1).reshape(-1),
+                      np.tile(np.float32([0.1, 0.1, 0.2, 0.2]), p)]).reshape(1, 2, -1).astype(np.float32)
+    feeds = {"loc": (rng.standard_normal((2, p * 4 * (c if per_class else 1))) * 2).astype(np.float32),
+             "conf": (np.round(rng.random((2, p * c)) * 8) / 8).astype(np.float32), "prior": prior}
+    fields = (f"share_location: {str(not per_class).lower()} background_label_id: 0 code_type: CORNER "
+              "nms_param { nms_threshold: 0.3 top_k: 25 } keep_top_k: 1000 confidence_threshold: 0.3")
+    case = direct_case(tmp_path, p, c, fields, per_class)
+    got = case.compile(target="auto").run(feeds)["det"]
+    assert_same_rows(got, opencv_rows(case.opencv(feeds, ["det"])["det"]))
+    rows = got.reshape(-1, 7)
+    assert ((rows[:, 5] < rows[:, 3]) | (rows[:, 6] < rows[:, 4])).any(), "some kept boxes are inverted"
+    assert len(np.unique(rows[:, 2])) < len(rows) / 4, "many scores tie"
+    converted = onnx_rows(convert_caffe(case.proto), feeds)      # the ONNX form: the same rows, same order
+    assert converted.shape == got.shape
+    np.testing.assert_array_equal(converted[..., :3], got[..., :3])
+    np.testing.assert_allclose(converted, got, atol=1e-6)
+
+
 @pytest.mark.parametrize("attr, value", [("nms_threshold", "0.45"), ("nms_threshold", float("nan")),
                                          ("top_k", -2), ("keep_top_k", True), ("background_label_id", 0.5)])
 def test_the_plan_checker_refuses_forged_detection_attributes(tmp_path, attr, value):
