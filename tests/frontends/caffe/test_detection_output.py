@@ -17,6 +17,7 @@ import onnx
 import pytest
 
 from cortado.cli import main
+from cortado.debug_numerics import check_numerics
 from cortado.errors import ArtifactError, ModelFormatError
 from cortado.exporters import convert_caffe
 from cortado.runtime import load
@@ -208,6 +209,15 @@ def test_tied_scores_and_inverted_boxes_match_opencv(tmp_path, seed, per_class):
     assert converted.shape == got.shape
     np.testing.assert_array_equal(converted[..., :3], got[..., :3])
     np.testing.assert_allclose(converted, got, atol=1e-6)
+
+
+def test_debug_numerics_checks_every_kernel_of_the_net(tmp_path):
+    """Each fused kernel (the decoding ones read scalar constants the cpu kernels take as
+    values) against the unfused reference, on the default target; the host step is skipped."""
+    case = small_case(tmp_path, CODINGS["center_size"])
+    report = check_numerics(str(case.proto), weights=str(case.model), target="auto")
+    assert report.ok and len(report.groups) >= 5, report
+    assert [c.value for c in report.outputs] == ["det"]
 
 
 @pytest.mark.parametrize("attr, value", [("nms_threshold", "0.45"), ("nms_threshold", float("nan")),
