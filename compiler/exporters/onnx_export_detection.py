@@ -88,7 +88,7 @@ def _detection_output(ctx, node, ins, outs):
         nms_scores = g("Reshape", [st, g.const([-1, 1, p], i64, "shape")], "nms_scores_folded")
     max_out = a.top_k if a.top_k > -1 else p
     sel = g("NonMaxSuppression", [nms_boxes, nms_scores, g.const([max_out], i64, "max_out"),
-                                  g.const([a.nms_threshold], f32, "iou"),
+                                  g.const([min(a.nms_threshold, 1.0)], f32, "iou"),   # no IoU exceeds 1
                                   g.const([a.confidence_threshold], f32, "score_threshold")],
             "selected", center_point_box=0)
     if not shared:

@@ -143,26 +143,30 @@ FLT_MAX = 3.4028234663852886e38
 
 
 def _detection_params(ctx, p) -> dict:
-    """The NMS settings, checked; what SSD's code accepts but Cortado does not is refused."""
+    """The NMS settings, checked. What SSD's Caffe would stop on is an error; what it runs but
+    Cortado does not is refused as unsupported (listed with the net's other unsupported layers)."""
     nms = p.nms_param
     if not p.has("num_classes") or p.num_classes < 1:
         raise ctx.error("detection_output_param needs num_classes (at least 1)")
     if nms.eta != 1:
-        raise ctx.error(f"detection_output_param.nms_param.eta is {nms.eta}: adaptive NMS (eta < 1) is not "
-                        "supported", hint="remove nms_param.eta (or set it to 1)")
+        raise ctx.unsupported(f"detection_output_param.nms_param.eta is {nms.eta}: adaptive NMS (eta other than 1) "
+                              "is not supported; remove nms_param.eta (or set it to 1)")
     if p.code_type not in ("CORNER", "CENTER_SIZE"):
-        raise ctx.error(f"detection_output_param.code_type {p.code_type} is not supported (CORNER and "
-                        "CENTER_SIZE are)")
+        raise ctx.unsupported(f"detection_output_param.code_type {p.code_type} is not supported (CORNER and "
+                              "CENTER_SIZE are)")
     if not p.normalized_bbox:
-        raise ctx.error("detection_output_param.normalized_bbox: false (pixel boxes) is not supported; "
-                        "only boxes normalized to [0, 1] are", hint="remove normalized_bbox")
-    if not 0 <= nms.nms_threshold <= 1:
-        raise ctx.error(f"detection_output_param.nms_param.nms_threshold is {nms.nms_threshold}; it must be "
-                        "in [0, 1]")
+        raise ctx.unsupported("detection_output_param.normalized_bbox: false (boxes in pixels) is not supported; "
+                              "only boxes normalized to [0, 1] are")
     top_k = nms.top_k if nms.has("top_k") else -1
-    if top_k == 0 or top_k < -1:
+    if top_k == 0:
+        raise ctx.unsupported("detection_output_param.nms_param.top_k is 0, which SSD's Caffe reads as no box and "
+                              "OpenCV as every box; give a positive count, or -1 for every box")
+    if nms.nms_threshold < 0:
+        raise ctx.error(f"detection_output_param.nms_param.nms_threshold is {nms.nms_threshold}; it must be "
+                        "at least 0")
+    if top_k < -1:
         raise ctx.error(f"detection_output_param.nms_param.top_k is {top_k}; give a positive count or -1 "
-                        "(all boxes)", hint="SSD keeps no box for top_k 0 and OpenCV keeps them all")
+                        "(every box)")
     if p.share_location and p.background_label_id == -1:
         raise ctx.error("detection_output_param.background_label_id -1 with share_location: SSD's Caffe "
                         "(and OpenCV) decode no box then and stop", hint="give the background class, or "

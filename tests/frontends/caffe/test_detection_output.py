@@ -18,7 +18,7 @@ import pytest
 
 from cortado.cli import main
 from cortado.debug_numerics import check_numerics
-from cortado.errors import ArtifactError, ModelFormatError
+from cortado.errors import ArtifactError, ModelFormatError, UnsupportedOpError
 from cortado.exporters import convert_caffe
 from cortado.runtime import load
 from cortado.runtime.plan_check import check_plan
@@ -247,26 +247,52 @@ def test_mobilenet_ssd_with_detection_output_at_batch_1_and_2_from_one_compile(t
         assert_same_rows(run_onnxruntime(converted, {"data": x})[0], want)
 
 
-BAD = [
+def detection_only(tmp_path, fields: str) -> CaffeCase:
+    body, blobs = heads(0.5)
+    text = body + ('layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" '
+                   f'top: "det" detection_output_param {{ {fields} }} }}\n')
+    return CaffeCase(tmp_path, net_text(text, {"data": (1, 3, SIDE, SIDE)}), blobs)
+
+
+UNSUPPORTED = [
     ("nms_param { nms_threshold: 0.45 eta: 0.9 } keep_top_k: 5", "nms_param.eta is 0.9"),
     ("nms_param { nms_threshold: 0.45 } code_type: CORNER_SIZE", "code_type CORNER_SIZE is not supported"),
     ("nms_param { nms_threshold: 0.45 top_k: 0 }", "top_k is 0"),
-    ("nms_param { nms_threshold: 1.5 }", "nms_threshold is 1.5"),
-    ("nms_param { nms_threshold: 0.45 } keep_top_k: -2", "keep_top_k is -2"),
     ("nms_param { nms_threshold: 0.45 } normalized_bbox: false", "normalized_bbox: false"),
-    ("nms_param { nms_threshold: 0.45 } background_label_id: -1", "background_label_id -1 with share_location"),
+]
+
+
+@pytest.mark.parametrize("fields, message", UNSUPPORTED, ids=[m.split()[0] for _, m in UNSUPPORTED])
+def test_what_ssd_runs_but_cortado_does_not_is_refused_naming_the_field(tmp_path, fields, message):
+    case = detection_only(tmp_path, f"num_classes: {CLASSES} {fields}")
+    with pytest.raises(UnsupportedOpError) as e:
+        case.compile(target="auto")
+    assert [(t, n) for t, n, _ in e.value.items] == [("DetectionOutput", "det")]
+    assert message in e.value.items[0][2]
+
+
+BAD = [
+    ("nms_param { nms_threshold: 0.45 }", "needs num_classes"),
+    (f"num_classes: {CLASSES} nms_param {{ nms_threshold: -0.1 }}", "nms_threshold is -0.1"),
+    (f"num_classes: {CLASSES} nms_param {{ nms_threshold: 0.45 top_k: -3 }}", "top_k is -3"),
+    (f"num_classes: {CLASSES} nms_param {{ nms_threshold: 0.45 }} keep_top_k: -2", "keep_top_k is -2"),
+    (f"num_classes: {CLASSES} nms_param {{ nms_threshold: 0.45 }} background_label_id: -1",
+     "background_label_id -1 with share_location"),
 ]
 
 
 @pytest.mark.parametrize("fields, message", BAD, ids=[m.split()[0] for _, m in BAD])
 def test_bad_parameters_are_one_clear_error(tmp_path, fields, message):
-    body, blobs = heads(0.5)
-    text = body + ('layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "prior" '
-                   f'top: "det" detection_output_param {{ num_classes: {CLASSES} {fields} }} }}\n')
-    case = CaffeCase(tmp_path, net_text(text, {"data": (1, 3, SIDE, SIDE)}), blobs)
     with pytest.raises(ModelFormatError) as e:
-        case.compile(target="auto")
-    assert message in str(e.value) and "det" in str(e.value)
+        detection_only(tmp_path, fields).compile(target="auto")
+    assert message in str(e.value) and "layer 'det' (DetectionOutput, line" in str(e.value)
+
+
+def test_check_lists_a_refused_detection_output_with_its_reason(tmp_path, capsys):
+    case = detection_only(tmp_path, f"num_classes: {CLASSES} nms_param {{ nms_threshold: 0.45 eta: 0.9 }}")
+    assert main(["check", str(case.proto), "--weights", str(case.model)]) == 1
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if " det " in f" {ln} ")
+    assert "unsupported" in line and "eta" in line
 
 
 def test_bottoms_that_do_not_fit_the_priors_are_an_error(tmp_path):
@@ -314,6 +340,17 @@ def test_convert_writes_a_subgraph_around_nms_that_onnxruntime_runs_alike(tmp_pa
     assert got.shape == want.shape
     np.testing.assert_array_equal(got[..., :2], want[..., :2])
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_an_nms_threshold_above_1_suppresses_nothing(tmp_path):
+    """Caffe takes any threshold >= 0; ONNX NMS wants [0, 1], so the converted form uses 1."""
+    case = small_case(tmp_path, "code_type: CENTER_SIZE keep_top_k: 200 confidence_threshold: 0.3",
+                      nms="nms_threshold: 1.5 top_k: 20")
+    rows = check_against_opencv(case, case.compile(target="auto"), 2)
+    x = np.random.default_rng(0).standard_normal((2, 3, SIDE, SIDE)).astype(np.float32)
+    conf = case.opencv({"data": x}, ["conf"])["conf"].reshape(2, -1, CLASSES)[..., 1:]
+    assert rows.shape[2] == sum(min(20, int(n)) for n in (conf > 0.3).sum(1).reshape(-1)), "every candidate kept"
+    np.testing.assert_allclose(onnx_rows(convert_caffe(case.proto, weights=case.model), {"data": x}), rows, atol=1e-6)
 
 
 def test_converted_with_a_symbolic_batch_runs_at_batch_1_and_3(tmp_path):
