@@ -49,14 +49,6 @@ _PLAIN |= {Op(n) for n in ("ArgMax", "ArgMin", "Hardmax", "LayerNormalization", 
 _OPSET_RULES: dict[Op, Callable[[Node], int]] = {}
 
 
-# IR ops ONNX has no operator (or short subgraph) for, with the reason the refusal gives
-_NOT_EXPRESSIBLE = {
-    Op.DETECTION_OUTPUT: "SSD's DetectionOutput has no ONNX form here: its per-image keep_top_k over the "
-                         "per-class NMS results (and Caffe's overlap of inverted boxes) would need a Loop per "
-                         "image around NonMaxSuppression; convert the net up to its loc, conf and prior bottoms",
-}
-
-
 def min_opset(op: Op, rule: int | Callable[[Node], int]) -> None:
     _OPSET_RULES[op] = rule if callable(rule) else (lambda node, v=rule: v)
 
@@ -283,8 +275,7 @@ def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cort
         if emitter is None:
             origin = node.meta.get("caffe_layer")
             where = f" (from Caffe layer {origin!r}, line {node.meta.get('line')})" if origin else ""
-            why = _NOT_EXPRESSIBLE.get(node.op, "no ONNX exporter for this IR op")
-            problems.append((node.op.value, node.name, f"{why}{where}"))
+            problems.append((node.op.value, node.name, f"no ONNX exporter for this IR op{where}"))
             continue
         ins = [ctx.name(v) for v in node.inputs]
         while ins and ins[-1] == "":
