@@ -107,7 +107,10 @@ def cut(plan: dict, step_indices: Sequence[int], env: Mapping[str, int]) -> SubP
             else:
                 args.append({"size": bind(a["size"], env)})
         step = dict(s, args=args, grid=[bind(g, env) for g in s["grid"]])
-        if "cpu" in s:      # the cpu target's numpy launch reads the same values
+        if "cpu" in s:      # the cpu target's numpy launch: the same values, and constants the kernel inlines
+            for a in s["cpu"]["args"]:
+                if "value" in a:
+                    use(a["value"])
             step["cpu"] = dict(s["cpu"], args=[dict(a) if "value" in a else {"size": bind(a["size"], env)}
                                                for a in s["cpu"]["args"]])
         new_steps.append(step)

@@ -188,6 +188,93 @@ def unique(attrs, x):
     return [y, first.astype(np.int64), inverse.astype(np.int64), counts.astype(np.int64)]
 
 
+# -- SSD's DetectionOutput --------------------------------------------------------------------
+def _real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _count_or_all(v) -> bool:
+    return _is_int(v) and v >= -1
+
+
+def _box_sizes(b: np.ndarray) -> np.ndarray:
+    """Caffe's BBoxSize on normalized boxes: width * height, 0 for an inverted box."""
+    w, h = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+    return np.where((w < 0) | (h < 0), np.float32(0), w * h)
+
+
+def _overlap_ok(b: np.ndarray, size: np.ndarray, i: int, js: np.ndarray, threshold: np.float32) -> np.ndarray:
+    """For each of boxes ``js``: is its Jaccard overlap with box ``i`` at most ``threshold``?
+    Caffe's JaccardOverlap in float32 (an empty or inverted intersection overlaps 0); it is
+    symmetric, so testing the kept box against later candidates decides as Caffe does."""
+    a, c = b[i], b[js]
+    w = np.minimum(a[2], c[:, 2]) - np.maximum(a[0], c[:, 0])
+    h = np.minimum(a[3], c[:, 3]) - np.maximum(a[1], c[:, 1])
+    inter = np.where((w < 0) | (h < 0), np.float32(0), w * h)
+    with np.errstate(all="ignore"):
+        iou = np.where(inter > 0, inter / (size[i] + size[js] - inter), np.float32(0))
+    return iou <= threshold
+
+
+def _nms_caffe(b: np.ndarray, size: np.ndarray, s: np.ndarray, confidence: np.float32, threshold: np.float32,
+               top_k: int) -> np.ndarray:
+    """SSD's ApplyNMSFast (eta 1): the boxes scoring above ``confidence``, best first (ties:
+    lower index first), the first ``top_k`` of them (-1: all), then greedy suppression of a box
+    whose overlap with a kept, better box exceeds ``threshold``. Kept indices, best first."""
+    cand = np.nonzero(s > confidence)[0]
+    order = cand[np.argsort(-s[cand], kind="stable")]
+    if top_k > -1:
+        order = order[:top_k]
+    alive = np.ones(order.size, dtype=bool)
+    for pos in range(order.size):
+        if alive[pos] and pos + 1 < order.size:
+            alive[pos + 1:] &= _overlap_ok(b, size, int(order[pos]), order[pos + 1:], threshold)
+    return order[alive]
+
+
+@host_op("DetectionOutput", inputs=(2, 2), outputs=1,
+         attrs={"background_label_id": _is_int, "nms_threshold": _real, "top_k": _count_or_all,
+                "keep_top_k": _count_or_all, "confidence_threshold": _real})
+def detection_output(attrs, boxes, scores):
+    """SSD's DetectionOutput after the box decoding (weiliu89/caffe, OpenCV's dnn): ``boxes``
+    (N, P, 4) shared by every class or (N, P, C, 4) per class, decoded corners; ``scores``
+    (N, P, C). Per image and class other than ``background_label_id``: Caffe's NMS
+    (``_nms_caffe``); then the ``keep_top_k`` best of the image over all classes (-1: all).
+    Rows ``[image, label, score, xmin, ymin, xmax, ymax]`` (in the scores' type), image by image, each
+    image's rows best score first (ties: lower label, then NMS order), as OpenCV orders them."""
+    n, p, c = scores.shape
+    shared = boxes.ndim == 3
+    if boxes.shape[:2] != (n, p) or boxes.shape[-1] != 4 or (not shared and boxes.shape[2] != c):
+        raise InputError(f"DetectionOutput boxes {boxes.shape} do not match scores {scores.shape}")
+    dtype = scores.dtype            # the rows come back in it; the overlaps are float32 as in Caffe
+    boxes = boxes.astype(np.float32)
+    scores = scores.astype(np.float32)
+    sizes = _box_sizes(boxes)
+    confidence, threshold = np.float32(attrs["confidence_threshold"]), np.float32(attrs["nms_threshold"])
+    keep_top_k = attrs["keep_top_k"]
+    rows = []
+    for i in range(n):
+        labels, index = [], []
+        for k in range(c):
+            if k == attrs["background_label_id"]:
+                continue
+            b, sz = (boxes[i], sizes[i]) if shared else (boxes[i, :, k], sizes[i, :, k])
+            kept = _nms_caffe(b, sz, scores[i, :, k], confidence, threshold, attrs["top_k"])
+            labels.append(np.full(kept.size, k, dtype=np.int64))
+            index.append(kept)
+        label = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+        idx = np.concatenate(index) if index else np.zeros(0, np.int64)
+        score = scores[i, idx, label]
+        order = np.argsort(-score, kind="stable")
+        if keep_top_k > -1:
+            order = order[:keep_top_k]
+        label, idx, score = label[order], idx[order], score[order]
+        box = boxes[i, idx] if shared else boxes[i, idx, label]
+        rows.append(np.concatenate([np.full((idx.size, 1), i, np.float32), label[:, None].astype(np.float32),
+                                    score[:, None], box], axis=1))
+    return [np.concatenate(rows, axis=0).astype(dtype) if rows else np.zeros((0, 7), dtype)]
+
+
 # -- run-time control flow (runtime/control.py runs them: they need the model's sub-plans) ----
 def _needs_model(attrs, *arrays):
     raise RuntimeError("If and Loop steps run through runtime.control, with the model's sub-plans")

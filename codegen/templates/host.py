@@ -1,5 +1,5 @@
 """Host steps: the data-dependent ops (NonZero, NonMaxSuppression, Unique, TopK with a run-time
-K) get no kernel. Each stands alone in a group of this kind, which the launch plan turns into a
+K, SSD's DetectionOutput) get no kernel. Each stands alone in a group of this kind, which the launch plan turns into a
 host step (``codegen.module``) that the runtime runs with numpy between segments
 (``runtime/hostops.py``, ``runtime/segments.py``).
 
@@ -17,7 +17,7 @@ from cortado.runtime.hostops import HOST_OPS
 
 # IR op -> the runtime's host op (runtime/hostops.py HOST_OPS)
 HOST_NAMES = {Op.NON_ZERO: "NonZero", Op.NON_MAX_SUPPRESSION: "NonMaxSuppression", Op.UNIQUE: "Unique",
-              Op.TOP_K_RUNTIME: "TopK", Op.IF: "If", Op.LOOP: "Loop",
+              Op.TOP_K_RUNTIME: "TopK", Op.DETECTION_OUTPUT: "DetectionOutput", Op.IF: "If", Op.LOOP: "Loop",
               Op.SCAN: "Scan"}
 
 

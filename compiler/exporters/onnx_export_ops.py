@@ -239,3 +239,6 @@ def _topk_runtime(ctx, node, ins, outs):
 def _runtime_control(ctx, node, ins, outs):
     raise UnsupportedOpError([(node.op.value, node.name, "run-time control flow (its bodies are sub-graphs) has no "
                                "ONNX export yet")])
+
+
+from . import onnx_export_detection  # noqa: E402,F401  (SSD's DetectionOutput as a subgraph around NMS)

@@ -119,6 +119,7 @@ class Op(str, Enum):
     NON_MAX_SUPPRESSION = "NonMaxSuppression"
     UNIQUE = "Unique"
     TOP_K_RUNTIME = "TopKRuntime"
+    DETECTION_OUTPUT = "DetectionOutput"   # SSD's per-class NMS and keep_top_k (Caffe)
     IF = "If"                  # a condition known only at run time: both branches are sub-plans
     LOOP = "Loop"              # a data trip count or condition: the body is a sub-plan
     SCAN = "Scan"              # a scan over a symbolic length: the body is a sub-plan

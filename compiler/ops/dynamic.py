@@ -1,5 +1,5 @@
-"""Ops whose output size depends on the data: NonZero, NonMaxSuppression, Unique and TopK with a
-run-time K (``TopKRuntime``).
+"""Ops whose output size depends on the data: NonZero, NonMaxSuppression, Unique, TopK with a
+run-time K (``TopKRuntime``) and SSD's DetectionOutput (the Caffe layer after its box decoding).
 
 Each data-dependent dim is a fresh symbol, named in the node's attributes (``count``) so that
 shape inference stays a pure function of the attributes and input types; the frontend picks the
@@ -22,7 +22,7 @@ from cortado.runtime.hostops import run_host_op
 
 __all__ = ["HOST_OPS", "fresh_symbol", "host_attrs"]
 
-HOST_OPS = (Op.NON_ZERO, Op.NON_MAX_SUPPRESSION, Op.UNIQUE, Op.TOP_K_RUNTIME)
+HOST_OPS = (Op.NON_ZERO, Op.NON_MAX_SUPPRESSION, Op.UNIQUE, Op.TOP_K_RUNTIME, Op.DETECTION_OUTPUT)
 
 
 def fresh_symbol(graph: Graph, stem: str) -> str:
@@ -155,3 +155,33 @@ class TopKRuntime:
         return [TensorType(shape, x.dtype), TensorType(shape, DType.INT64)]
 
     reference = _ref("TopK")
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionOutputAttrs:
+    count: str = ""
+    background_label_id: int = 0
+    nms_threshold: float = 0.3
+    top_k: int = -1                 # candidates per class before NMS (-1: all)
+    keep_top_k: int = -1            # rows per image after NMS (-1: all)
+    confidence_threshold: float = -3.4028234663852886e38   # Caffe's -FLT_MAX when not given
+
+
+@register_op(Op.DETECTION_OUTPUT, Category.HOST, inputs=("boxes", "scores"), outputs=("detections",))
+class DetectionOutput:
+    """SSD's per-class NMS and keep_top_k on decoded boxes ``(N, P, 4)`` (or ``(N, P, C, 4)``
+    per class) and scores ``(N, P, C)``: ``(count, 7)`` rows ``[image, label, score, xmin, ymin,
+    xmax, ymax]`` (``runtime.hostops.detection_output``)."""
+
+    Attrs = DetectionOutputAttrs
+
+    def infer(a, boxes, scores):
+        ok = (scores.rank == 3 and boxes.rank in (3, 4) and boxes.shape[-1] == 4
+              and tuple(boxes.shape[:2]) == tuple(scores.shape[:2])
+              and (boxes.rank == 3 or boxes.shape[2] == scores.shape[2]))
+        if not ok:
+            raise ShapeError(f"DetectionOutput takes boxes (N, P, 4) or (N, P, C, 4) and scores (N, P, C), "
+                             f"got {boxes} and {scores}")
+        return [TensorType((_sym(a.count), 7), scores.dtype)]
+
+    reference = _ref("DetectionOutput")

@@ -6,7 +6,7 @@ addition is listed in one place, with where it comes from:
 
 * SSD (weiliu89/caffe): ``prior_box_param``, ``norm_param`` (Normalize),
   ``detection_output_param`` (its NMS and save-output messages are declared so a deploy
-  prototxt binds; the layer itself is refused, see ``layers_ssd``).
+  prototxt binds; ``clip`` is OpenCV's addition, see ``layers_ssd``).
 * Pooling rounding: ``ceil_mode`` (BVLC pull request 3057, kept by OpenCV's schema) and
   ``round_mode`` (the CEIL/FLOOR enum of the PSPNet/TSN forks).
 * PSPNet/DeepLab ``interp_param``; SegNet/YOLOv3 ports ``upsample_param``; ShuffleNet
@@ -90,6 +90,7 @@ message DetectionOutputParameter
   visualize_threshold float
   save_file          string
   normalized_bbox    bool = true
+  clip               bool = false
 
 message InterpParameter
   height             int32 = 0

@@ -1,6 +1,7 @@
 """``cortado convert`` on nets with the forks' layers: ONNX that onnxruntime runs to the values
 of Cortado's reference evaluator (the compiled kernels are checked against OpenCV in
-test_fork_layers), and one clear refusal naming the layers it cannot write (DetectionOutput)."""
+test_fork_layers), and one clear refusal naming the layers it cannot write (DetectionOutput's
+refusal is in test_detection_output)."""
 
 from __future__ import annotations
 
@@ -63,16 +64,15 @@ def test_fork_layers_convert_to_onnx_that_onnxruntime_runs_alike(tmp_path):
 
 def test_convert_names_the_layers_it_cannot_write(tmp_path, capsys):
     case = _case(tmp_path, np.random.default_rng(5), extra='''
-layer { name: "det" type: "DetectionOutput" bottom: "region" bottom: "interp" bottom: "prior" top: "det"
-  detection_output_param { num_classes: 3 nms_param { nms_threshold: 0.45 top_k: 10 } keep_top_k: 5 } }
-layer { name: "proposal" type: "Proposal" bottom: "interp" top: "rois" }''')
+layer { name: "proposal" type: "Proposal" bottom: "interp" top: "rois" }
+layer { name: "psroi" type: "PSROIPooling" bottom: "interp" top: "psroi" }''')
     out = tmp_path / "net.onnx"
     code = main(["convert", str(case.proto), "--weights", str(case.model), "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err
-    assert "DetectionOutput (node 'det'): line 20: DetectionOutput" in err and "data-dependent output size" in err
-    assert "Proposal (node 'proposal'): line 22: unknown Caffe layer type" in err
+    assert "Proposal (node 'proposal'): line 20: unknown Caffe layer type" in err
+    assert "PSROIPooling (node 'psroi'): line 21: unknown Caffe layer type" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["net.caffemodel", "net.prototxt"]
 
 

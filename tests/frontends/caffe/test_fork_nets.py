@@ -4,7 +4,7 @@
   ConvolutionDepthwise), an L2 Normalize on the first head, six PriorBox heads, and the
   mbox_loc / mbox_conf / mbox_priorbox concats with Permute, Flatten, Reshape and Softmax —
   everything up to DetectionOutput, compiled once with a symbolic batch and run at batch 1
-  and 2.
+  and 2 (the net with its DetectionOutput, ``DETECTION``, is in test_detection_output).
 * A DenseNet-style net: BatchNorm/Scale/ReLU/Convolution dense layers joined by Concat,
   transitions with average pooling, and the release's ``ceil_mode: false`` pooling, on an
   odd input size where floor and ceil rounding differ.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cortado.errors import UnsupportedOpError
 from cortado.frontends.caffe import import_caffe
 
 from opencv_caffe import CaffeCase
@@ -167,15 +166,6 @@ def test_mobilenet_ssd_heads_match_opencv_at_batch_1_and_2_from_one_compile(tmp_
             scale = float(np.abs(ref[name]).max())
             np.testing.assert_allclose(got[name], ref[name], rtol=1e-4, atol=1e-5 * max(scale, 1.0), err_msg=name)
         assert np.allclose(got["mbox_conf_flatten"].reshape(batch, -1, CLASSES).sum(-1), 1.0, atol=1e-5)
-
-
-def test_with_detection_output_the_net_is_refused_naming_it(tmp_path):
-    net = mobilenet_ssd(np.random.default_rng(7), "ConvolutionDepthwise")
-    case = CaffeCase(tmp_path, net.prototxt() + DETECTION, net.blobs, name="full")
-    with pytest.raises(UnsupportedOpError) as e:
-        case.compile()
-    assert [(t, n) for t, n, _ in e.value.items] == [("DetectionOutput", "detection_out")]
-    assert "data-dependent output size" in str(e.value)
 
 
 def densenet(rng, data_shape, growth=4, layers=(2, 2)) -> NetWriter:
