@@ -16,6 +16,7 @@ only its new ones.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -117,16 +118,24 @@ _KERNEL_NAME = re.compile(r"_kernel_\d+$")     # module.py names kernels f"{what
 def _kernel_text(source: str, kernel: str) -> str:
     """The module's shared part (imports and helper functions) plus ``kernel``'s own source:
     what a binary of ``kernel`` depends on, without the model's other kernels or docstring."""
-    tree = ast.parse(source)
+    return "\n".join(text for name, text in _top_level_parts(source)
+                     if name is None or not _KERNEL_NAME.search(name) or name == kernel)
+
+
+@functools.lru_cache(maxsize=8)
+def _top_level_parts(source: str) -> tuple[tuple[str | None, str], ...]:
+    """Each top-level statement of ``source`` but its docstring, decorators included, with its
+    name when it defines a function. Parsed once per source: a plan builds one key per kernel,
+    config and architecture from the same module."""
+    lines = source.splitlines()
     parts = []
-    for node in tree.body:
+    for node in ast.parse(source).body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue                                          # the module docstring
-        if isinstance(node, ast.FunctionDef) and _KERNEL_NAME.search(node.name) and node.name != kernel:
-            continue                                          # another kernel
-        deco = "".join(f"@{ast.get_source_segment(source, d)}\n" for d in getattr(node, "decorator_list", ()))
-        parts.append(deco + (ast.get_source_segment(source, node) or ""))
-    return "\n".join(parts)
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])
+        name = node.name if isinstance(node, ast.FunctionDef) else None
+        parts.append((name, "\n".join(lines[first - 1:node.end_lineno])))
+    return tuple(parts)
 
 
 def cache_key(job: Job) -> str:
