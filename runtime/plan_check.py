@@ -168,15 +168,7 @@ def _check(plan: Mapping, constants: Mapping[str, np.ndarray], defined: set[str]
         _need(isinstance(grid, list) and 1 <= len(grid) <= 3, f"{at}.grid is not 1 to 3 sizes")
         for j, g in enumerate(grid):
             _size(g, f"{at}.grid[{j}]")
-        args = _dict(step, "args", at)
-        _need(isinstance(args, list), f"{at}.args is not a list")
-        for j, a in enumerate(args):
-            _need(isinstance(a, Mapping) and ("value" in a or "size" in a), f"{at}.args[{j}] is malformed")
-            if "value" in a:
-                _need(a["value"] in values and a["value"] in stored, f"{at}.args[{j}] reads {a['value']!r}, which "
-                      "has no storage in the plan")
-            else:
-                _size(a["size"], f"{at}.args[{j}].size")
+        _check_args(_dict(step, "args", at), at, values, stored)
         if "outputs" in step:         # the values this launch writes (older plans lack it)
             _need(isinstance(step["outputs"], list) and all(o in values for o in step["outputs"]),
                   f"{at}.outputs names values that are not in plan.values")
@@ -278,15 +270,19 @@ def _check_cpu(plan: Mapping, values: Mapping, stored: set) -> None:
               "do not define")
         _need(isinstance(run.get("configs"), Mapping) and isinstance(run["configs"].get("cpu"), Mapping)
               and isinstance(run.get("grid"), list) and len(run["grid"]) == 1, f"{at} is malformed")
-        args = run.get("args")
-        _need(isinstance(args, list), f"{at}.args is not a list")
-        for j, a in enumerate(args):
-            _need(isinstance(a, Mapping) and ("value" in a or "size" in a), f"{at}.args[{j}] is malformed")
-            if "value" in a:
-                _need(a["value"] in values and a["value"] in stored, f"{at}.args[{j}] reads {a['value']!r}, which "
-                      "has no storage in the plan")
-            else:
-                _size(a["size"], f"{at}.args[{j}].size")
+        _check_args(run.get("args"), at, values, stored)
+
+
+def _check_args(args, at: str, values: Mapping, stored: set) -> None:
+    """A launch's arguments: values with storage in the plan, or size expressions."""
+    _need(isinstance(args, list), f"{at}.args is not a list")
+    for j, a in enumerate(args):
+        _need(isinstance(a, Mapping) and ("value" in a or "size" in a), f"{at}.args[{j}] is malformed")
+        if "value" in a:
+            _need(a["value"] in values and a["value"] in stored, f"{at}.args[{j}] reads {a['value']!r}, which "
+                  "has no storage in the plan")
+        else:
+            _size(a["size"], f"{at}.args[{j}].size")
 
 
 def check_plan(plan: Mapping, constants: Mapping[str, np.ndarray], source: str) -> None:

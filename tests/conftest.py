@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from cortado.testing.reference import HOST_TARGETS
+
 settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("dev", max_examples=50, deadline=None,
@@ -18,6 +20,16 @@ settings.register_profile("long", max_examples=2000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(params=HOST_TARGETS)
+def every_host_target(request, monkeypatch):
+    """Runs a test module on both host targets: ``pytestmark =
+    pytest.mark.usefixtures("every_host_target")`` sets the module's ``TARGET`` to the Triton
+    kernels on the interpreter, then to the cpu target's numpy kernels (``HOST_TARGETS``, the
+    parametrization every host-target test shares)."""
+    monkeypatch.setattr(request.module, "TARGET", request.param)
+    return request.param
 
 
 @pytest.fixture

@@ -4,25 +4,17 @@ as onnxruntime does (ReduceSum 0, ReduceProd 1, ReduceMax -inf, ReduceLogSumExp 
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 from dynamic_models import transformer_block
 from onnx import TensorProto, helper, numpy_helper
 
 import cortado
-from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
-TARGET = "interpreter"
-
-
-@pytest.fixture(autouse=True, params=HOST_TARGETS)
-def _every_host_target(request, monkeypatch):
-    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
-    interpreter, and the cpu target's numpy kernels."""
-    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
+TARGET = "interpreter"      # and "cpu": every test here runs on both host targets
+pytestmark = pytest.mark.usefixtures("every_host_target")
 
 
 def _one_node(op, x_shapes, out_dtype=TensorProto.FLOAT, inits=(), opset=18, extra_inputs=(), **attrs):

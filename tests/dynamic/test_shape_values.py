@@ -5,8 +5,6 @@ that truly depend on tensor data stay refused."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 from dynamic_models import DIM, Builder, vit_cls_dynamo, vit_cls_torchscript
@@ -14,17 +12,11 @@ from dynamic_models import DIM, Builder, vit_cls_dynamo, vit_cls_torchscript
 import cortado
 from cortado.ir import Op
 from cortado.runtime.errors import UnsupportedOpError
-from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
-TARGET = "interpreter"
-
-
-@pytest.fixture(autouse=True, params=HOST_TARGETS)
-def _every_host_target(request, monkeypatch):
-    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
-    interpreter, and the cpu target's numpy kernels."""
-    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
+TARGET = "interpreter"      # and "cpu": every test here runs on both host targets
+pytestmark = pytest.mark.usefixtures("every_host_target")
 
 
 def _check(model, feeds_list, opt_level):

@@ -14,17 +14,11 @@ from dynamic_models import DIM, transformer_block
 
 import cortado
 from cortado.runtime.errors import InputError
-from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 
-TARGET = "interpreter"
-
-
-@pytest.fixture(autouse=True, params=HOST_TARGETS)
-def _every_host_target(request, monkeypatch):
-    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
-    interpreter, and the cpu target's numpy kernels."""
-    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
+TARGET = "interpreter"      # and "cpu": every test here runs on both host targets
+pytestmark = pytest.mark.usefixtures("every_host_target")
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(1, 7), (2, 33), (1, 128)]

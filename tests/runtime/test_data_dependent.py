@@ -9,19 +9,13 @@ import numpy as np
 import pytest
 
 import cortado
-from cortado.testing.reference import HOST_TARGETS, assert_close, run_onnxruntime
+from cortado.testing.reference import assert_close, run_onnxruntime
 
 import data_dependent_models as dm
 
 
-TARGET = "interpreter"
-
-
-@pytest.fixture(autouse=True, params=HOST_TARGETS)
-def _every_host_target(request, monkeypatch):
-    """Every test here runs on both host targets (``TARGET``): the Triton kernels on the
-    interpreter, and the cpu target's numpy kernels."""
-    monkeypatch.setattr(sys.modules[__name__], "TARGET", request.param)
+TARGET = "interpreter"      # and "cpu": every test here runs on both host targets
+pytestmark = pytest.mark.usefixtures("every_host_target")
 
 
 LEVELS = [0, 2]
