@@ -85,7 +85,7 @@ def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
     ibn = min(max(next_pow2(ns), 16), 512)
     ibk = min(max(next_pow2(ks), 16), 256)
     # tiles stay under Triton's 2**20-element limit on one tensor (the [BM, BK] operand)
-    interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 17) // ibn), (1 << 20) // ibk), "BN": ibn,
+    interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 18) // ibn), (1 << 20) // ibk), "BN": ibn,
               "BK": ibk, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
     cuda = {"BM": 16 if ms <= 16 else 32 if ms <= 32 else 64 if ms <= 64 else 128,
             "BN": 32 if ns <= 32 else 64 if ns <= 64 else 128,
