@@ -26,6 +26,7 @@ from ..dtypes import numpy_dtype
 from ..loader import load_kernels
 from ..locks import INTERPRETER_LOCK
 from . import interpreter_bf16
+from .blas_threads import one_blas_thread
 
 __all__ = ["HostTensor", "INTERPRETER_LOCK", "InterpreterDevice"]
 
@@ -110,7 +111,7 @@ class InterpreterDevice:
     def launch(self, launch, stream=None) -> None:
         # NaN and Inf in the data are values like any other (as on a GPU): numpy's "invalid value"
         # warnings from inside the interpreted kernel would only be noise
-        with INTERPRETER_LOCK, np.errstate(all="ignore"), _without_overflow_checks():
+        with INTERPRETER_LOCK, np.errstate(all="ignore"), _without_overflow_checks(), one_blas_thread():
             launch.kernel[launch.grid](*launch.args, **launch.constexprs)
 
     def synchronize(self) -> None:
