@@ -4,6 +4,11 @@ Rows of the GEMM are output positions (batch x output pixels), columns are outpu
 one group, and the reduction runs over (input channel, kernel taps). The input tile is
 gathered straight from the activation with bounds guards for padding — no im2col buffer —
 and the weight tile is a contiguous row of the (C_out, C_in/group * taps) matrix.
+
+Two loop forms: from 16 input channels per group (and an input read from memory, not a
+fused prologue) the reduction is tap-major — taps outside, BK-channel chunks inside, the
+window position and padding guard computed once per tap (``_tap_major``); otherwise one flat
+loop over (channel, tap) that unravels its index every step (an RGB stem conv).
 """
 
 from __future__ import annotations
