@@ -4,6 +4,11 @@ Rows of the GEMM are output positions (batch x output pixels), columns are outpu
 one group, and the reduction runs over (input channel, kernel taps). The input tile is
 gathered straight from the activation with bounds guards for padding — no im2col buffer —
 and the weight tile is a contiguous row of the (C_out, C_in/group * taps) matrix.
+
+Two loop forms: from 16 input channels per group (and an input read from memory, not a
+fused prologue) the reduction is tap-major — taps outside, BK-channel chunks inside, the
+window position and padding guard computed once per tap (``_tap_major``); otherwise one flat
+loop over (channel, tap) that unravels its index every step (an RGB stem conv).
 """
 
 from __future__ import annotations
@@ -63,8 +68,22 @@ def _reduction_coords(w: KernelWriter, cin_g, taps: tuple) -> tuple:
     return (ci, *coords)
 
 
+TAP_MAJOR_MIN_CHANNELS = 16
+"""Input channels per group from which a conv loops over taps, then channels (``_tap_major``)."""
+
+
+def uses_tap_major(w: KernelWriter, conv: Node) -> bool:
+    """Whether ``conv`` accumulates tap by tap: enough input channels per group to fill a BK
+    chunk, and an input read straight from memory (a fused prologue computes its tile from
+    the full index, as the flat form gives it)."""
+    cin_g = conv.inputs[1].shape[1]
+    return isinstance(cin_g, int) and cin_g >= TAP_MAJOR_MIN_CHANNELS and not w.is_inside(conv.inputs[0])
+
+
 def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
     """Emit the K loop of one convolution into accumulator ``acc``; returns its FLOPs."""
+    if uses_tap_major(w, conv):
+        return _tap_major(w, conv, acc, pos, co, M)
     a = conv.attrs
     x, wt = conv.inputs[0], conv.inputs[1]
     y = conv.outputs[0]
@@ -94,6 +113,101 @@ def _accumulate(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
         b_tile = dot_operand(w, wt, (co,) + kw, b_guard)
         w.line(f"{acc} = tl.dot({a_tile}, {b_tile}, {acc}, input_precision=PRECISION)")
     return 2 * M * wt.shape[0] * K
+
+
+def _tap_major(w: KernelWriter, conv: Node, acc: str, pos, co, M) -> int:
+    """The implicit GEMM of one convolution with its reduction split in two loops: kernel taps
+    outside, input channels in BK chunks inside. What depends on the output row only (batch,
+    output pixel, the rows' bounds) is computed once per kernel; the tap's input pixel and
+    padding guard once per tap as [BM, 1] columns, and a pointer to the tap's first channel.
+    A chunk step then adds a [1, BK] channel offset, ands a channel guard and loads: a few
+    whole-tile operations per ``tl.dot`` where the flat (channel, tap) index needs a dozen
+    div/mod/compare ones (what Triton's interpreter pays for per element, in numpy)."""
+    a = conv.attrs
+    x, wt = conv.inputs[0], conv.inputs[1]
+    y = conv.outputs[0]
+    sp = x.type.rank - 2
+    cin_g = wt.shape[1]
+    out_sp = tuple(y.shape[2:])
+    taps = tuple(a.kernel_shape)
+    n_i, o_sp = pos[0], pos[1:]
+    zeros = (ix.const(0),) * sp
+    cin = w.dim(cin_g, "C_in")
+    xp = w.ptr(x, w.roles.get(id(x), "in"))
+    wp = w.ptr(wt, w.roles.get(id(wt), "in"))
+    for v in (x, wt):
+        if v not in w.loads:
+            w.loads.append(v)
+    # rows: the first input channel of this group, and each output pixel's window corner
+    x_row = w.idx(w.linear(x, (n_i, ix.mul(ix.var("pid_g"), ix.var(cin))) + zeros))
+    corner = [ix.sub(ix.mul(o_sp[i], a.strides[i]), a.pads[i]) for i in range(sp)]
+    for c in corner:
+        if ix.variables(c):
+            w.idx(c)
+    row_ok = f"rm[:, None] < {w.dim(M, 'M')}"
+    w_col = w.idx(w.linear(wt, (co, ix.const(0)) + zeros))                  # [1, BN]
+    col_ok = f"rn[None, :] < {w.dim(wt.shape[0] // a.group, 'N')}"
+    x_cstride = w.idx(w.linear(x, (ix.const(0), ix.const(1)) + zeros))
+    w_cstride = w.idx(w.linear(wt, (ix.const(0), ix.const(1)) + zeros))
+    other = "0.0" if x.dtype.is_float else "0"
+    w.line(f"{acc} = tl.full((BM, BN), 0.0, {acc_type(y)})")
+
+    def channel_loop(x_at: str, x_ok: str, w_at: str) -> None:
+        w.line(f"for c0 in range(0, {cin}, BK):")
+        with w.scope():
+            w.line("rc = c0 + tl.arange(0, BK)")
+            ga = w.assign("g", f"{x_ok} & (rc[None, :] < {cin})")
+            xa = w.assign("x", f"tl.load({x_at} + rc[None, :] * {x_cstride}, mask={ga}, other={other})")
+            gb = w.assign("g", f"(rc[:, None] < {cin}) & ({col_ok})")
+            xb = w.assign("x", f"tl.load({w_at} + rc[:, None] * {w_cstride}, mask={gb}, other={other})")
+            w.line(f"{acc} = tl.dot({xa}, {xb}, {acc}, input_precision=PRECISION)")
+
+    def tap_pointers(kc) -> tuple[str, str, str]:
+        """(x pointers [BM, 1], their guard, w pointers [1, BN]) of tap coordinates ``kc``."""
+        in_sp, conds = [], []
+        tile, w.tile = w.tile, "[BM, 1]"    # a bound over scalars only is widened to a column
+        for i in range(sp):
+            c = ix.add(corner[i], ix.mul(kc[i], a.dilations[i]))
+            in_sp.append(c)
+            if a.pads[i] or a.pads[sp + i] or a.strides[i] * (out_sp[i] - 1) + (taps[i] - 1) * a.dilations[i] >= x.shape[2 + i]:
+                conds.append(w.bound_check(c, x.shape[2 + i]))
+        w.tile = tile
+        x_lin = ix.add(ix.var(x_row), w.linear(x, (ix.const(0), ix.const(0)) + tuple(in_sp)))
+        x_off = w.idx(x_lin)
+        if "rm[:, None]" not in ix.variables(x_lin):     # one output row: still a [BM, 1] column
+            x_off = f"{x_off} + tl.full([BM, 1], 0, tl.int32)"
+        x_at = w.assign("p", f"{xp} + {x_off}")
+        x_ok = w.assign("g", w.and_masks(row_ok, *conds))
+        w_off = w.linear(wt, (ix.const(0), ix.const(0)) + tuple(kc))
+        w_at = w.assign("p", f"{wp} + {w.idx(ix.add(ix.var(w_col), w_off))}")
+        return x_at, x_ok, w_at
+
+    if prod(taps) == 1:
+        channel_loop(*tap_pointers(zeros))
+    else:
+        with w.loop(w.dim(prod(taps), "TAPS"), "t") as t:
+            kc = tuple(ix.const(0) if d == 1 else c for d, c in zip(taps, _tap_coords(w, t, taps)))
+            channel_loop(*tap_pointers(kc))
+    return 2 * M * wt.shape[0] * cin_g * prod(taps)
+
+
+def _tap_coords(w: KernelWriter, t: str, taps: tuple) -> list:
+    """The kernel tap coordinates (kd, kh, kw) of the scalar tap counter ``t``, named lines."""
+    coords: list = [None] * len(taps)
+    below = ""
+    names = _TAP_NAMES.get(len(taps), tuple(f"k{j}" for j in range(len(taps))))
+    for i in reversed(range(len(taps))):
+        if taps[i] == 1:
+            coords[i] = ix.const(0)
+            continue
+        size = w.dim(taps[i], names[i].upper())
+        q = f"({t} // {_parenthesized(below)})" if below else t
+        outer = all(taps[j] == 1 for j in range(i))
+        w.line(f"{names[i]} = {q}" if outer else f"{names[i]} = {q} % {size}")
+        w.scalars.add(names[i])
+        coords[i] = ix.var(names[i])
+        below = f"{below} * {size}" if below else size
+    return coords
 
 
 def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
@@ -138,7 +252,9 @@ def generate(nodes: Sequence[Node], anchor: Node, outputs: Sequence[Value], *,
     flops = flops + elementwise_flops(nodes)
     grid = (f"cdiv({M}, BM)", f"cdiv({cout_g}, BN)", f"{a.group}")
     src = function_source(w, ["BM", "BN", "BK", "PRECISION"], nodes, outputs, moved)
-    return KernelSource(what(nodes), src, w.params, grid, dot_configs(M, cout_g, K, y.dtype.itemsize),
+    # a tap-major anchor steps through its channels, not its whole reduction, BK at a time
+    configs = dot_configs(M, cout_g, wt.shape[1] if uses_tap_major(w, anchor) else K, y.dtype.itemsize)
+    return KernelSource(what(nodes), src, w.params, grid, configs,
                         list(nodes), list(w.loads), list(outputs), w.helpers, moved, flops, "conv")
 
 

@@ -81,12 +81,9 @@ def acc_type(y: Value) -> str:
 
 def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
     ms, ns, ks = static_size(m), static_size(n, 64), static_size(k, 64)
-    # the interpreter pays per program and per loop step, not per element: big tiles
     ibn = min(max(next_pow2(ns), 16), 512)
-    ibk = min(max(next_pow2(ks), 16), 256)
-    # tiles stay under Triton's 2**20-element limit on one tensor (the [BM, BK] operand)
-    interp = {"BM": min(max(next_pow2(ms), 16), max(16, (1 << 17) // ibn), (1 << 20) // ibk), "BN": ibn,
-              "BK": ibk, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
+    ibm, ibk = _interpreter_tiles(ms, ks, ibn)
+    interp = {"BM": ibm, "BN": ibn, "BK": ibk, "num_warps": 4, "num_stages": 1, "PRECISION": "ieee"}
     cuda = {"BM": 16 if ms <= 16 else 32 if ms <= 32 else 64 if ms <= 64 else 128,
             "BN": 32 if ns <= 32 else 64 if ns <= 64 else 128,
             "BK": 32 if ks <= 32 or dtype_bytes == 4 else 64, "num_warps": 4, "num_stages": 3,
@@ -94,6 +91,30 @@ def dot_configs(m, n, k, dtype_bytes: int) -> dict[str, dict]:
     if cuda["BM"] * cuda["BN"] >= 128 * 128:
         cuda["num_warps"] = 8
     return {"interpreter": interp, "cuda": cuda, "cuda_candidates": tune_candidates(ms, ns, ks, cuda)}
+
+
+STEP_COST = 1 << 15
+"""What one K-loop step costs Triton's interpreter besides its elements (the Python of a dozen
+tile operations), in loaded elements: about 1.5 ms, the time of some 32k gathered elements."""
+
+
+def _interpreter_tiles(m: int, k: int, bn: int) -> tuple[int, int]:
+    """(BM, BK) for Triton's interpreter, which pays per step a fixed cost plus per element of
+    the tiles it loads, padding included: the pair of powers of two with the least
+    ``programs * steps * (BM * BK + BK * BN + STEP_COST)``. M = 3136 takes one 4096-row tile, K = 147
+    three steps of 64 rather than one of 256. Tiles stay under Triton's 2**20-element limit on
+    one tensor, the accumulator under 2**18."""
+    best = None
+    for bm in (1 << e for e in range(4, 13)):
+        if bm > max(16, next_pow2(m)) or (bm > 16 and bm * bn > 1 << 18):
+            continue
+        for bk in (1 << e for e in range(4, 9)):
+            if bk > max(16, next_pow2(k)) or bm * bk > 1 << 20:
+                continue
+            cost = -(-m // bm) * -(-k // bk) * (bm * bk + bk * bn + STEP_COST)
+            if best is None or cost < best[0]:
+                best = (cost, bm, bk)
+    return best[1], best[2]
 
 
 def tune_candidates(m: int, n: int, k: int, default: dict) -> list[dict]:

@@ -4,7 +4,8 @@ calls, which are built for one mode only.
 
 One small model per kernel family: row reductions and normalizations (with the interpreter's
 TREE path compiled out), scans (CumSum, CumProd, TopK), scatters, ConvTranspose, shape
-kernels over symbolic sizes, and the pointwise views (gathers, pads, resizes, one-hot...).
+kernels over symbolic sizes, the pointwise views (gathers, pads, resizes, one-hot...), and
+convolutions in their tap-major form.
 """
 
 from __future__ import annotations
@@ -109,8 +110,20 @@ def _views():
                   opset=26)
 
 
+def _tap_major_convs():
+    """Convs with 16+ input channels per group: the template's tap-major loop (taps outside,
+    channel chunks inside), with padding, strides, groups, a 1x1 and a one-pixel output."""
+    w = lambda *s: R.standard_normal(s).astype(np.float32)   # noqa: E731
+    return _model([helper.make_node("Conv", ["x", "w3", "b"], ["c3"], pads=[1, 1, 1, 1]),
+                   helper.make_node("Conv", ["c3", "w1"], ["c1"], strides=[2, 2]),
+                   helper.make_node("Conv", ["c1", "wg"], ["cg"], group=2, strides=[2, 1], pads=[0, 1, 2, 0]),
+                   helper.make_node("Conv", ["x1", "w3"], ["cp"], pads=[1, 1, 1, 1])],
+                  [("x", F, [2, 16, 8, 8]), ("x1", F, [1, 16, 1, 1])], ["cg", "cp"],
+                  {"w3": w(16, 16, 3, 3), "b": w(16), "w1": w(32, 16, 1, 1), "wg": w(8, 16, 3, 3)})
+
+
 MODELS = {"reductions": _reductions, "scans": _scans, "scatter_convtranspose": _scatters_and_conv_transpose,
-          "views": _views}
+          "views": _views, "tap_major_convs": _tap_major_convs}
 _BANNED = re.compile(r"\btl\.(sum|max|min|zeros|zeros_like|cdiv|sort|softmax|argmax|argmin|cumsum|cumprod|"
                      r"xor_sum|flip|ravel|sigmoid)\(")
 
