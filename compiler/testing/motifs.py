@@ -182,7 +182,7 @@ def _siblings(b: GraphBuilder):
 def _absorbing(b: GraphBuilder):
     """x*0, x**0, x-x, x/x: constants that fix the result only for finite x (NaN*0 and
     Inf-Inf are NaN), the folds simplifiers get wrong; read with special-value inputs."""
-    x = (b.pick_float(lambda v: v.is_graph_input) if b.flag() else None) or \
+    x = (b.pick_float(lambda v: v.is_graph_input) if b.integer(0, 2) else None) or \
         b.pick_float(lambda v: not v.is_constant) or b.pick_float()   # inputs carry the special values
     if x is None:
         return None
@@ -207,12 +207,21 @@ def _near_duplicate(b: GraphBuilder):
         return None
     n = nodes[-1 - b.integer(0, len(nodes) - 1)]
     saved = b.pool
-    b.pool = [n.inputs[0]]                  # the generator can only pick the same operand
-    try:
-        y = GENERATORS[n.op](b)
-    finally:
-        added = b.pool[1:]
-        b.pool = saved + added
+    y = None
+    for _ in range(3):     # redrawn while the attributes come out equal or the type differs
+        b.pool = [n.inputs[0]]              # the generator can only pick the same operand
+        mark = len(b.graph)
+        try:
+            y = GENERATORS[n.op](b)
+        finally:
+            added = b.pool[1:]
+            b.pool = saved
+        if y is None or (y.producer.attrs != n.attrs and y.type == n.output.type):
+            break
+        for extra in reversed(b.graph.nodes[mark:]):   # an equal twin is the "duplicate" motif's
+            b.graph.remove(extra)
+        y = None
+    b.pool = saved + (added if y is not None else [])
     return y
 
 
