@@ -19,13 +19,13 @@ from .opgen import _at_least, generator
 
 def _axes(b: GraphBuilder, shape) -> tuple[int, ...]:
     """A non-empty sorted subset of the axes of ``shape``; half the time one axis (the common
-    case). A third of the draws over a tensor with degenerate dims (symbolic, or of size 1)
-    take only those, all or one (a symbolic one if any): the axes on which "reducing changes
+    case). A third of the draws over a tensor with degenerate dims (symbolic, or of size 1),
+    two thirds if one is symbolic, take only those, all or one (a symbolic one if any): the axes on which "reducing changes
     nothing" rewrites are right for the size-1 dims and wrong for a symbolic one."""
     rank = len(shape)
     degenerate = tuple(i for i, d in enumerate(shape) if not isinstance(d, int) or d == 1)
     symbolic = [i for i, d in enumerate(shape) if not isinstance(d, int)]
-    if degenerate and b.integer(0, 2) == 2:
+    if degenerate and b.integer(0, 2) >= (1 if symbolic else 2):
         return degenerate if b.flag() else (b.choice(symbolic or degenerate),)
     if b.flag():
         return (b.integer(0, rank - 1),)

@@ -117,7 +117,9 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
 
     ``targets`` (ops a pass rewrites) weights the draw toward them: two steps in three add
     a target op or a motif that builds one, and the last one to three steps do, so the
-    graph's first output reads a target, and another output is a target's result (a rewrite hidden behind dead code or a Relu shows nowhere). Target
+    graph's first output reads a target, and another output is a target's result, or in half
+    the graphs every target's result is an output (a rewrite hidden behind dead code or a
+    Relu shows nowhere). Target
     ops are drawn even when ``ops`` leaves them out, if they have a generator. A third of the
     targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
     ``Abs(Elu(x))``) as the producer-consumer patterns passes match, and a third read a
@@ -182,7 +184,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     for _ in range(steps * 3):   # a step that finds no operand retries, within limits
         if len(b.graph) - first_node >= steps - final:
             break
-        if targeted and b.integer(0, 2) != 2:
+        if targeted and b.integer(0, 3) != 3:
             target_step()
         elif names and b.integer(0, 4) >= 3:
             MOTIFS[b.choice(names)](b)
@@ -203,8 +205,11 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         extra = b.pick(lambda v, anything=anything: (v.producer is None) == anything)
         if extra is not None:
             outputs.append(extra)
-    if target_values:                      # a target's result is seen, not hidden downstream
-        outputs.append(target_values[-1 - b.integer(0, len(target_values) - 1)])
+    if target_values:     # a target's result is seen, not hidden downstream: one, or every one
+        if b.flag():
+            outputs.append(target_values[-1 - b.integer(0, len(target_values) - 1)])
+        else:
+            outputs += [v for v in target_values if not any(v is o for o in outputs)]
     for i, v in enumerate(outputs):
         b.graph.add_output(v, f"out{i}")
     if b.integer(0, 2) == 2:    # dead branches stay in most graphs
@@ -254,9 +259,10 @@ def inputs_for(draw, graph: Graph, *, scale: float = 1.0, special: float = 0.0) 
                 flat = a.reshape(-1).copy()
                 k = int(rng.integers(1, max(1, flat.size // 3) + 1))
                 planted = rng.choice(SPECIAL_VALUES, k)
-                # half the planted values NaN or an infinity: they are what a fold that is
-                # only right for finite inputs (x*0, x-x) needs to reach it
+                # one planted value and half the others NaN or an infinity: what a fold that
+                # is only right for finite inputs (x*0, x-x) needs to reach it
                 nonfinite = rng.random(k) < 0.5
+                nonfinite[0] = True
                 planted[nonfinite] = rng.choice(NONFINITE, int(nonfinite.sum()))
                 flat[rng.choice(flat.size, size=k, replace=False)] = planted
                 a = flat.reshape(shape)
