@@ -135,14 +135,14 @@ def _second_operand(b: GraphBuilder, x: Value, kind: str = "normal") -> Value:
     of draws the operands algebraic rewrites match on: ``x`` itself (``x*x``, ``x-x``,
     ``max(x, x)``) or a constant filled with 0, 1 or -1 (``x*0``, ``x+0``, ``x*1``)."""
     if kind == "normal":
-        pick = b.integer(0, 5)
+        pick = b.integer(0, 7)
         if pick == 3:
             y = b.pick_float(lambda v: v is not x and b.broadcastable(x, v))
             if y is not None:
                 return y
         elif pick == 4:
             return x
-        elif pick == 5:
+        elif pick >= 5:
             return b.constant(b.broadcast_shape_for(x.shape), b.choice(["zeros", "ones", "minus_ones"]))
     return b.constant(b.broadcast_shape_for(x.shape), kind, reuse=kind == "normal")
 

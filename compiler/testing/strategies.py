@@ -117,8 +117,8 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
 
     ``targets`` (ops a pass rewrites) weights the draw toward them: two steps in three add
     a target op or a motif that builds one, and the last one to three steps do, so the
-    graph's first output reads a target, and another output is a target's result, or in half
-    the graphs every target's result is an output (a rewrite hidden behind dead code or a
+    graph's first output reads a target, and another output is a target's result, or in two
+    graphs in three every target's result is an output (a rewrite hidden behind dead code or a
     Relu shows nowhere). Target
     ops are drawn even when ``ops`` leaves them out, if they have a generator. A third of the
     targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
@@ -206,7 +206,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         if extra is not None:
             outputs.append(extra)
     if target_values:     # a target's result is seen, not hidden downstream: one, or every one
-        if b.flag():
+        if b.integer(0, 2) == 0:
             outputs.append(target_values[-1 - b.integer(0, len(target_values) - 1)])
         else:
             outputs += [v for v in target_values if not any(v is o for o in outputs)]
