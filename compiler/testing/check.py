@@ -271,8 +271,10 @@ def check_pass(pass_fn: Pass, *, graphs: st.SearchStrategy | None = None, settin
     if graphs is not None:
         source = graphs
     else:
-        # a pass that names no op works on structure: weight duplicates (CSE-like) instead
-        options = {"symbolic_batch": None, "favored_motifs": () if wanted else ("duplicate", "near_duplicate"),
+        # a pass that names no op works on structure: weight duplicates (CSE-like) and
+        # expressions over constants only (folding-like) instead
+        options = {"symbolic_batch": None,
+                   "favored_motifs": () if wanted else ("duplicate", "near_duplicate", "constant_expr"),
                    **graph_options}
         source = strategies.graphs(targets=wanted, **options)
     counts = {"runs": 0, "changed": 0}
