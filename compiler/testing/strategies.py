@@ -124,7 +124,8 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
     ``Abs(Elu(x))``) as the producer-consumer patterns passes match, and a third read a
     graph input. ``favored_motifs`` are
-    weighted the same way (``check_pass`` favors duplicates for a pass that names no op)."""
+    weighted the same way (``check_pass`` favors duplicates and constant expressions for a
+    pass that names no op); ``motifs=False`` turns them off too, as it does target motifs."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
     extra = {Op(k): v for k, v in (generators or {}).items()}
     if ops is not None:
@@ -137,7 +138,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     if unknown:
         raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
     target_ops, target_motifs = _target_steps(targets, op_list, table, list(MOTIFS) if motifs is not False else [])
-    favored = [m for m in favored_motifs if m not in target_motifs]
+    favored = [m for m in favored_motifs if m not in target_motifs] if motifs is not False else []
     unknown = [m for m in favored if m not in MOTIFS]
     if unknown:
         raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
