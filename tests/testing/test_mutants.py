@@ -24,7 +24,8 @@ SEEDS = (0, 1)
 # the suite's budget (the ci profile's 200 examples; stated here so the verdict does not move
 # with the loaded profile), fresh seeds, no example database; no shrink phase: it runs only
 # once a failure is found and changes the report, not the verdict. At check_pass's default
-# of 100 examples every mutant is caught on 98% or more of 100 seeds (docs/testing-passes.md)
+# of 100 examples the weakest mutant, relu_scale_commuted, is caught on 93 of 100 seeds, the
+# others measured on 99% or more (docs/testing-passes.md); 200 examples leave a margin
 POWER = settings(max_examples=200, database=None, derandomize=False, deadline=None, phases=[Phase.generate],
                  suppress_health_check=list(HealthCheck))
 
@@ -38,8 +39,8 @@ def test_the_corpus_is_big_and_named():
 # Which examples a fixed seed draws also depends on what the process imported before: hypothesis
 # draws integers, now and then, from the constants of the local modules loaded so far (its
 # "local constants" pool: here the seeds of constants' and inputs' values), so one seed gives
-# other values alone than in the whole suite. Every mutant is caught on 99% or more of seeds
-# (docs/testing-passes.md), so each must be caught on each of SEEDS wherever the test runs.
+# other values alone than in the whole suite. The test relies on the rates (above), not on a
+# seed that happened to catch a mutant: each must be caught on each of SEEDS.
 
 
 def _escape(mutant, seed: int) -> str | None:
