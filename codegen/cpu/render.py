@@ -227,7 +227,8 @@ def _assign(w: FnWriter, node: Node, v: Value, e: Expr, out_ids: set, uses: dict
             w.emit(f"{w.use('store')}({dest}, {e.text})")
         return
     # a ufunc over a temporary that this node alone reads, of the same shape and type: in place
-    if e.func is not None and e.elementwise:
+    # (not for rank 0: a ufunc over 0-d arrays returns a numpy scalar, which out= refuses)
+    if e.func is not None and e.elementwise and len(v.shape) > 0:
         for src in node.inputs[:1]:
             if src is not None and id(src) in fresh and uses.get(id(src)) == 1 and id(src) not in keep and \
                     tuple(src.shape) == tuple(v.shape) and src.dtype == v.dtype:

@@ -28,6 +28,9 @@ class GraphBuilder:
         self.draw = draw
         self.graph = Graph(name)
         self.pool: list[Value] = []
+        # values a targeted step is about (the latest result, the graph inputs): picked before
+        # the rest of the pool, which stays for constants to share
+        self.focus: set[int] = set()
         self.max_dim = max_dim
         self.max_spatial = max_spatial
 
@@ -47,10 +50,13 @@ class GraphBuilder:
 
     # -- operands ------------------------------------------------------------------------
     def pick(self, pred: Callable[[Value], bool] = lambda v: True) -> Value | None:
-        """A pool value satisfying ``pred``; shrinks toward the most recent one (deep chains)."""
+        """A pool value satisfying ``pred`` (one of ``focus`` if any fits); shrinks toward the most
+        recent one (deep chains)."""
         cands = [v for v in self.pool if pred(v)]
         if not cands:
             return None
+        focused = [v for v in cands if id(v) in self.focus]
+        cands = focused or cands
         return cands[-1 - self.integer(0, len(cands) - 1)]
 
     def pick_float(self, pred: Callable[[Value], bool] = lambda v: True) -> Value | None:
@@ -60,7 +66,7 @@ class GraphBuilder:
     def constant(self, shape: Sequence[int], kind: str = "normal", *, scale: float = 1.0,
                  dtype: DType = F32, reuse: bool = True) -> Value:
         """A constant of ``shape``: ``normal`` values, ``away`` from zero (divisors), ``positive``
-        (variances), or filled with ``zeros``/``ones``. With ``reuse`` an existing constant of the
+        (variances), or filled with ``zeros``/``ones``/``minus_ones``. With ``reuse`` an existing constant of the
         same shape and kind may be shared (so passes meet constants with several users)."""
         shape = tuple(int(d) for d in shape)
         if reuse and kind == "normal":
@@ -72,6 +78,8 @@ class GraphBuilder:
             arr = np.zeros(shape)
         elif kind == "ones":
             arr = np.ones(shape)
+        elif kind == "minus_ones":
+            arr = -np.ones(shape)
         else:
             r = self.rng()
             if kind == "positive":

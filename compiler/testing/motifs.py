@@ -14,9 +14,10 @@ import dataclasses
 import numpy as np
 
 from cortado.ir import Op
+from cortado.ops import get_op
 
 from .builder import F32, GraphBuilder
-from .opgen import GENERATORS, motif, registered
+from .opgen import CONTINUOUS, GENERATORS, motif, registered
 
 @motif("duplicate", ops=None)
 def _duplicate(b: GraphBuilder):
@@ -182,7 +183,7 @@ def _siblings(b: GraphBuilder):
 def _absorbing(b: GraphBuilder):
     """x*0, x**0, x-x, x/x: constants that fix the result only for finite x (NaN*0 and
     Inf-Inf are NaN), the folds simplifiers get wrong; read with special-value inputs."""
-    x = (b.pick_float(lambda v: v.is_graph_input) if b.flag() else None) or \
+    x = (b.pick_float(lambda v: v.is_graph_input) if b.integer(0, 2) else None) or \
         b.pick_float(lambda v: not v.is_constant) or b.pick_float()   # inputs carry the special values
     if x is None:
         return None
@@ -195,6 +196,17 @@ def _absorbing(b: GraphBuilder):
     return b.add(Op.SUB if kind == 4 else Op.DIV, [x, x])
 
 
+def _attributed() -> list[Op]:
+    """Drawn one-input ops that carry attributes (Softmax's axis, LeakyRelu's alpha, ...)."""
+    out = []
+    for op in CONTINUOUS:
+        if op in GENERATORS and registered(op):
+            d = get_op(op)
+            if d.max_inputs == 1 and dataclasses.is_dataclass(d.attrs) and dataclasses.fields(d.attrs):
+                out.append(op)
+    return out
+
+
 @motif("near_duplicate", ops=None)
 def _near_duplicate(b: GraphBuilder):
     """The op of an existing node again on the same first operand, attributes drawn afresh
@@ -202,17 +214,30 @@ def _near_duplicate(b: GraphBuilder):
     nodes = [n for n in b.graph.nodes if len(n.outputs) == 1 and n.inputs and n.inputs[0] is not None
              and n.op in GENERATORS]
     with_attrs = [n for n in nodes if dataclasses.fields(n.attrs) and len(n.inputs) == 1]
+    if not with_attrs or b.integer(0, 2) == 2:     # a one-input op with attributes, to twin
+        made = GENERATORS[b.choice(_attributed())](b)
+        if made is not None and len(made.producer.inputs) == 1:
+            with_attrs = [made.producer]
     nodes = with_attrs or nodes
     if not nodes:
         return None
-    n = nodes[-1 - b.integer(0, len(nodes) - 1)]
     saved = b.pool
-    b.pool = [n.inputs[0]]                  # the generator can only pick the same operand
-    try:
-        y = GENERATORS[n.op](b)
-    finally:
-        added = b.pool[1:]
-        b.pool = saved + added
+    y = None
+    for _ in range(4):     # redrawn while the attributes come out equal or the type differs
+        n = nodes[-1 - b.integer(0, len(nodes) - 1)]      # (another node may fit better)
+        b.pool = [n.inputs[0]]              # the generator can only pick the same operand
+        mark = len(b.graph)
+        try:
+            y = GENERATORS[n.op](b)
+        finally:
+            added = b.pool[1:]
+            b.pool = saved
+        if y is not None and y.producer.attrs != n.attrs and y.type == n.output.type:
+            break
+        for extra in reversed(b.graph.nodes[mark:]):   # an equal twin is the "duplicate" motif's
+            b.graph.remove(extra)
+        y = None
+    b.pool = saved + (added if y is not None else [])
     return y
 
 

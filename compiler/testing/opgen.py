@@ -89,6 +89,30 @@ _DOMAIN = {
 }
 
 
+# ops defined on x >= 0 read a value known to be non-negative as it is (sqrt(x*x),
+# sqrt(relu(x)): the patterns rewrites match) instead of through a domain guard
+_NON_NEGATIVE_DOMAIN = {Op.SQRT}
+_NON_NEGATIVE_OPS = {Op.ABS, Op.RELU, Op.SIGMOID, Op.SOFTPLUS, Op.EXP, Op.SQRT, Op.REDUCE_SUM_SQUARE, Op.REDUCE_L1,
+                     Op.REDUCE_L2}
+
+
+def non_negative(v: Value) -> bool:
+    """Whether every element of ``v`` is >= 0 (or NaN) for every input, as far as its producer tells."""
+    if v.is_constant:
+        return bool(np.all(~(v.const < 0)))
+    p = v.producer
+    if p is None:
+        return False
+    if p.op in _NON_NEGATIVE_OPS:
+        return True
+    if p.op is Op.MUL:
+        return p.inputs[0] is p.inputs[1]
+    if p.op is Op.POW:
+        e = p.inputs[1]
+        return e.is_constant and e.const.size == 1 and float(e.const.reshape(-1)[0]) == 2.0
+    return False
+
+
 @generator(Op.RELU, Op.NEG, Op.ABS, Op.TANH, Op.SIGMOID, Op.SIN, Op.COS, Op.ATAN, Op.SOFTSIGN, Op.SOFTPLUS,
            Op.ERF, Op.GELU, Op.MISH, Op.HARD_SWISH, Op.LEAKY_RELU, Op.ELU, Op.CELU, Op.SELU, Op.HARD_SIGMOID,
            Op.IDENTITY, Op.DROPOUT, Op.FLOOR, Op.CEIL, Op.ROUND, Op.SIGN, Op.EXP, Op.SINH, Op.COSH, Op.TAN,
@@ -101,17 +125,25 @@ def _unary(b: GraphBuilder, op: Op):
     attrs = {k: b.choice(vs) for k, vs in _UNARY_ATTRS.get(op, {}).items()}
     if op is Op.GELU:
         attrs["approximate"] = b.choice(["none", "tanh"])
-    if op in _DOMAIN:
+    if op in _DOMAIN and not (op in _NON_NEGATIVE_DOMAIN and non_negative(x)):
         x = _DOMAIN[op](b, x)
     return None if x is None else b.add(op, [x], **attrs)
 
 
 def _second_operand(b: GraphBuilder, x: Value, kind: str = "normal") -> Value:
-    """Another pool value that broadcasts with ``x``, or a new constant that does."""
-    if kind == "normal" and b.integer(0, 2) == 2:
-        y = b.pick_float(lambda v: v is not x and b.broadcastable(x, v))
-        if y is not None:
-            return y
+    """Another pool value that broadcasts with ``x``, or a new constant that does. In a share
+    of draws the operands algebraic rewrites match on: ``x`` itself (``x*x``, ``x-x``,
+    ``max(x, x)``) or a constant filled with 0, 1 or -1 (``x*0``, ``x+0``, ``x*1``)."""
+    if kind == "normal":
+        pick = b.integer(0, 7)
+        if pick == 3:
+            y = b.pick_float(lambda v: v is not x and b.broadcastable(x, v))
+            if y is not None:
+                return y
+        elif pick == 4:
+            return x
+        elif pick >= 5:
+            return b.constant(b.broadcast_shape_for(x.shape), b.choice(["zeros", "ones", "minus_ones"]))
     return b.constant(b.broadcast_shape_for(x.shape), kind, reuse=kind == "normal")
 
 

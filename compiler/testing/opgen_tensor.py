@@ -17,8 +17,16 @@ from .builder import F32, GraphBuilder
 from .opgen import _at_least, generator
 
 
-def _axes(b: GraphBuilder, rank: int) -> tuple[int, ...]:
-    """A non-empty sorted subset of range(rank); half the time one axis (the common case)."""
+def _axes(b: GraphBuilder, shape) -> tuple[int, ...]:
+    """A non-empty sorted subset of the axes of ``shape``; half the time one axis (the common
+    case). A third of the draws over a tensor with degenerate dims (symbolic, or of size 1),
+    two thirds if one is symbolic, take only those, all or one (a symbolic one if any): the axes on which "reducing changes
+    nothing" rewrites are right for the size-1 dims and wrong for a symbolic one."""
+    rank = len(shape)
+    degenerate = tuple(i for i, d in enumerate(shape) if not isinstance(d, int) or d == 1)
+    symbolic = [i for i, d in enumerate(shape) if not isinstance(d, int)]
+    if degenerate and b.integer(0, 2) >= (1 if symbolic else 2):
+        return degenerate if b.flag() else (b.choice(symbolic or degenerate),)
     if b.flag():
         return (b.integer(0, rank - 1),)
     picked = tuple(i for i in range(rank) if b.flag())
@@ -35,12 +43,15 @@ REDUCTIONS = (Op.REDUCE_SUM, Op.REDUCE_MEAN, Op.REDUCE_MAX, Op.REDUCE_MIN, Op.RE
 
 @generator(*REDUCTIONS)
 def _reduce(b: GraphBuilder, op: Op):
-    x = b.pick_float(lambda v: v.type.rank >= 1)
+    # half the time a tensor with symbolic dims, if there is one: reducing over them is
+    # where "the axis is degenerate" rewrites go wrong
+    x = (b.pick_float(lambda v: v.type.rank >= 1 and not v.type.is_static) if b.flag() else None) or \
+        b.pick_float(lambda v: v.type.rank >= 1)
     if x is None:
         return None
     if op is Op.REDUCE_LOG_SUM:
         x = _at_least(b, x, 0.5)
-    return None if x is None else b.add(op, [x], axes=_axes(b, x.type.rank), keepdims=b.integer(0, 1))
+    return None if x is None else b.add(op, [x], axes=_axes(b, x.shape), keepdims=b.integer(0, 1))
 
 
 @generator(Op.ARG_MAX, Op.ARG_MIN)
@@ -88,7 +99,7 @@ def _channel_norm(b: GraphBuilder, op: Op):
 @generator(Op.MEAN_VARIANCE_NORMALIZATION)
 def _mvn(b: GraphBuilder, op: Op):
     x = b.pick_float(lambda v: v.type.rank >= 1)
-    return None if x is None else b.add(op, [x], axes=_axes(b, x.type.rank))
+    return None if x is None else b.add(op, [x], axes=_axes(b, x.shape))
 
 
 # CumProd joined the IR's op set later than CumSum; take it when this build has it
@@ -196,7 +207,8 @@ def _pad(b: GraphBuilder, op: Op):
 
 @generator(Op.SHAPE)
 def _shape(b: GraphBuilder, op: Op):
-    x = b.pick()
+    # half the time a tensor with symbolic dims, if there is one: their value is known only at run time
+    x = (b.pick(lambda v: not v.type.is_static) if b.flag() else None) or b.pick()
     if x is None:
         return None
     start = 0 if b.flag() else b.integer(0, x.type.rank)     # the leading (batch) dim often
@@ -205,7 +217,7 @@ def _shape(b: GraphBuilder, op: Op):
 
 @generator(Op.SIZE)
 def _size(b: GraphBuilder, op: Op):
-    x = b.pick()
+    x = (b.pick(lambda v: not v.type.is_static) if b.flag() else None) or b.pick()
     return None if x is None else b.add(op, [x])
 
 

@@ -117,12 +117,15 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
 
     ``targets`` (ops a pass rewrites) weights the draw toward them: two steps in three add
     a target op or a motif that builds one, and the last one to three steps do, so the
-    graph's first output reads a target, and another output is a target's result (a rewrite hidden behind dead code or a Relu shows nowhere). Target
+    graph's first output reads a target, and another output is a target's result, or in two
+    graphs in three every target's result is an output (a rewrite hidden behind dead code or a
+    Relu shows nowhere). Target
     ops are drawn even when ``ops`` leaves them out, if they have a generator. A third of the
     targeted steps read the latest result, so target ops chain (``Relu(Mul(x, c))``,
     ``Abs(Elu(x))``) as the producer-consumer patterns passes match, and a third read a
     graph input. ``favored_motifs`` are
-    weighted the same way (``check_pass`` favors duplicates for a pass that names no op)."""
+    weighted the same way (``check_pass`` favors duplicates and constant expressions for a
+    pass that names no op); ``motifs=False`` turns them off too, as it does target motifs."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
     extra = {Op(k): v for k, v in (generators or {}).items()}
     if ops is not None:
@@ -135,7 +138,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     if unknown:
         raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
     target_ops, target_motifs = _target_steps(targets, op_list, table, list(MOTIFS) if motifs is not False else [])
-    favored = [m for m in favored_motifs if m not in target_motifs]
+    favored = [m for m in favored_motifs if m not in target_motifs] if motifs is not False else []
     unknown = [m for m in favored if m not in MOTIFS]
     if unknown:
         raise ValueError(f"unknown motif(s) {unknown}; known: {', '.join(MOTIFS)}")
@@ -157,12 +160,15 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
             # read the latest result (target ops chain) or a graph input (which carries the
             # symbolic dims and the special values); constants stay available
             saved = b.pool
-            b.pool = [v for v in saved if v.is_constant] + ([latest[0]] if mode == 1 else b.graph.inputs)
+            focus = [latest[0]] if mode == 1 else list(b.graph.inputs)
+            b.pool = [v for v in saved if v.is_constant] + focus
+            b.focus = {id(v) for v in focus}
             start = len(b.pool)
             try:
                 y = step(b)
             finally:
                 b.pool = saved + b.pool[start:]
+                b.focus = set()
         if y is not None:
             target_values.append(y)
         return y
@@ -179,7 +185,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     for _ in range(steps * 3):   # a step that finds no operand retries, within limits
         if len(b.graph) - first_node >= steps - final:
             break
-        if targeted and b.integer(0, 2) != 2:
+        if targeted and b.integer(0, 3) != 3:
             target_step()
         elif names and b.integer(0, 4) >= 3:
             MOTIFS[b.choice(names)](b)
@@ -200,8 +206,11 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
         extra = b.pick(lambda v, anything=anything: (v.producer is None) == anything)
         if extra is not None:
             outputs.append(extra)
-    if target_values:                      # a target's result is seen, not hidden downstream
-        outputs.append(target_values[-1 - b.integer(0, len(target_values) - 1)])
+    if target_values:     # a target's result is seen, not hidden downstream: one, or every one
+        if b.integer(0, 2) == 0:
+            outputs.append(target_values[-1 - b.integer(0, len(target_values) - 1)])
+        else:
+            outputs += [v for v in target_values if not any(v is o for o in outputs)]
     for i, v in enumerate(outputs):
         b.graph.add_output(v, f"out{i}")
     if b.integer(0, 2) == 2:    # dead branches stay in most graphs
@@ -215,6 +224,9 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
 # be accused of an overflow the input forced on it (infinities test that path).
 SPECIAL_VALUES = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, 1e3, -1e3, 1e-30, -7.5, 12.0],
                           np.float64)
+
+
+NONFINITE = SPECIAL_VALUES[~np.isfinite(SPECIAL_VALUES)]
 
 
 @st.composite
@@ -247,7 +259,13 @@ def inputs_for(draw, graph: Graph, *, scale: float = 1.0, special: float = 0.0) 
                 a = np.asarray(a + rng.choice([0.0, 2.0, -2.0]))
                 flat = a.reshape(-1).copy()
                 k = int(rng.integers(1, max(1, flat.size // 3) + 1))
-                flat[rng.choice(flat.size, size=k, replace=False)] = rng.choice(SPECIAL_VALUES, k)
+                planted = rng.choice(SPECIAL_VALUES, k)
+                # one planted value and half the others NaN or an infinity: what a fold that
+                # is only right for finite inputs (x*0, x-x) needs to reach it
+                nonfinite = rng.random(k) < 0.5
+                nonfinite[0] = True
+                planted[nonfinite] = rng.choice(NONFINITE, int(nonfinite.sum()))
+                flat[rng.choice(flat.size, size=k, replace=False)] = planted
                 a = flat.reshape(shape)
         elif dt is DType.BOOL:
             a = rng.random(shape) < 0.5

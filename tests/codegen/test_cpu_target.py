@@ -89,3 +89,18 @@ def test_a_plan_saved_before_the_cpu_target_runs_interpreted(tmp_path):
     assert_close(old.run(feeds)["y"], np.exp(feeds["x"]))
     loaded = runtime.load(old.save(tmp_path / "old.cortado"), target="cpu")
     assert_close(loaded.run(feeds)["y"], np.exp(feeds["x"]))
+
+
+def test_a_chain_over_a_scalar_runs_in_numpy():
+    """Relu(Relu(x)) on a rank-0 input, read by an Add that broadcasts it: numpy's ufuncs over
+    0-d arrays return scalars, so the chain must not be computed in place over its temporary
+    (``out=`` refuses a scalar)."""
+    g = Graph("scalar_chain")
+    x = g.add_input("x", TensorType((), "float32"))
+    y = ops.apply(g, Op.RELU, [ops.apply(g, Op.RELU, [x]).output]).output
+    w = g.add_constant(np.array([1.0, -2.0, 0.5], np.float32), "w")
+    g.add_output(ops.apply(g, Op.ADD, [w, y]).output, "out")
+    m = cortado.compile(g, target="cpu", opt_level=2)
+    for value in (-1.5, 0.75):
+        feeds = {"x": np.array(value, np.float32)}
+        assert_close(m.run(feeds)["out"], ops.evaluate(g, feeds)["out"])

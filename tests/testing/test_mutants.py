@@ -24,7 +24,8 @@ SEEDS = (0, 1)
 # the suite's budget (the ci profile's 200 examples; stated here so the verdict does not move
 # with the loaded profile), fresh seeds, no example database; no shrink phase: it runs only
 # once a failure is found and changes the report, not the verdict. At check_pass's default
-# of 100 examples the weakest mutants escape some seeds (docs/testing-passes.md)
+# of 100 examples the weakest mutant, relu_scale_commuted, is caught on 93 of 100 seeds, the
+# others measured on 99% or more (docs/testing-passes.md); 200 examples leave a margin
 POWER = settings(max_examples=200, database=None, derandomize=False, deadline=None, phases=[Phase.generate],
                  suppress_health_check=list(HealthCheck))
 
@@ -35,13 +36,11 @@ def test_the_corpus_is_big_and_named():
     assert all(m.breaks for m in MUTANTS)
 
 
-# Caught on fewer than 99% of 20 seeds at 100 examples (docs/testing-passes.md): at 200
-# examples one of them still escapes a seed now and then, and which seeds do also moves with
-# what the process ran before (seen: times_zero_folded escaping seed 0 run alone, caught in
-# the whole suite). These must be caught on one of WEAK_SEEDS, every other mutant on each seed.
-WEAK = {"times_zero_folded", "unit_reduction_dropped", "shape_folded_with_symbols_as_one", "sqrt_of_square_folded",
-        "cse_ignores_attributes"}
-WEAK_SEEDS = (0, 1, 2, 3)
+# Which examples a fixed seed draws also depends on what the process imported before: hypothesis
+# draws integers, now and then, from the constants of the local modules loaded so far (its
+# "local constants" pool: here the seeds of constants' and inputs' values), so one seed gives
+# other values alone than in the whole suite. The test relies on the rates (above), not on a
+# seed that happened to catch a mutant: each must be caught on each of SEEDS.
 
 
 def _escape(mutant, seed: int) -> str | None:
@@ -59,20 +58,8 @@ def _escape(mutant, seed: int) -> str | None:
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_is_caught(mutant):
-    if mutant.name in WEAK:
-        escaped = []
-        for seed in WEAK_SEEDS:
-            why = _escape(mutant, seed)
-            if why is None:
-                return
-            escaped.append(why)
-        pytest.fail(f"{mutant.name} ({mutant.breaks}) escaped check_pass on every seed: {escaped}")
     escaped = [why for why in (_escape(mutant, seed) for seed in SEEDS) if why]
     assert not escaped, f"{mutant.name} ({mutant.breaks}) escaped check_pass: {escaped}"
-
-
-def test_the_weak_list_names_mutants():
-    assert WEAK <= {m.name for m in MUTANTS}
 
 
 @pytest.mark.parametrize("name", sorted(own_passes()))
