@@ -164,7 +164,9 @@ class CompiledModel:
             finally:
                 # the set goes back to the pool only once the device is done with it
                 self._synchronize(stream)
-            del launches, copies, resolved     # views of the set's buffers: not kept past the call
+            # views of the set, and the set itself: the pool may drop it for another size the
+            # moment it is back, so this frame must not keep it alive while outputs are copied
+            del launches, copies, resolved, bufset, stream
         if wanted:
             kept.update(self._outputs(out_tensors, "host"))
             return kept

@@ -215,7 +215,7 @@ def run_segments(model, arrays: Mapping[str, np.ndarray], env: Mapping[str, int]
             out_tensors = [call.output(pos) for pos in range(len(call.outs))]
         finally:
             model._synchronize(stream)
-        del call
+        del call, copies, bufset, stream      # the set may be dropped for another size once it is back
     if wanted:
         kept.update(model._outputs(out_tensors, "host"))
         return kept
