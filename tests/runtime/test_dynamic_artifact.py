@@ -6,8 +6,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from cortado.runtime.plan_check import check_plan
 from cortado.testing.reference import run_onnxruntime
 
 import data_dependent_models as dm
+from compiler_free import run_without_the_compiler
 
 
 @pytest.fixture(scope="module")
@@ -38,27 +37,8 @@ def test_saved_dynamic_model_runs_without_the_compiler(tmp_path, nms_model):
                       "scores": rng.uniform(0, 1, (1, 3, n)).astype(np.float32),
                       "max_out": np.array([3], np.int64), "iou": np.array([0.5], np.float32),
                       "thr": np.array([thr], np.float32)})
-    data = {}
-    for i, f in enumerate(feeds):
-        for k, v in f.items():
-            data[f"{i}_{k}"] = v
-        for name, v in zip(["sel", "picked"], run_onnxruntime(onnx_model, f)):
-            data[f"{i}_want_{name}"] = v
-    np.savez(tmp_path / "cases.npz", **data)
-    code = (
-        "import sys, numpy as np\nfrom cortado import runtime\n"
-        f"m = runtime.load({str(path)!r}, target='interpreter')\n"
-        f"d = np.load({str(tmp_path / 'cases.npz')!r})\n"
-        f"for i in range({len(feeds)}):\n"
-        "    out = m.run({k: d[f'{i}_{k}'] for k in ('boxes', 'scores', 'max_out', 'iou', 'thr')})\n"
-        "    for name in ('sel', 'picked'):\n"
-        "        np.testing.assert_allclose(out[name], d[f'{i}_want_{name}'], rtol=1e-6)\n"
-        "assert out['sel'].shape == (0, 3)\n"
-        "bad = [k for k in sys.modules if k.split('.')[0] in ('onnx', 'networkx', 'lark')\n"
-        "       or (k.startswith('cortado.') and not k.startswith('cortado.runtime'))]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    cases = [(f, dict(zip(["sel", "picked"], run_onnxruntime(onnx_model, f)))) for f in feeds]
+    run_without_the_compiler(path, cases, tmp_path, rtol=1e-6, then="assert out['sel'].shape == (0, 3)\n")
 
 
 def _forged(m, edit):

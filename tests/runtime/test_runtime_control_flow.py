@@ -4,8 +4,6 @@ against onnxruntime at O0 and O2, and saved artifacts run without the compiler."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ import cortado
 from cortado.testing.reference import assert_close, run_onnxruntime
 
 import control_models as cm
+from compiler_free import run_without_the_compiler
 
 
 TARGET = "interpreter"      # and "cpu": every test here runs on both host targets
@@ -95,24 +94,8 @@ def test_saved_control_flow_model_runs_without_the_compiler(tmp_path):
     path = tmp_path / "loop.cortado"
     m.save(path)
     feeds = _loop_feeds(np.random.default_rng(3))
-    data = {}
-    for i, f in enumerate(feeds):
-        data.update({f"{i}_{k}": v for k, v in f.items()})
-        data.update({f"{i}_want_{n}": v for n, v in zip(("neg", "totals"), run_onnxruntime(model, f))})
-    np.savez(tmp_path / "cases.npz", **data)
-    code = (
-        "import sys, numpy as np\nfrom cortado import runtime\n"
-        f"m = runtime.load({str(path)!r}, target='interpreter')\n"
-        f"d = np.load({str(tmp_path / 'cases.npz')!r})\n"
-        f"for i in range({len(feeds)}):\n"
-        "    out = m.run({k: d[f'{i}_{k}'] for k in ('M', 'go', 'acc0', 'x', 'limit')})\n"
-        "    for name in ('neg', 'totals'):\n"
-        "        np.testing.assert_allclose(out[name], d[f'{i}_want_{name}'], rtol=1e-5, atol=1e-6)\n"
-        "bad = [k for k in sys.modules if k.split('.')[0] in ('onnx', 'networkx', 'lark')\n"
-        "       or (k.startswith('cortado.') and not k.startswith('cortado.runtime'))]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    cases = [(f, dict(zip(("neg", "totals"), run_onnxruntime(model, f)))) for f in feeds]
+    run_without_the_compiler(path, cases, tmp_path, rtol=1e-5, atol=1e-6)
 
 
 def test_forged_sub_plan_index_is_refused():
