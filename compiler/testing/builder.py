@@ -31,6 +31,9 @@ class GraphBuilder:
         # values a targeted step is about (the latest result, the graph inputs): picked before
         # the rest of the pool, which stays for constants to share
         self.focus: set[int] = set()
+        # ops the draw is weighted toward (the pass's targets): a motif choosing among several
+        # ops prefers these, so a pass that rewrites ``Relu(x*c)`` meets Relu, not Elu
+        self.wanted: frozenset[Op] = frozenset()
         self.max_dim = max_dim
         self.max_spatial = max_spatial
 
@@ -38,6 +41,11 @@ class GraphBuilder:
     def choice(self, options: Sequence):
         """One of ``options``; shrinks toward the first."""
         return self.draw(st.sampled_from(list(options)))
+
+    def prefer(self, options: Sequence):
+        """One of ``options``, among those in ``wanted`` when any is (else any of them)."""
+        liked = [o for o in options if o in self.wanted]
+        return self.choice(liked or options)
 
     def integer(self, lo: int, hi: int) -> int:
         return self.draw(st.integers(lo, hi))

@@ -8,7 +8,8 @@ check runs the pass on a copy and asserts:
 2. ``cortado.ops.verify`` accepts the result (structure, topological order, types);
 3. the graph keeps its inputs and its output names, shapes and dtypes;
 4. the reference evaluator (``cortado.ops.evaluate``) gives the same outputs on random
-   inputs, within tolerances (NaN matches NaN, infinities match by sign) — normal inputs
+   inputs, within tolerances (NaN matches NaN, infinities match by sign, and an infinity
+   matches a same-signed finite value within a factor 16 of the dtype's largest) — normal inputs
    always, and (by default in every example) inputs with NaN, infinities, signed zeros
    and denormals as well;
 5. optionally (``idempotent=True``) a second run changes nothing.
@@ -31,6 +32,7 @@ from cortado.ops import evaluate, verify
 from cortado.ops.evaluate import bind_symbols, concrete_shape
 
 from . import strategies, targets as _targets
+from .reference import overflow_at_range_edge
 
 __all__ = ["check_pass", "check_pass_on", "PassCheckError", "UntestedPassError", "compare_outputs",
            "structure_key", "SPECIAL_SHARE"]
@@ -56,7 +58,8 @@ def compare_outputs(expected: Mapping[str, np.ndarray], actual: Mapping[str, np.
 
     Floats match when ``|a - e| <= atol + rtol * |e|`` elementwise, with ``atol`` scaled by the
     output's largest magnitude (folding reorders float arithmetic, which moves big values
-    more); NaNs must be NaN in both; infinities must match. Other dtypes match exactly."""
+    more); NaNs must be NaN in both; infinities must match, or meet a same-signed finite value at the
+    edge of the dtype's range (``overflow_at_range_edge``). Other dtypes match exactly."""
     problems = []
     for name, e in expected.items():
         if name not in actual:
@@ -74,6 +77,7 @@ def compare_outputs(expected: Mapping[str, np.ndarray], actual: Mapping[str, np.
             with np.errstate(invalid="ignore"):
                 close = np.isclose(a64, e64, rtol=rtol, atol=atol * max(1.0, scale), equal_nan=True)
             close |= (e64 == a64)   # equal infinities
+            close |= overflow_at_range_edge(a64, e64, e.dtype)   # one side rounded past the edge
             if not close.all():
                 idx = np.argwhere(~close)[0]
                 where = tuple(int(i) for i in idx)

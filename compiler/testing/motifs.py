@@ -75,8 +75,9 @@ def _nhwc_island(b: GraphBuilder):
         return None
     t = b.add(Op.TRANSPOSE, [x], perm=(0, 2, 3, 1))
     for _ in range(b.integer(1, 2)):
-        other = b.constant(b.broadcast_shape_for(t.shape, allow_grow=False), reuse=False)
-        t = b.add(b.choice([Op.RELU, Op.ADD, Op.MUL]), [t] if b.flag() else [t, other]) or t
+        op = b.prefer([Op.RELU, Op.ADD, Op.MUL])
+        other = [] if op is Op.RELU else [b.constant(b.broadcast_shape_for(t.shape, allow_grow=False), reuse=False)]
+        t = b.add(op, [t, *other]) or t
     return b.add(Op.TRANSPOSE, [t], perm=(0, 3, 1, 2))
 
 
@@ -289,6 +290,23 @@ def _scaled_activation(b: GraphBuilder):
     y = b.add(Op.MUL, [x, b.constant(b.broadcast_shape_for(x.shape, allow_grow=False), reuse=False)])
     if y is None:
         return None
-    act = Op.RELU if b.flag() else b.choice([Op.LEAKY_RELU, Op.ELU, Op.GELU, Op.SOFTPLUS, Op.SIGMOID])
+    acts = [Op.LEAKY_RELU, Op.ELU, Op.GELU, Op.SOFTPLUS, Op.SIGMOID]
+    act = b.prefer([Op.RELU, *acts]) if b.wanted & {Op.RELU, *acts} else Op.RELU if b.flag() else b.choice(acts)
     y = b.add(act, [y], **({"alpha": b.choice([0.01, 0.2])} if act is Op.LEAKY_RELU else {}))
     return y if y is None or b.flag() else b.add(Op.ABS, [y])
+
+
+@motif("shared_constant", ops=(Op.SUB, Op.ADD, Op.MUL, Op.DIV))
+def _shared_constant(b: GraphBuilder):
+    """One constant read by two nodes, ``x - c`` and ``y + c`` (or ``*``, ``/``), both results
+    used: a rewrite that changes the constant in place for one reader changes the other."""
+    x = b.pick_float(lambda v: not v.is_constant) or b.pick_float()
+    if x is None:
+        return None
+    c = b.constant(b.broadcast_shape_for(x.shape, allow_grow=False), "away", reuse=False)
+    first = b.add(b.prefer([Op.SUB, Op.DIV]), [x, c])
+    if first is None:
+        return None
+    y = first if b.flag() else x
+    second = b.add(b.prefer([Op.ADD, Op.MUL, Op.SUB, Op.DIV]), [y, c])
+    return first if second is None else (b.add(Op.ADD, [first, second]) or second)

@@ -96,10 +96,11 @@ def _target_steps(targets: Iterable[Op | str] | None, op_list: list[Op], table: 
     ops = [op for op in op_list + [o for o in wanted if o not in op_list] if op in wanted and op in table
            and registered(op)]
     motifs = []
-    for m in names:        # a motif made mostly of targets is repeated: drawn (much) more often
-        built = MOTIF_OPS.get(m)
+    for m in names:        # a motif made mostly of targets is repeated: drawn (much) more often,
+        built = MOTIF_OPS.get(m)     # and one that builds every target (Relu over Mul) more again
         if built:
-            motifs += [m] * math.ceil(8 * len(built & wanted) / len(built)) ** 2
+            whole = 2 if len(wanted) >= 2 and wanted <= built else 1
+            motifs += [m] * math.ceil(8 * whole * len(built & wanted) / len(built)) ** 2
     return ops, motifs
 
 
@@ -127,6 +128,7 @@ def graphs(draw, *, ops: Iterable[Op | str] | None = None, motifs: Iterable[str]
     weighted the same way (``check_pass`` favors duplicates and constant expressions for a
     pass that names no op); ``motifs=False`` turns them off too, as it does target motifs."""
     b = GraphBuilder(draw, max_dim=max_dim, max_spatial=max_spatial)
+    b.wanted = frozenset(_targets.normalize_targets(targets))
     extra = {Op(k): v for k, v in (generators or {}).items()}
     if ops is not None:
         op_list = supported_ops(ops, extra)

@@ -58,6 +58,8 @@ MOTIF_SIGNS = {
                                    for n in g.nodes),
     "square": lambda g: bool([p for p, n in _pairs(g, Op.MUL, Op.SQRT) if p.inputs[0] is p.inputs[1]]),
     "scaled_activation": lambda g: bool(_pairs(g, Op.MUL, Op.RELU) or _pairs(g, Op.MUL, Op.ELU)),
+    "shared_constant": lambda g: any(v.is_constant and sum(u.op in (Op.SUB, Op.DIV) for u in v.users) >= 1
+                                     and len(v.users) >= 2 for v in g.values()),
 }
 
 
@@ -117,3 +119,21 @@ def test_every_listed_op_has_a_generator():
     listed = set(strategies.CONTINUOUS) | set(strategies.DISCRETE)
     assert listed <= set(strategies.GENERATORS)
     assert not listed & set(strategies.missing_generators())
+
+
+def test_a_motif_that_builds_every_target_is_drawn_more_often():
+    """A pass that rewrites Relu(x * c) names Relu and Mul: the motif that builds both (and
+    picks Relu over the other activations) is drawn more often than one that builds either."""
+    from cortado.testing.strategies import _target_steps
+
+    ops = strategies.supported_ops()
+    _, motifs = _target_steps([Op.RELU, Op.MUL], ops, strategies.GENERATORS, list(MOTIFS))
+    assert motifs.count("scaled_activation") > motifs.count("neutral") > 0
+    _, alone = _target_steps([Op.MUL], ops, strategies.GENERATORS, list(MOTIFS))
+    assert motifs.count("scaled_activation") > alone.count("scaled_activation")
+
+    def relu_over_mul(g):
+        return any(p.inputs[1].is_constant for p, _ in _pairs(g, Op.MUL, Op.RELU))
+
+    find(strategies.graphs(targets=[Op.RELU, Op.MUL], motifs=["scaled_activation"], ops=[Op.TANH]),
+         relu_over_mul, settings=FIND)
