@@ -25,7 +25,7 @@ import numpy as np
 from ..dtypes import numpy_dtype
 from ..loader import load_kernels
 from ..locks import INTERPRETER_LOCK
-from . import interpreter_bf16
+from . import interpreter_bf16, interpreter_memory
 from .blas_threads import one_blas_thread
 
 __all__ = ["HostTensor", "INTERPRETER_LOCK", "InterpreterDevice"]
@@ -79,6 +79,7 @@ class InterpreterDevice:
     def load_kernels(self, source: str):
         with INTERPRETER_LOCK:           # never patch the interpreter under a running kernel
             interpreter_bf16.install()   # bfloat16 dots and roundings as on a GPU
+            interpreter_memory.install() # whole-tile loads and stores instead of an element loop
         return load_kernels(source, interpret=True)
 
     def alloc(self, nbytes: int) -> np.ndarray:
