@@ -233,6 +233,7 @@ def _pow(x, y):
     # x ** y for float x: exp2(y * log2|x|), with the sign of x for odd integer y,
     # NaN for negative x and non-integer y, and exact handling of x == 0.
     y = tl.full(x.shape, 0.0, x.dtype) + y      # a literal exponent becomes a tensor
+    x = tl.full(y.shape, 0.0, x.dtype) + x      # and a literal base one of the exponent's shape
     ax = tl.abs(x)
     r = tl.exp2(y * tl.log2(ax))
     y_int = tl.floor(y) == y

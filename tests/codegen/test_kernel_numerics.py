@@ -153,3 +153,15 @@ def test_windows_over_tiny_spatial_sizes(rng, hw):
     g.add_output(ops.apply(g, "MaxPool", [y], kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1),
                            dilations=(1, 1)).output, "y")
     run_both(g, {"x": rand(rng, 1, 4, hw, hw)})
+
+
+@pytest.mark.parametrize("base", [2.5, -2.0])
+def test_pow_of_a_constant_base(rng, base):
+    """b ** x with a literal base and a tensor exponent (a 0-d base tile against the
+    exponent's tile), integral exponents included: a negative base is defined on those."""
+    g = Graph()
+    x = g.add_input("x", TensorType((3, 4), "float32"))
+    b = g.add_constant(np.array(base, np.float32))
+    y = ops.apply(g, "Pow", [b, x]).output
+    g.add_output(ops.apply(g, "Relu", [y]).output, "y")
+    run_both(g, {"x": np.round(rand(rng, 3, 4) * 2)})
