@@ -98,8 +98,18 @@ def _channel_norm(b: GraphBuilder, op: Op):
 
 @generator(Op.MEAN_VARIANCE_NORMALIZATION)
 def _mvn(b: GraphBuilder, op: Op):
+    """MVN over drawn axes of ``x`` plus a ramp along them. Its epsilon is ONNX's fixed 1e-9, so
+    over values that are all equal (a broadcast scalar) the result is a rounding error divided
+    by its own size, anything in [-1, 1] on every correct implementation; the ramp (a normal
+    constant over the static reduced axes) keeps the variance away from zero."""
     x = b.pick_float(lambda v: v.type.rank >= 1)
-    return None if x is None else b.add(op, [x], axes=_axes(b, x.shape))
+    if x is None:
+        return None
+    axes = _axes(b, x.shape)
+    ramp = tuple(x.shape[i] if i in axes else 1 for i in range(x.type.rank))
+    if all(isinstance(d, int) for d in ramp) and any(d > 1 for d in ramp):
+        x = b.add(Op.ADD, [x, b.constant(ramp, reuse=False)]) or x
+    return b.add(op, [x], axes=axes)
 
 
 # CumProd joined the IR's op set later than CumSum; take it when this build has it
