@@ -26,6 +26,19 @@ class IndentedBuffer:
         finally:
             self._indent -= n
 
+    @property
+    def depth(self) -> int:
+        """The current indentation, in levels."""
+        return self._indent
+
+    def line_at(self, index: int) -> str:
+        return self._lines[index]
+
+    def insert(self, index: int, text: str, indent: int) -> None:
+        """``text`` as line ``index`` (the lines after it move down), at ``indent`` levels: how
+        a loop-invariant computation is placed before the loop header it was found under."""
+        self._lines.insert(index, ("    " * indent + text) if text else "")
+
     def getvalue(self) -> str:
         return "\n".join(self._lines) + ("\n" if self._lines else "")
 

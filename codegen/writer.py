@@ -76,6 +76,10 @@ def has_lowering(op) -> bool:
 LAYOUTS: contextvars.ContextVar[dict] = contextvars.ContextVar("LAYOUTS", default={})
 
 _LOCAL = re.compile(r"^(x|i|g|k|t|y|acc|cnt|r)\d*$")
+# what a generated line defines: ``a = ...``, ``a, b = ...`` or ``for a in ...``
+_DEFINES = re.compile(r"^\s*(?:([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)|for\s+([A-Za-z_]\w*)\s+in\b)")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def _ident(name: str) -> str:
@@ -109,6 +113,12 @@ class KernelWriter:
         self._scalar_conds: set[str] = set()   # conditions over scalar variables only
         self.layouts: dict[str, tuple] = LAYOUTS.get()
         self.zero_outside: dict[str, str | None] = {}   # load variables -> the guard they honour
+        # loop-invariant code motion: per open scope, the line of its ``for`` header (None for a
+        # scope that is not a loop: nothing moves out of it) and the header's indentation; per
+        # variable, the scope depth of its latest definition in the body
+        self._headers: list[int | None] = []
+        self._header_indents: list[int] = []
+        self._defs: dict[str, int] = {}
 
     # -- names and parameters ----------------------------------------------------------------
     def fresh(self, prefix: str) -> str:
@@ -117,12 +127,81 @@ class KernelWriter:
         return f"{prefix}{n}"
 
     def line(self, text: str) -> None:
+        self._define(text, self.depth)
         self.body.line(text)
+
+    @property
+    def depth(self) -> int:
+        """How many scopes (loops) the next line is inside."""
+        return len(self._scopes) - 1
+
+    def _define(self, text: str, depth: int) -> None:
+        m = _DEFINES.match(text)
+        if m is None:
+            return
+        names, loop_var = m.group(1), m.group(2)
+        if loop_var:
+            self._defs[loop_var] = depth + 1
+        else:
+            for name in names.split(","):
+                self._defs[name.strip()] = depth
 
     def assign(self, prefix: str, expr: str) -> str:
         name = self.fresh(prefix)
         self.line(f"{name} = {expr}")
         return name
+
+    # -- loop-invariant code motion ------------------------------------------------------
+    def _level_of_name(self, name: str) -> int:
+        """The shallowest scope depth at which ``name`` (a variable, or a tile variable such as
+        ``rm[:, None]``) holds the value it holds here: where it was last defined; 0 for kernel
+        arguments and the prologue's names, which the body never defines."""
+        m = _IDENT.match(name)
+        return min(self._defs.get(m.group(0), 0) if m else self.depth, self.depth)
+
+    def _floor(self) -> int:
+        """The shallowest depth code may move to: not out of a scope that is not a loop."""
+        floor = 0
+        for d, header in enumerate(self._headers, start=1):
+            if header is None:
+                floor = d
+        return floor
+
+    def _level_of_text(self, text: str) -> int:
+        """The depth a computation over the names in ``text`` can move out to."""
+        level = max((self._level_of_name(w) for w in _WORDS.findall(text)), default=0)
+        return max(level, self._floor())
+
+    def _level_of_expr(self, e) -> int:
+        level = max((self._level_of_name(v) for v in ix.variables(e)), default=0)
+        return max(level, self._floor())
+
+    def _assign_at(self, level: int, prefix: str, expr: str) -> str:
+        """``prefix<n> = expr`` at scope depth ``level``: here, or just before the header of
+        the loop at ``level + 1`` when that loop does not change what ``expr`` reads."""
+        if level >= self.depth:
+            return self.assign(prefix, expr)
+        name = self.fresh(prefix)
+        at = self._headers[level]
+        self.body.insert(at, f"{name} = {expr}", self._header_indents[level])
+        for d in range(level, len(self._headers)):     # the headers below moved down a line
+            if self._headers[d] is not None and self._headers[d] >= at:
+                self._headers[d] += 1
+        self._define(f"{name} = ", level)
+        return name
+
+    def _name_of_upto(self, level: int):
+        """``name_of`` for rendering at scope depth ``level``: only names defined there or
+        outside (an inner loop's variable is not defined before that loop)."""
+        def name_of(e):
+            if e[0] == "sizetext":
+                return self.dim(e[1])
+            for s in self._scopes[: level + 1][::-1]:
+                found = s.get(("ix", e))
+                if found is not None:
+                    return found
+            return None
+        return name_of
 
     def _claim(self, base: str) -> str:
         name, k = base, 1
@@ -184,13 +263,21 @@ class KernelWriter:
     # -- scoped caches -------------------------------------------------------------------
     @contextlib.contextmanager
     def scope(self):
-        """A nested block (a loop body): values computed inside stay inside."""
+        """A nested block (a loop body, its ``for`` line just written): values computed inside
+        stay inside, and index arithmetic that the loop does not change is computed once,
+        before it."""
+        last = len(self.body) - 1
+        is_loop = last >= 0 and self.body.line_at(last).lstrip().startswith("for ")
+        self._headers.append(last if is_loop else None)
+        self._header_indents.append(self.body.depth)
         self._scopes.append({})
         try:
             with self.body.indent():
                 yield
         finally:
             self._scopes.pop()
+            self._headers.pop()
+            self._header_indents.pop()
 
     @contextlib.contextmanager
     def loop(self, count, prefix: str = "k"):
@@ -227,11 +314,16 @@ class KernelWriter:
         found = self._lookup(("ix", e))
         if found is not None:
             return found
+        level = self._level_of_expr(e)
         for c in ix.children(e):
-            if c[0] == "coord":
+            # a part that varies less than the whole (the pixel's row under a loop over
+            # taps) is computed on its own, outside the loops that do not change it
+            if c[0] == "coord" or (c[0] not in ("const", "var", "size") and self._level_of_expr(c) < level):
                 self.idx(c)
-        text = ix.render(e, self._name_of)
-        return self._remember(("ix", e), self.assign("i", text))
+        text = ix.render(e, self._name_of_upto(level))
+        name = self._assign_at(level, "i", text)
+        self._scopes[level][("ix", e)] = name
+        return name
 
     def linear(self, value: Value, index: Index):
         """The element offset of ``index`` in ``value``'s buffer (strided for placed slices)."""
@@ -277,15 +369,26 @@ class KernelWriter:
         return text
 
     def guard(self, *conds: str | None) -> str | None:
-        """A named boolean for ``conds`` all holding (None when there is nothing to check)."""
+        """A named boolean for ``conds`` all holding (None when there is nothing to check).
+        Inside loops, the conditions an inner loop does not change are and-ed once outside it."""
+        conds = tuple(c for c in conds if c)
+        if len(conds) > 1 and self.depth:
+            levels = [self._level_of_text(c) for c in conds]
+            top = max(levels)
+            low = [c for c, lv in zip(conds, levels) if lv < top]
+            if low:
+                outer = low[0] if len(low) == 1 and low[0].isidentifier() else self.guard(*low)
+                conds = (outer,) + tuple(c for c, lv in zip(conds, levels) if lv == top)
         text = self.and_masks(*conds)
         if text is None:
             return None
         found = self._lookup(("guard", text))
         if found:
             return found
-        name = self._remember(("guard", text), self.assign("g", text))
-        if all(c is None or c in self._scalar_conds for c in conds):
+        level = self._level_of_text(text)
+        name = self._assign_at(level, "g", text)
+        self._scopes[level][("guard", text)] = name
+        if all(c in self._scalar_conds for c in conds):
             self._scalar_conds.add(name)
         return name
 
