@@ -25,7 +25,7 @@ import numpy as np
 from ..dtypes import numpy_dtype
 from ..loader import load_kernels
 from ..locks import INTERPRETER_LOCK
-from . import interpreter_bf16, interpreter_memory
+from . import interpreter_bf16, interpreter_dtype_cache, interpreter_memory
 from .blas_threads import one_blas_thread
 
 __all__ = ["HostTensor", "INTERPRETER_LOCK", "InterpreterDevice"]
@@ -80,6 +80,7 @@ class InterpreterDevice:
         with INTERPRETER_LOCK:           # never patch the interpreter under a running kernel
             interpreter_bf16.install()   # bfloat16 dots and roundings as on a GPU
             interpreter_memory.install() # whole-tile loads and stores instead of an element loop
+            interpreter_dtype_cache.install()   # one type table, not one per operation
         return load_kernels(source, interpret=True)
 
     def alloc(self, nbytes: int) -> np.ndarray:

@@ -54,7 +54,12 @@ def _window(ptrs: np.ndarray, mask: np.ndarray | None, itemsize: int):
         if misaligned.any():
             return None
     memory = np.frombuffer((ctypes.c_char * span).from_address(lo), np.uint8)
-    return memory, (rel // np.uint64(itemsize)).astype(np.intp), live
+    if itemsize & (itemsize - 1) == 0:       # bytes -> elements in place; every offset < 2**63
+        in_place = isinstance(rel, np.ndarray) and rel.ndim > 0
+        offsets = np.right_shift(rel, np.uint64(itemsize.bit_length() - 1), out=rel if in_place else None)
+    else:
+        offsets = rel // np.uint64(itemsize)
+    return memory, np.asarray(offsets).view(np.int64), live
 
 
 def gather(ptrs: np.ndarray, mask: np.ndarray | None, other: np.ndarray | None, dtype: np.dtype):
