@@ -12,16 +12,11 @@ from __future__ import annotations
 import ctypes
 
 from ..errors import TargetError
+from .cuda_driver import check as _check
 
 _CTYPES = {"i32": ctypes.c_int32, "i64": ctypes.c_int64, "u32": ctypes.c_uint32, "u64": ctypes.c_uint64,
            "fp32": ctypes.c_float}
 _MAX_STATIC_SHARED = 48 * 1024
-
-
-def _check(result):
-    from .cuda import _check as check
-
-    return check(result)
 
 
 class CubinKernel:

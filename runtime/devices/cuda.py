@@ -21,8 +21,7 @@ from ..dtypes import numpy_dtype
 from ..errors import InputError, TargetError
 from ..loader import load_kernels
 from ..locks import INTERPRETER_LOCK
-
-
+from .cuda_driver import check as _check
 
 
 def probe() -> bool:
@@ -36,16 +35,6 @@ def probe() -> bool:
         return major >= 7
     except Exception:   # no driver, no device, no bindings: all mean "not usable"
         return False
-
-
-def _check(result):
-    err = result[0]
-    if int(err) != 0:
-        from cuda.bindings import driver as cu
-
-        _, name = cu.cuGetErrorName(err)
-        raise TargetError(f"CUDA call failed: {name.decode() if isinstance(name, bytes) else name}")
-    return result[1:] if len(result) > 1 else None
 
 
 class DeviceTensor:
