@@ -11,7 +11,6 @@ node (17 unless a node needs more). Unsupported ops are reported all together.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
 
 import numpy as np
 import onnx
@@ -21,9 +20,10 @@ from ..ir import DType, Graph, Node, Op, Value
 from ..ir.dims import SymExpr
 from cortado.runtime.errors import ShapeError, UnsupportedOpError
 
-__all__ = ["export_onnx", "exportable_ops"]
+from . import onnx_export_ops  # noqa: F401  (registers the shape-input emitters)
+from .onnx_registry import BASE_OPSET, EMITTERS as _EMITTERS, emits, min_opset, needed_opset
 
-BASE_OPSET = 17
+__all__ = ["export_onnx", "exportable_ops"]
 
 # IR ops whose attributes are ONNX attributes with the same names and meanings
 _PLAIN = {
@@ -44,24 +44,11 @@ _PLAIN |= {Op(n) for n in ("ArgMax", "ArgMin", "Hardmax", "LayerNormalization", 
                            "GatherElements", "GatherND", "Shape", "Size", "DepthToSpace", "BitCast")
            if n in Op._value2member_map_}
 
-# the first opset that has the op in the form the IR uses, when newer than BASE_OPSET: a
-# version, or a function of the node (some attribute values arrived later than the op)
-_OPSET_RULES: dict[Op, Callable[[Node], int]] = {}
-
-
-def min_opset(op: Op, rule: int | Callable[[Node], int]) -> None:
-    _OPSET_RULES[op] = rule if callable(rule) else (lambda node, v=rule: v)
-
-
 for _op, _v in ((Op.GELU, 20), (Op.MISH, 18), (Op.BITWISE_NOT, 18), (Op.BITWISE_AND, 18), (Op.BITWISE_OR, 18),
                 (Op.BITWISE_XOR, 18)):
     min_opset(_op, _v)
 min_opset(Op.AVERAGE_POOL, lambda n: 19 if any(d != 1 for d in n.attrs.dilations) else BASE_OPSET)
 min_opset(Op.LP_POOL, lambda n: 18 if any(d != 1 for d in n.attrs.dilations) or n.attrs.ceil_mode else BASE_OPSET)
-
-
-def needed_opset(graph: Graph) -> int:
-    return max([BASE_OPSET] + [_OPSET_RULES[n.op](n) for n in graph.nodes if n.op in _OPSET_RULES])
 
 
 class _Ctx:
@@ -82,18 +69,6 @@ class _Ctx:
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(np.asarray(values, dtype=np.int64).reshape(-1), name))
         return name
-
-
-Emitter = Callable[[_Ctx, Node, list, list], list]
-_EMITTERS: dict[Op, Emitter] = {}
-
-
-def emits(*ops: Op):
-    def deco(fn: Emitter) -> Emitter:
-        for op in ops:
-            _EMITTERS[op] = fn
-        return fn
-    return deco
 
 
 def _attr_dict(node: Node, drop: tuple[str, ...] = ()) -> dict:
@@ -199,8 +174,6 @@ def _constant_of_shape(ctx, node, ins, outs):
 
 
 def exportable_ops() -> list[Op]:
-    from . import onnx_export_ops  # noqa: F401  (registers the shape-input emitters)
-
     return sorted(_PLAIN | set(_EMITTERS), key=lambda o: o.value)
 
 
@@ -259,8 +232,6 @@ def export_onnx(graph: Graph, *, opset: int | None = None, producer: str = "cort
                 doc: str = "") -> onnx.ModelProto:
     """An ONNX model computing what ``graph`` computes (inputs, outputs and names kept)."""
     from cortado import __version__
-
-    from . import onnx_export_ops  # noqa: F401  (registers the shape-input emitters)
 
     needed = needed_opset(graph)
     if opset is not None and opset < needed:

@@ -27,7 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cortado.runtime.errors import ShapeError
 
-from .onnx_export import emits
+from .onnx_registry import emits
 from ..ir import Op
 
 

@@ -16,7 +16,7 @@ from ..ir import DType, Op
 from ..ir.dims import SymExpr
 from cortado.runtime.errors import ShapeError, UnsupportedOpError
 
-from .onnx_export import emits, min_opset
+from .onnx_registry import emits, min_opset
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -2**63
