@@ -34,6 +34,20 @@ class ImportContext:
         self.folder = None          # the model's folder (external data), None for in-memory models
         self.values: dict = {}      # ONNX name -> Value, and names that cannot be imported (see importer)
         self.blocked: dict = {}
+        # the importer's own entry points, for what imports a graph inside a node (control-flow
+        # bodies, ONNX function bodies); handed over by ``connect`` so op importers need not
+        # import the importer, which imports them
+        self.import_nodes = self.import_subgraph = self.import_model = self._unconnected
+
+    def connect(self, *, import_nodes, import_subgraph, import_model) -> None:
+        """``import_nodes(nodes, values, blocked, problems)``, ``import_subgraph(graph, values,
+        blocked, bind, prefix, what) -> outputs`` (both into this context's graph) and
+        ``import_model(model, name=) -> Graph`` (a body compiled as a graph of its own)."""
+        self.import_nodes, self.import_subgraph, self.import_model = import_nodes, import_subgraph, import_model
+
+    @staticmethod
+    def _unconnected(*args, **kwargs):
+        raise UnsupportedHere("this node imports a subgraph, which needs a context made by import_onnx")
 
     # -- building -----------------------------------------------------------------------------
     def op(self, op, inputs: Sequence[Value | None], *, name: str | None = None, outputs: Sequence[str] | None = None,

@@ -16,7 +16,7 @@ import onnx
 from onnx import helper
 
 from .context import UnsupportedHere
-from .ops_control import rename_graph
+from .subgraph_names import rename_graph
 
 _counter = itertools.count()
 
@@ -102,8 +102,6 @@ def _expand(node: onnx.NodeProto, fn: onnx.FunctionProto, schema, prefix: str) -
 
 
 def expand_function(ctx, node: onnx.NodeProto, inputs, values: dict, blocked: dict) -> list:
-    from .importer import import_nodes
-
     fn = function_body(node, ctx.opset, inputs)
     if fn is None:
         raise UnsupportedHere(f"no importer for {node.op_type} (opset {ctx.opset})")
@@ -115,7 +113,7 @@ def expand_function(ctx, node: onnx.NodeProto, inputs, values: dict, blocked: di
     ctx.opset = inner_opset
     problems: list = []
     try:
-        import_nodes(ctx, body, values, blocked, problems)
+        ctx.import_nodes(body, values, blocked, problems)
     finally:
         ctx.opset = saved
     if problems:

@@ -13,6 +13,7 @@ it becomes an empty constant (ONNX models pass empty ``axes`` or ``roi`` tensors
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -27,8 +28,10 @@ from cortado.runtime.errors import CortadoError, ModelFormatError, ShapeError, U
 from . import ops_elementwise, ops_nn, ops_shape  # noqa: F401  (register importers)
 from . import einsum, ops_control, ops_dynamic, ops_gather, ops_misc, ops_norm, ops_quant, ops_reduce, ops_resize, ops_rnn  # noqa: F401
 from .context import ImportContext, UnsupportedHere, add_constant, node_attrs
+from .functions import expand_function
 from .loader import load_model
 from .registry import ONNX_OPS
+from .subgraph_names import defined_names, rename_graph
 from .validate import NodeChecker, blame
 from ...limits import check_elements
 from ...limits import max_elements as max_elements_limit
@@ -161,6 +164,31 @@ def _sorted_nodes(graph: onnx.GraphProto, known: set[str], where: str) -> list[o
     return order
 
 
+def import_subgraph(ctx: ImportContext, graph: onnx.GraphProto, values: dict, blocked: dict, bind: list, prefix: str,
+                    what: str) -> list:
+    """Import ``graph`` (a control-flow body) into ``ctx.graph`` with its formal inputs bound to
+    ``bind`` and the names it defines prefixed with ``prefix``; returns its output values."""
+    own = defined_names(graph)
+    g = rename_graph(graph, lambda n: prefix + n if n in own else n)
+    if len(bind) > len(g.input):
+        raise UnsupportedHere(f"{what} binds {len(bind)} inputs to a body of {len(g.input)}")
+    for vi, v in zip(g.input, bind):
+        values[vi.name] = v
+    for t in g.initializer:
+        values[t.name] = add_constant(ctx.graph, _initializer(t, ctx.where), name=t.name)
+    nodes = _sorted_nodes(g, set(values) | set(blocked), ctx.where)
+    problems: list = []
+    import_nodes(ctx, nodes, values, blocked, problems)
+    if problems:
+        raise UnsupportedHere(f"{what}: " + "; ".join(f"{op}: {why}" for op, _, why in problems[:3]))
+    outs = []
+    for vi in g.output:
+        if vi.name not in values:
+            raise UnsupportedHere(f"{what} does not compute {vi.name!r}")
+        outs.append(values[vi.name])
+    return outs
+
+
 def node_key(node: onnx.NodeProto) -> tuple:
     """Identifies a node of one graph: its op and its (unique) output names."""
     return (node.op_type, tuple(node.output))
@@ -179,8 +207,6 @@ def import_nodes(ctx: ImportContext, nodes: Sequence[onnx.NodeProto], values: di
     that should have produced it was already reported). ``statuses``, when given, receives
     ``id(node) -> reason or None`` for ``cortado check``.
     """
-    from .functions import expand_function
-
     for node in nodes:
         label = node_label(node)
         why = _import_one(ctx, node, label, values, blocked, expand_function)
@@ -306,6 +332,8 @@ def import_onnx(source, *, input_shapes: Mapping[str, Sequence] | None = None, n
     ctx.model = model
     ctx.folder = folder
     ctx.values, ctx.blocked = values, blocked     # control-flow bodies import into the same scope
+    ctx.connect(import_nodes=functools.partial(import_nodes, ctx), import_subgraph=functools.partial(import_subgraph, ctx),
+                import_model=import_onnx)
     unsupported: list[tuple[str, str, str]] = []
     import_nodes(ctx, nodes, values, blocked, unsupported, _statuses)
     for oname in out_names:

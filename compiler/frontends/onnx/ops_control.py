@@ -17,71 +17,13 @@ the node a run-time one (``ops_control_runtime``).
 from __future__ import annotations
 
 import numpy as np
-import onnx
 
 from ...ir import Op
 from .context import UnsupportedHere
+from .ops_control_runtime import runtime_if, runtime_loop, runtime_scan
 from .registry import onnx_op
 
 MAX_UNROLL = 256
-
-
-def defined_names(graph: onnx.GraphProto) -> set[str]:
-    names = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
-    for n in graph.node:
-        names.update(o for o in n.output if o)
-    return names
-
-
-def rename_graph(graph: onnx.GraphProto, rename) -> onnx.GraphProto:
-    """A copy of ``graph`` with every name passed through ``rename`` — names it defines and the
-    enclosing-scope names it reads alike (nested subgraphs too)."""
-    g = onnx.GraphProto()
-    g.CopyFrom(graph)
-    for vi in list(g.input) + list(g.output) + list(g.value_info):
-        vi.name = rename(vi.name)
-    for t in g.initializer:
-        t.name = rename(t.name)
-    for n in g.node:
-        ins, outs = [rename(v) if v else "" for v in n.input], [rename(v) if v else "" for v in n.output]
-        del n.input[:]
-        del n.output[:]
-        n.input.extend(ins)
-        n.output.extend(outs)
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                a.g.CopyFrom(rename_graph(a.g, rename))
-            elif a.type == onnx.AttributeProto.GRAPHS:
-                for sub in a.graphs:
-                    sub.CopyFrom(rename_graph(sub, rename))
-    return g
-
-
-def import_subgraph(ctx, graph: onnx.GraphProto, values: dict, blocked: dict, bind: list, prefix: str,
-                    what: str) -> list:
-    """Import ``graph`` with its formal inputs bound to ``bind``; returns its output values."""
-    from .context import add_constant
-    from .importer import _initializer, _sorted_nodes, import_nodes
-
-    own = defined_names(graph)
-    g = rename_graph(graph, lambda n: prefix + n if n in own else n)
-    if len(bind) > len(g.input):
-        raise UnsupportedHere(f"{what} binds {len(bind)} inputs to a body of {len(g.input)}")
-    for vi, v in zip(g.input, bind):
-        values[vi.name] = v
-    for t in g.initializer:
-        values[t.name] = add_constant(ctx.graph, _initializer(t, ctx.where), name=t.name)
-    nodes = _sorted_nodes(g, set(values) | set(blocked), ctx.where)
-    problems: list = []
-    import_nodes(ctx, nodes, values, blocked, problems)
-    if problems:
-        raise UnsupportedHere(f"{what}: " + "; ".join(f"{op}: {why}" for op, _, why in problems[:3]))
-    outs = []
-    for vi in g.output:
-        if vi.name not in values:
-            raise UnsupportedHere(f"{what} does not compute {vi.name!r}")
-        outs.append(values[vi.name])
-    return outs
 
 
 def _prefix(ctx, node, tag: str) -> str:
@@ -91,13 +33,12 @@ def _prefix(ctx, node, tag: str) -> str:
 @onnx_op("If")
 def _if(ctx, node, inputs, attrs):
     if inputs[0] is not None and inputs[0].const is None:
-        from .ops_control_runtime import runtime_if
 
         return runtime_if(ctx, node, inputs, attrs)        # the condition is data: both branches compiled
     cond = bool(ctx.scalar(inputs[0], "If's condition"))
     branch = attrs["then_branch" if cond else "else_branch"]
-    return import_subgraph(ctx, branch, ctx.values, ctx.blocked, [], _prefix(ctx, node, "then" if cond else "else"),
-                           f"the {'then' if cond else 'else'} branch of If")
+    return ctx.import_subgraph(branch, ctx.values, ctx.blocked, [], _prefix(ctx, node, "then" if cond else "else"),
+                               f"the {'then' if cond else 'else'} branch of If")
 
 
 def _stack(ctx, parts, axis: int = 0):
@@ -114,7 +55,6 @@ def _loop(ctx, node, inputs, attrs):
     try:
         return _unrolled_loop(ctx, node, inputs, attrs)
     except UnsupportedHere:
-        from .ops_control_runtime import runtime_loop
 
         return runtime_loop(ctx, node, inputs, attrs)      # a data trip count or condition: a sub-plan
 
@@ -136,8 +76,8 @@ def _unrolled_loop(ctx, node, inputs, attrs):
     i = 0
     while i < limit and cond:
         bind = [ctx.const(np.array(i, np.int64)), ctx.const(np.array(cond))] + state
-        outs = import_subgraph(ctx, body, ctx.values, ctx.blocked, bind, _prefix(ctx, node, f"it{i}_"),
-                               f"iteration {i} of Loop")
+        outs = ctx.import_subgraph(body, ctx.values, ctx.blocked, bind, _prefix(ctx, node, f"it{i}_"),
+                                   f"iteration {i} of Loop")
         cond = bool(ctx.scalar(outs[0], "Loop's continuation condition"))
         state = outs[1:1 + n_state]
         if not scans:
@@ -168,7 +108,6 @@ def _scan(ctx, node, inputs, attrs):
     axes = [a % x.type.rank for a, x in zip(in_axes, xs)]
     lengths = {x.shape[a] for x, a in zip(xs, axes)}
     if len(lengths) == 1 and not isinstance(next(iter(lengths)), int):
-        from .ops_control_runtime import runtime_scan
 
         return runtime_scan(ctx, node, inputs, attrs, state, xs, axes, in_dirs, out_axes, out_dirs)  # a sub-plan
     if len(lengths) != 1 or not isinstance(next(iter(lengths)), int):
@@ -186,8 +125,8 @@ def _scan(ctx, node, inputs, attrs):
             starts[a], ends[a] = k, k + 1
             sl = ctx.op(Op.SLICE, [x], starts=tuple(starts), ends=tuple(ends), steps=(1,) * x.type.rank)
             parts.append(ctx.op(Op.RESHAPE, [sl], shape=tuple(d_ for j, d_ in enumerate(x.shape) if j != a)))
-        res = import_subgraph(ctx, body, ctx.values, ctx.blocked, state + parts, _prefix(ctx, node, f"step{t}_"),
-                              f"step {t} of Scan")
+        res = ctx.import_subgraph(body, ctx.values, ctx.blocked, state + parts, _prefix(ctx, node, f"step{t}_"),
+                                  f"step {t} of Scan")
         state = res[:len(state)]
         for j, v in enumerate(res[len(state):]):
             outs_t[j].append(v)

@@ -16,7 +16,7 @@ from ...ir import DType, Graph, Op, SymExpr, TensorType, Value
 from ...ops.dynamic import fresh_symbol
 from cortado.runtime.errors import CortadoError
 from .context import UnsupportedHere
-from .ops_control import defined_names
+from .subgraph_names import defined_names
 
 
 def free_names(graph: onnx.GraphProto) -> list[str]:
@@ -48,8 +48,6 @@ def _info(name: str, t: TensorType):
 def body_graph(ctx, body: onnx.GraphProto, formal: list[TensorType], captured: list[str], what: str) -> Graph:
     """``body`` as an IR graph whose inputs are its formal inputs (typed ``formal``) then the
     non-constant ``captured`` enclosing values; captured constants become its own weights."""
-    from .importer import import_onnx
-
     if len(formal) != len(body.input):
         raise UnsupportedHere(f"{what} declares {len(body.input)} inputs, expected {len(formal)}")
     inputs = [_info(vi.name, t) for vi, t in zip(body.input, formal)]
@@ -63,7 +61,7 @@ def body_graph(ctx, body: onnx.GraphProto, formal: list[TensorType], captured: l
     g = helper.make_graph(list(body.node), body.name or "body", inputs, list(body.output), inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", ctx.opset)])
     try:
-        return import_onnx(model, name=f"{ctx.node.name or ctx.node.op_type}_{body.name or 'body'}")
+        return ctx.import_model(model, name=f"{ctx.node.name or ctx.node.op_type}_{body.name or 'body'}")
     except CortadoError as e:
         raise UnsupportedHere(f"{what}: {e.message}") from None
 
