@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.onnx_builder import Builder
+
 SEQ, DIM, HEADS, FFN = 8, 32, 4, 64
 
 
@@ -33,24 +35,7 @@ def _weights(seed: int) -> dict[str, np.ndarray]:
     return w
 
 
-class _Builder:
-    def __init__(self):
-        self.nodes, self.inits, self.n = [], [], 0
-
-    def const(self, value, dtype=np.int64):
-        self.n += 1
-        name = f"c{self.n}"
-        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def __call__(self, op, *inputs, **attrs):
-        self.n += 1
-        out = f"{op.lower()}_{self.n}"
-        self.nodes.append(helper.make_node(op, list(inputs), [out], name=f"{op}_{self.n}", **attrs))
-        return out
-
-
-def _model(b: _Builder, weights, x, y, opset):
+def _model(b: Builder, weights, x, y, opset):
     inits = b.inits + [numpy_helper.from_array(v, k) for k, v in weights.items()]
     graph = helper.make_graph(
         b.nodes + [helper.make_node("Identity", [y], ["out"])], "encoder",
@@ -62,7 +47,7 @@ def _model(b: _Builder, weights, x, y, opset):
 def torchscript_encoder(seed: int = 0):
     """The TorchScript exporter's spelling (opset 14)."""
     w = _weights(seed)
-    b = _Builder()
+    b = Builder()
     x = "x"
     dh = DIM // HEADS
     shape = b("Shape", x)
@@ -101,7 +86,7 @@ def torchscript_encoder(seed: int = 0):
 def dynamo_encoder(seed: int = 0):
     """The dynamo exporter's spelling (opset 20): LayerNormalization, Gelu, constant reshapes."""
     w = _weights(seed)
-    b = _Builder()
+    b = Builder()
     x = "x"
     dh = DIM // HEADS
 
