@@ -335,7 +335,7 @@ import sys
 import numpy as np
 
 from cortado.runtime.devices import get_device, resolve_target
-from cortado.runtime.model import Launch
+from cortado.runtime.launch import Launch
 
 HERE = pathlib.Path(__file__).resolve().parent
 _cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])

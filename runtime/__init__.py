@@ -22,9 +22,12 @@ def load(path, *, target: str = "auto", trusted_keys=None) -> "CompiledModel":
     ``trusted_keys`` (Ed25519 public keys: PEM file paths, PEM bytes or key objects) refuses an
     artifact unless one of them signed it (``cortado sign``), before any of its code is
     imported; None, the default, loads unsigned artifacts (local use)."""
-    from .artifact import load_artifact
+    from .artifact import read_artifact
+    from .model import CompiledModel
 
-    return load_artifact(path, target=target, trusted_keys=trusted_keys)
+    manifest, source, constants, cubins = read_artifact(path, trusted_keys)
+    return CompiledModel(manifest["plan"], source, constants, target=target, stats=dict(manifest.get("stats", {})),
+                         cubins=cubins, cubin_index=manifest.get("cubins", []))
 
 
 def __getattr__(name: str):

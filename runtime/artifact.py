@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .artifact_files import KERNELS, MANIFEST, WEIGHTS
 from .dtypes import numpy_dtype
 from .errors import ArtifactError
 from .loader import usual_mode
@@ -34,7 +35,6 @@ from .loader import usual_mode
 FORMAT = "cortado-artifact"
 VERSION = 2                 # 2: plans may hold host steps and run-time symbols (segments.py)
 READS = (1, 2)              # version 1 plans are version 2 plans without host steps: they still load
-MANIFEST, KERNELS, WEIGHTS = "manifest.json", "kernels.py", "weights.safetensors"
 
 
 def _sha256(data: bytes) -> str:
@@ -404,12 +404,3 @@ def _load_weights(data: bytes, dtypes: dict, path: Path) -> dict[str, np.ndarray
             a = a.view(numpy_dtype("bfloat16"))
         out[name] = a
     return out
-
-
-def load_artifact(path, *, target: str = "auto", trusted_keys=None):
-    from .model import CompiledModel
-
-    manifest, source, constants, cubins = read_artifact(path, trusted_keys)
-    stats = dict(manifest.get("stats", {}))
-    return CompiledModel(manifest["plan"], source, constants, target=target, stats=stats, cubins=cubins,
-                         cubin_index=manifest.get("cubins", []))

@@ -27,20 +27,18 @@ SUB_PREFIX = "sub{}/"
 
 
 def submodel(model, index: int):
-    """The body ``index`` of ``model``'s plan as a ``CompiledModel`` (built once)."""
+    """The body ``index`` of ``model``'s plan as a model of ``model``'s class (built once)."""
     subs = model.__dict__.setdefault("_subs", {})
     sub = subs.get(index)
     if sub is not None:
         return sub
     with model._load_lock:
         sub = subs.get(index)
-        if sub is None:
-            from .model import CompiledModel
-
+        if sub is None:          # a body is a model of the same kind as the one that holds it
             spec = model.plan["subplans"][index]
             prefix = SUB_PREFIX.format(index)
             consts = {k[len(prefix):]: v for k, v in model.constants.items() if k.startswith(prefix)}
-            sub = CompiledModel(spec["plan"], spec["source"], consts, target=model.device,
+            sub = type(model)(spec["plan"], spec["source"], consts, target=model.device,
                                 max_elements=model.max_elements)
             subs[index] = sub
     return sub

@@ -28,24 +28,10 @@ from .segments import late_buffers, late_values, run_segments
 from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
 from .errors import ArtifactError, CortadoError, InputError, KernelLaunchError
+from .launch import Launch
 from .limits import INDEX_LIMIT, check_elements, max_elements
 
 MAX_ELEMENTS = INDEX_LIMIT   # kernels index with 32-bit offsets
-
-
-@dataclass
-class Launch:
-    """One kernel launch of the plan, resolved for concrete buffers and sizes."""
-
-    step: int
-    kernel: Any              # the kernel function of the loaded module
-    grid: tuple
-    args: list               # tensors and ints, in the kernel's parameter order
-    config: dict             # constexprs plus num_warps / num_stages
-
-    @property
-    def constexprs(self) -> dict:
-        return {k: v for k, v in self.config.items() if k not in ("num_warps", "num_stages")}
 
 
 class CompiledModel:

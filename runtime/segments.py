@@ -30,6 +30,7 @@ from .dtypes import numpy_dtype
 from .errors import ArtifactError, CortadoError, InputError
 from .control import run_control
 from .hostops import CONTROL, run_host_op
+from .launch import Launch
 from .limits import check_elements, max_elements
 
 __all__ = ["late_buffers", "late_values", "run_segments"]
@@ -109,8 +110,6 @@ class _Call:
     def launch(self, i: int, step: Mapping):
         """The ``Launch`` of kernel step ``i`` at the sizes bound now, or None when every value
         it writes is empty."""
-        from .model import Launch
-
         outs = step.get("outputs") or ()
         if outs and all(0 in self.shape(n) for n in outs):
             return None

@@ -1,7 +1,7 @@
 """Ed25519 signatures on ``.cortado`` artifacts: who built this code?
 
 An artifact holds Python kernel source that runs when the model loads, so a server that loads
-artifacts from a shared store must know who built them. ``sign_artifact`` adds
+artifacts from a shared store must know who built them. ``artifact_signing.sign_artifact`` adds
 ``signature.json`` beside the manifest: an Ed25519 signature over the exact bytes of
 ``manifest.json``. The manifest already records the SHA-256 of every other file (kernels,
 weights, cubins) and of itself, so one signature over it covers the whole artifact.
@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Iterable
 
+from .artifact_files import MANIFEST, SIGNATURE
 from .errors import ArtifactError, CortadoError
 
-SIGNATURE = "signature.json"
 ALGORITHM = "ed25519"
 INSTALL_HINT = "install the signing extra: pip install 'cortado[serve]'"
 
 
-def _crypto():
+def crypto_modules():
+    """(ed25519, serialization, InvalidSignature) from ``cryptography``, imported on first use."""
     try:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import serialization
@@ -46,7 +46,7 @@ def _crypto():
 def generate_key(path) -> tuple[str, str]:
     """Write a new private key to ``path`` (PEM, mode 0600) and its public key to ``path.pub``;
     returns both paths. Refuses to overwrite an existing key."""
-    ed25519, serialization, _ = _crypto()
+    ed25519, serialization, _ = crypto_modules()
     path = Path(os.fspath(path))
     pub = path.with_name(path.name + ".pub")
     for p in (path, pub):
@@ -74,7 +74,7 @@ def _read_key_file(key, what: str) -> bytes:
 
 def load_private_key(key):
     """An Ed25519 private key from a PEM file path (or PEM bytes)."""
-    ed25519, serialization, _ = _crypto()
+    ed25519, serialization, _ = crypto_modules()
     data = key if isinstance(key, bytes) else _read_key_file(key, "private key")
     try:
         k = serialization.load_pem_private_key(data, password=None)
@@ -88,7 +88,7 @@ def load_private_key(key):
 
 def load_public_key(key):
     """An Ed25519 public key from a PEM file path, PEM bytes, 32 raw bytes, or a key object."""
-    ed25519, serialization, _ = _crypto()
+    ed25519, serialization, _ = crypto_modules()
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key
     if isinstance(key, ed25519.Ed25519PrivateKey):
@@ -107,8 +107,8 @@ def load_public_key(key):
     return k
 
 
-def _raw(public_key) -> bytes:
-    _, serialization, _ = _crypto()
+def raw_public_bytes(public_key) -> bytes:
+    _, serialization, _ = crypto_modules()
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -117,9 +117,7 @@ def check_signature(files: dict[str, bytes], trusted_keys: Iterable, where) -> N
     """Raise ``ArtifactError`` unless ``files`` (an artifact's files by name) carry a valid
     signature of their manifest by one of ``trusted_keys``, and every file is either the
     manifest, the signature, or named with its hash in the manifest."""
-    from .artifact import MANIFEST
-
-    _, _, InvalidSignature = _crypto()
+    _, _, InvalidSignature = crypto_modules()
     keys = [load_public_key(k) for k in trusted_keys]
     if not keys:
         raise ArtifactError("trusted_keys is empty: no artifact could be trusted",
@@ -138,7 +136,7 @@ def check_signature(files: dict[str, bytes], trusted_keys: Iterable, where) -> N
         raise ArtifactError(f"{SIGNATURE} is malformed ({e})", where=str(where), hint=hint) from None
     manifest = files.get(MANIFEST, b"")
     for key in keys:
-        if _raw(key) != signer:
+        if raw_public_bytes(key) != signer:
             continue
         try:
             key.verify(signature, manifest)
@@ -157,59 +155,3 @@ def check_signature(files: dict[str, bytes], trusted_keys: Iterable, where) -> N
     if extra:
         raise ArtifactError(f"the artifact holds files its signed manifest does not list: {', '.join(extra[:5])}",
                             where=str(where), hint="remove them, or re-save and re-sign the artifact")
-
-
-# -- signing -------------------------------------------------------------------------------------
-def sign_artifact(path, key) -> str:
-    """Sign the artifact at ``path`` (folder or zip) with the private ``key`` (PEM path or key
-    object); any earlier signature is replaced. The artifact is verified first, so only an
-    intact artifact gets signed. Returns the signer's public key as hex."""
-    from .artifact import MANIFEST, read_artifact
-    from .loader import write_atomic
-
-    ed25519, _, _ = _crypto()
-    private = key if isinstance(key, ed25519.Ed25519PrivateKey) else load_private_key(key)
-    path = Path(os.fspath(path))
-    read_artifact(path)                                   # hashes and plan intact (raises otherwise)
-    manifest = _read_member(path, MANIFEST)
-    public = _raw(private.public_key())
-    record = {"algorithm": ALGORITHM, "public_key": public.hex(), "signature": private.sign(manifest).hex(),
-              "signed": MANIFEST}
-    blob = json.dumps(record, indent=1).encode()
-    if path.is_dir():
-        write_atomic(path / SIGNATURE, blob)
-    else:
-        _rewrite_zip(path, {SIGNATURE: blob})
-    return public.hex()
-
-
-def _read_member(path: Path, name: str) -> bytes:
-    if path.is_dir():
-        return (path / name).read_bytes()
-    with zipfile.ZipFile(path) as z:
-        return z.read(name)
-
-
-def _rewrite_zip(path: Path, replace: dict[str, bytes]) -> None:
-    """Copy the zip with ``replace``'s entries swapped in, then rename it into place."""
-    import tempfile
-
-    from .loader import usual_mode
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(path) as src, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as dst:
-                for info in src.infolist():
-                    if info.filename not in replace:
-                        dst.writestr(info, src.read(info))
-                for name, data in replace.items():
-                    dst.writestr(name, data)
-            f.flush()
-            os.fsync(f.fileno())
-        usual_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

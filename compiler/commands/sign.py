@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from cortado.runtime import signing
+    from cortado.runtime import artifact_signing, signing
 
     if args.generate_key:
         if args.artifact or args.key:
@@ -31,6 +31,6 @@ def run(args) -> int:
         return 0
     if not args.artifact or not args.key:
         raise CortadoError("give an artifact and --key KEY (or --generate-key KEY to make one)")
-    signer = signing.sign_artifact(args.artifact, args.key)
+    signer = artifact_signing.sign_artifact(args.artifact, args.key)
     print(f"signed {args.artifact} (public key {signer[:16]}…)")
     return 0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cortado
-from cortado.runtime.model import Launch
+from cortado.runtime.launch import Launch
 from cortado.testing.reference import assert_close, assert_close_to_scale, run_onnxruntime
 
 from simulated_gpu import SimulatedFault, SimulatedGpu

@@ -17,7 +17,7 @@ from cortado import runtime  # noqa: E402
 from cortado.errors import ArtifactError, CortadoError  # noqa: E402
 from cortado.ir import Graph, Sym, TensorType  # noqa: E402
 from cortado import ops  # noqa: E402
-from cortado.runtime import artifact as artifact_module, signing  # noqa: E402
+from cortado.runtime import artifact as artifact_module, artifact_signing, signing  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def keys(tmp_path_factory):
 def signed(request, tmp_path, model, keys):
     path = tmp_path / f"m{request.param}"
     model.save(path)
-    signing.sign_artifact(path, keys["a"][0])
+    artifact_signing.sign_artifact(path, keys["a"][0])
     return path
 
 
@@ -79,7 +79,7 @@ def test_unsigned_artifact_is_refused(tmp_path, model, keys, monkeypatch):
 def test_manifest_edited_after_signing_is_refused(tmp_path, model, keys):
     path = tmp_path / "m.cortado"
     model.save(path)
-    signing.sign_artifact(path, keys["a"][0])
+    artifact_signing.sign_artifact(path, keys["a"][0])
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["stats"]["note"] = "edited"
     (path / "manifest.json").write_text(json.dumps(manifest))
@@ -90,7 +90,7 @@ def test_manifest_edited_after_signing_is_refused(tmp_path, model, keys):
 def test_kernels_edited_after_signing_are_refused(tmp_path, model, keys):
     path = tmp_path / "m.cortado"
     model.save(path)
-    signing.sign_artifact(path, keys["a"][0])
+    artifact_signing.sign_artifact(path, keys["a"][0])
     (path / "kernels.py").write_text((path / "kernels.py").read_text() + "\nimport os\n")
     with pytest.raises(ArtifactError, match="kernels.py does not match its recorded hash"):
         runtime.load(path, trusted_keys=[keys["a"][1]])
@@ -99,7 +99,7 @@ def test_kernels_edited_after_signing_are_refused(tmp_path, model, keys):
 def test_files_the_manifest_does_not_list_are_refused(tmp_path, model, keys):
     path = tmp_path / "m.zip"
     model.save(path)
-    signing.sign_artifact(path, keys["a"][0])
+    artifact_signing.sign_artifact(path, keys["a"][0])
     with zipfile.ZipFile(path, "a") as z:
         z.writestr("cubins/sm_80/extra.cubin", b"\0" * 16)
     with pytest.raises(ArtifactError, match="does not list: cubins/sm_80/extra.cubin"):
