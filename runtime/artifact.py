@@ -24,6 +24,7 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def save_artifact(model, path) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".zip":
-            _write_zip(path, files)
+            write_zip(path, files)
         else:
             _write_dir(path, files)
     except OSError as e:
@@ -219,13 +220,16 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _write_zip(path: Path, files: dict[str, bytes]) -> None:
+def write_zip(path: Path, files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> None:
+    """Write ``files`` (a mapping, or (name, bytes) pairs read one at a time) as the zip
+    artifact ``path``: into a temporary file beside it, then renamed into place."""
     _refuse_foreign(path)
+    entries = files.items() if isinstance(files, Mapping) else files
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-                for name, data in files.items():
+                for name, data in entries:
                     z.writestr(name, data)
             f.flush()
             os.fsync(f.fileno())

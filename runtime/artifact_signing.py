@@ -7,15 +7,15 @@ verifies it with ``artifact.read_artifact``, so it sits above both.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
-from .artifact import read_artifact
+from .artifact import read_artifact, write_zip
 from .artifact_files import MANIFEST, SIGNATURE
-from .loader import usual_mode, write_atomic
+from .loader import write_atomic
 from .signing import ALGORITHM, crypto_modules, load_private_key, raw_public_bytes
 
 
@@ -47,21 +47,7 @@ def _read_member(path: Path, name: str) -> bytes:
 
 
 def _rewrite_zip(path: Path, replace: dict[str, bytes]) -> None:
-    """Copy the zip with ``replace``'s entries swapped in, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(path) as src, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as dst:
-                for info in src.infolist():
-                    if info.filename not in replace:
-                        dst.writestr(info, src.read(info))
-                for name, data in replace.items():
-                    dst.writestr(name, data)
-            f.flush()
-            os.fsync(f.fileno())
-        usual_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """The zip artifact with ``replace``'s entries swapped in (written beside it, then renamed)."""
+    with zipfile.ZipFile(path) as src:
+        kept = ((info.filename, src.read(info)) for info in src.infolist() if info.filename not in replace)
+        write_zip(path, itertools.chain(kept, replace.items()))

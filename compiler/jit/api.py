@@ -35,6 +35,7 @@ from .raising import raise_idioms
 from .symbolic import Specialize
 from .trace import Trace
 from .tracer import Tracer
+from . import ufunc_dispatch  # noqa: F401  (with functions and indexing: how tracers dispatch)
 
 __all__ = ["jit", "JitFunction", "Lowered", "CacheInfo"]
 

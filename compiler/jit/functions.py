@@ -21,6 +21,7 @@ from .indexing import take
 from .shapeops import norm_axes, norm_axis
 from .symbolic import Specialize, symbols_of, unwrap
 from .trace import Trace
+from .tracer import DISPATCH
 from .ufuncs import UFUNCS, apply_ufunc, lift, operand_dtype
 
 __all__ = ["FUNCTIONS", "METHODS", "dispatch_function", "call_method", "reduce", "cumsum"]
@@ -317,3 +318,7 @@ def call_method(t: Trace, name: str, x, args, kwargs):
 
 def expand_dims_to(t: Trace, x, extra: int):
     return shapeops.expand_dims_to(t, x, extra)
+
+
+DISPATCH["function"] = dispatch_function
+DISPATCH["method"] = call_method

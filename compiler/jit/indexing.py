@@ -18,6 +18,7 @@ from ..ir import DType, Op
 from .shapeops import norm_axis, slice_axes
 from .symbolic import Specialize, SymDim, symbols_of
 from .trace import Trace
+from .tracer import DISPATCH
 from .ufuncs import lift
 
 __all__ = ["getitem", "take"]
@@ -148,3 +149,6 @@ def take(t: Trace, a, indices, axis=None, out=None, mode="raise"):
             t.shape_error("take indices must be integers")
         idx = t.cast(idx, np.int64)
     return t.tracer(t.apply(Op.GATHER, [v, idx], axis=axis))
+
+
+DISPATCH["getitem"] = getitem

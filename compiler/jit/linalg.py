@@ -16,7 +16,7 @@ import numpy as np
 
 from ..ir import Op, Value
 from ..ir.dims import prod
-from .shapeops import norm_axis
+from .shapeops import norm_axis, ravel, reshape
 from .symbolic import unify
 from .trace import Trace
 from .ufuncs import apply_ufunc, lift, operand_dtype
@@ -62,8 +62,6 @@ def dot(t: Trace, a, b, out=None):
 
 
 def vdot(t: Trace, a, b):
-    from .shapeops import ravel
-
     return dot(t, ravel(t, a), ravel(t, b))
 
 
@@ -75,8 +73,6 @@ def inner(t: Trace, a, b):
 
 
 def outer(t: Trace, a, b, out=None):
-    from .shapeops import ravel, reshape
-
     return apply_ufunc(t, np.multiply, (reshape(t, ravel(t, a), -1, 1), reshape(t, ravel(t, b), 1, -1)))
 
 

@@ -18,7 +18,7 @@ from ..ir import Op, Value
 from ..ir.dims import Dim, SymExpr, prod
 from .symbolic import Specialize, hint, symbols_of, unify, unwrap
 from .trace import Trace
-from .ufuncs import lift
+from .ufuncs import lift, operand_dtype
 
 __all__ = ["norm_axis", "norm_axes", "reshape", "transpose", "concatenate", "expand_dims"]
 
@@ -156,8 +156,6 @@ def ravel(t: Trace, x, order="C"):
 def _result_dtype(t: Trace, arrays, dtype=None):
     if dtype is not None:
         return np.dtype(dtype)
-    from .ufuncs import operand_dtype
-
     return np.result_type(*[operand_dtype(a) for a in arrays])
 
 

@@ -20,6 +20,7 @@ from cortado.runtime.errors import CortadoError, ShapeError
 
 from .errors import UnsupportedFunctionError, user_location
 from .symbolic import Specialize, broadcast_dims, hint, symbols_of
+from .tracer import Tracer
 
 __all__ = ["Trace", "ir_dtype"]
 
@@ -64,8 +65,6 @@ class Trace:
 
     # -- building --------------------------------------------------------------------------------
     def tracer(self, value: Value):
-        from .tracer import Tracer
-
         return Tracer(self, value)
 
     def add_input(self, name: str, shape: Sequence[Dim], dtype) -> Value:

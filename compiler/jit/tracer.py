@@ -17,7 +17,13 @@ from ..ir.dims import prod
 from .errors import TracerConversionError, UnsupportedFunctionError, user_location
 from .symbolic import SymDim
 
-__all__ = ["Tracer"]
+__all__ = ["DISPATCH", "Tracer"]
+
+# How each kind of array operation on a tracer is traced, filled in by the modules that trace
+# them when ``cortado.jit`` loads: "ufunc" (ufunc_dispatch), "function" and "method"
+# (functions: ``np.sum(x)``, ``x.sum()``), "getitem" (indexing). They import ``Tracer``, so
+# it cannot import them.
+DISPATCH: dict = {}
 
 
 class Tracer(NDArrayOperatorsMixin):
@@ -71,14 +77,10 @@ class Tracer(NDArrayOperatorsMixin):
 
     # -- dispatch --------------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from .ufuncs import dispatch_ufunc
-
-        return dispatch_ufunc(self._trace, ufunc, method, inputs, kwargs)
+        return DISPATCH["ufunc"](self._trace, ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        from .functions import dispatch_function
-
-        return dispatch_function(self._trace, func, args, kwargs)
+        return DISPATCH["function"](self._trace, func, args, kwargs)
 
     # -- values are not available while tracing -------------------------------------------------
     def _no_value(self, what: str):
@@ -114,16 +116,12 @@ class Tracer(NDArrayOperatorsMixin):
                                        hint="build the result with np.where(mask, v, x) or np.concatenate")
 
     def __getitem__(self, key):
-        from .indexing import getitem
-
         with self._trace.calling("x[...]"):
-            return getitem(self._trace, self, key)
+            return DISPATCH["getitem"](self._trace, self, key)
 
     # -- methods (numpy's ndarray methods, the supported subset) -------------------------------
     def _call(self, name, *args, **kwargs):
-        from .functions import call_method
-
-        return call_method(self._trace, name, self, args, kwargs)
+        return DISPATCH["method"](self._trace, name, self, args, kwargs)
 
     def reshape(self, *shape, order="C"):
         return self._call("reshape", *shape, order=order)

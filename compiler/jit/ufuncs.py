@@ -21,8 +21,9 @@ import numpy as np
 from ..ir import DType, Op, Value
 from .symbolic import SymDim
 from .trace import Trace
+from .tracer import Tracer
 
-__all__ = ["dispatch_ufunc", "UFUNCS", "lift"]
+__all__ = ["UFUNCS", "apply_ufunc", "lift", "operand_dtype"]
 
 Builder = Callable[..., Value]
 
@@ -180,18 +181,8 @@ UFUNCS: dict[np.ufunc, Builder] = {
     np.isnan: _isnan, np.isinf: _isinf, np.isfinite: _isfinite,
 }
 
-_REDUCE_METHODS = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min",
-                   np.logical_and: "all", np.logical_or: "any"}
-
-
-def _name(ufunc) -> str:
-    return f"numpy.{ufunc.__name__}"
-
-
 def lift(t: Trace, x, dtype=None) -> Value:
     """Any operand (tracer, ndarray, numpy or Python scalar) as a value, cast to ``dtype``."""
-    from .tracer import Tracer
-
     if isinstance(x, Tracer):
         if x._trace is not t:
             t.unsupported("a traced array from another cortado.jit trace was used here",
@@ -210,15 +201,11 @@ def lift(t: Trace, x, dtype=None) -> Value:
 
 
 def _has_tracer(x) -> bool:
-    from .tracer import Tracer
-
     return any(isinstance(e, Tracer) or (isinstance(e, (list, tuple)) and _has_tracer(e)) for e in x)
 
 
 def operand_dtype(x):
     """What numpy's type resolution sees: an array's dtype, or a Python scalar's weak type."""
-    from .tracer import Tracer
-
     if isinstance(x, Tracer):
         return x.dtype
     if isinstance(x, (np.ndarray, np.generic)):
@@ -252,65 +239,3 @@ def apply_ufunc(t: Trace, ufunc, operands, dtype=None):
     del shape   # checked here so that symbolic dims specialize before the op sees them
     out = builder(t, *values)
     return t.tracer(t.numpy_shaped(t.cast(out, loop[-1]), operands))
-
-
-def _in_place(t: Trace, ufunc, method, inputs, out, kwargs):
-    """``x += y`` (numpy passes out=(x,)): compute, cast to x's dtype, and make the tracer ``x``
-    hold the result, so every name bound to it sees the update as with numpy arrays."""
-    from .tracer import Tracer
-
-    out = out if isinstance(out, tuple) else (out,)
-    if method != "__call__" or len(out) != 1 or not isinstance(out[0], Tracer) or out[0]._trace is not t:
-        t.unsupported("out= is only traced for in-place operators on traced arrays (x += y)",
-                      hint="use the returned array")
-    target = out[0]
-    result = dispatch_ufunc(t, ufunc, method, inputs, kwargs)
-    v = lift(t, result)
-    if tuple(v.shape) != tuple(target._value.shape):
-        t.shape_error(f"non-broadcastable output operand with shape {target.shape} doesn't match the broadcast "
-                      f"shape {tuple(v.shape)}")
-    if np.can_cast(v.dtype.numpy, target.dtype, casting="same_kind") is False:
-        t.shape_error(f"cannot cast ufunc {ufunc.__name__!r} output from {v.dtype.numpy} to {target.dtype} "
-                      "with casting rule 'same_kind'")
-    target._value = t.cast(v, target.dtype)
-    return target
-
-
-def dispatch_ufunc(t: Trace, ufunc, method: str, inputs, kwargs):
-    name = _name(ufunc) if method == "__call__" else f"{_name(ufunc)}.{method}"
-    with t.calling(name):
-        out = kwargs.get("out")
-        if out is not None:
-            return _in_place(t, ufunc, method, inputs, out, {k: v for k, v in kwargs.items() if k != "out"})
-        if kwargs.get("where", True) is not True:
-            t.unsupported("where= is not traced", hint="use np.where(mask, ufunc(x), fallback)")
-        dtype = kwargs.get("dtype")
-        allowed = {"out", "where", "dtype", "casting", "order", "subok"} | (
-            {"axis", "keepdims"} if method in ("reduce", "accumulate") else set())
-        extra = set(kwargs) - allowed
-        if extra:
-            t.unsupported(f"keyword(s) {', '.join(sorted(extra))} are not traced")
-        if ufunc is np.matmul and method == "__call__":
-            from .linalg import matmul
-
-            return matmul(t, *inputs)
-        if method == "__call__":
-            return apply_ufunc(t, ufunc, inputs, dtype)
-        if method == "reduce" and ufunc in _REDUCE_METHODS:
-            from .functions import reduce
-
-            axis = kwargs.get("axis", 0)
-            return reduce(t, _REDUCE_METHODS[ufunc], inputs[0], axis=axis, dtype=dtype,
-                          keepdims=kwargs.get("keepdims", False))
-        if method == "outer":
-            from .functions import expand_dims_to
-
-            a, b = inputs
-            nb = np.ndim(b) if not hasattr(b, "ndim") else b.ndim
-            a = expand_dims_to(t, a, nb)
-            return apply_ufunc(t, ufunc, (a, b), dtype)
-        if method == "accumulate" and ufunc is np.add:
-            from .functions import cumsum
-
-            return cumsum(t, inputs[0], axis=kwargs.get("axis", 0), dtype=dtype)
-        t.unsupported(f"the ufunc method {method!r} is not traced")
