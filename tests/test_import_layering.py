@@ -5,9 +5,8 @@
 An import may point down or sideways, never up: a back-edge (passes importing codegen, runtime
 importing the compiler) fails here with the file and line. Imports must not form cycles, not
 even through an import inside a function (a package importing its own submodules is not one),
-and passes and codegen keep their
-imports at module level except the few lazy ones listed below, so a cycle cannot hide inside a
-function. The last tests plant a back-edge and a cycle in a scratch tree to show the checks fail.
+and passes and codegen keep their imports at module level except the few lazy ones listed
+below. The last tests plant a back-edge and a cycle in a scratch tree to show the checks fail.
 """
 
 from __future__ import annotations
