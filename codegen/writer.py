@@ -76,8 +76,9 @@ def has_lowering(op) -> bool:
 LAYOUTS: contextvars.ContextVar[dict] = contextvars.ContextVar("LAYOUTS", default={})
 
 _LOCAL = re.compile(r"^(x|i|g|k|t|y|acc|cnt|r)\d*$")
-# what a generated line defines: ``a = ...``, ``a, b = ...`` or ``for a in ...``
-_DEFINES = re.compile(r"^\s*(?:([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)|for\s+([A-Za-z_]\w*)\s+in\b)")
+# what a generated line defines: ``a = ...``, ``a += ...``, ``a, b = ...`` or ``for a in ...``
+_DEFINES = re.compile(r"^\s*(?:([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?://|<<|>>|[-+*/%&|^])?=(?!=)"
+                      r"|for\s+([A-Za-z_]\w*)\s+in\b)")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
@@ -119,8 +120,17 @@ class KernelWriter:
         self._headers: list[int | None] = []
         self._header_indents: list[int] = []
         self._defs: dict[str, int] = {}
+        # per open scope a serial number; per name, the loops code reading it was moved out of
+        # (redefining the name inside one of those, while it is open, would be a miscompile)
+        self._scope_ids: list[int] = []
+        self._moved_reads: dict[str, set[int]] = {}
 
     # -- names and parameters ----------------------------------------------------------------
+    def _fresh_serial(self) -> int:
+        n = self._counters.get("", 0)
+        self._counters[""] = n + 1
+        return n
+
     def fresh(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0)
         self._counters[prefix] = n + 1
@@ -140,11 +150,12 @@ class KernelWriter:
         if m is None:
             return
         names, loop_var = m.group(1), m.group(2)
-        if loop_var:
-            self._defs[loop_var] = depth + 1
-        else:
-            for name in names.split(","):
-                self._defs[name.strip()] = depth
+        defined = [loop_var] if loop_var else [n.strip() for n in names.split(",")]
+        for name in defined:
+            self._defs[name] = depth + 1 if loop_var else depth
+            if self._moved_reads.get(name, set()) & set(self._scope_ids[:depth]):
+                raise AssertionError(f"generated code redefines {name!r} inside a loop that code reading it "
+                                     "was moved out of; define it before the loop")
 
     def assign(self, prefix: str, expr: str) -> str:
         name = self.fresh(prefix)
@@ -184,6 +195,9 @@ class KernelWriter:
         name = self.fresh(prefix)
         at = self._headers[level]
         self.body.insert(at, f"{name} = {expr}", self._header_indents[level])
+        escaped = set(self._scope_ids[level:])
+        for word in _WORDS.findall(expr):
+            self._moved_reads.setdefault(word, set()).update(escaped)
         for d in range(level, len(self._headers)):     # the headers below moved down a line
             if self._headers[d] is not None and self._headers[d] >= at:
                 self._headers[d] += 1
@@ -270,6 +284,7 @@ class KernelWriter:
         is_loop = last >= 0 and self.body.line_at(last).lstrip().startswith("for ")
         self._headers.append(last if is_loop else None)
         self._header_indents.append(self.body.depth)
+        self._scope_ids.append(self._fresh_serial())
         self._scopes.append({})
         try:
             with self.body.indent():
@@ -278,6 +293,7 @@ class KernelWriter:
             self._scopes.pop()
             self._headers.pop()
             self._header_indents.pop()
+            self._scope_ids.pop()
 
     @contextlib.contextmanager
     def loop(self, count, prefix: str = "k"):

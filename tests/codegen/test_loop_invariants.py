@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,3 +95,20 @@ def test_window_kernels_compute_what_the_reference_computes(kind, k, s, p, hw, s
     g.add_output(ops.apply(g, "Relu", [y]).output, "y")
     feeds = {"x": np.random.default_rng(seed).standard_normal((1, 2) + hw).astype(np.float32)}
     assert_close(cortado.compile(g, target="interpreter").run(feeds)["y"], ops.evaluate(g, feeds)["y"])
+
+
+def test_redefining_a_name_that_moved_code_reads_inside_that_loop_is_refused():
+    """``rc`` read by code moved out of the loop, then reassigned in the loop's body: the moved
+    code would see only the first value. The writer refuses instead of miscompiling."""
+    w = KernelWriter([], tile="[BLOCK]")
+    w.line("rc = tl.arange(0, BLOCK)")
+    with w.loop(4) as k:
+        w.idx(ix.add(ix.mod(ix.var("rc"), 3), ix.var(k)))
+        with pytest.raises(AssertionError, match="redefines 'rc' inside a loop"):
+            w.line(f"rc = rc + {k}")
+    w2 = KernelWriter([], tile="[BLOCK]")            # a later, separate loop may redefine it
+    w2.line("rc = tl.arange(0, BLOCK)")
+    with w2.loop(4) as k:
+        w2.idx(ix.add(ix.mod(ix.var("rc"), 3), ix.var(k)))
+    with w2.loop(4):
+        w2.line("rc = rc + 1")
