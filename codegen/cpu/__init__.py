@@ -32,7 +32,7 @@ interpreter instead (plan["cpu"]["interpreted"])."""
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 '''
 
 

@@ -2,8 +2,8 @@
 
 Each function here is copied by source into the generated module when a kernel uses it
 (``helper_source``), so the module runs with numpy alone, after ``cortado.runtime.load``,
-without importing the compiler. They may use ``np``, ``sliding_window_view`` and the other
-helpers named in ``NEEDS``; nothing else.
+without importing the compiler. They may use ``np``, ``as_strided``, ``itertools`` and the
+other helpers named in ``NEEDS``; nothing else.
 
 Convolutions are windows + one matmul per call (numpy's BLAS; it releases the GIL, so
 concurrent calls run in parallel); depthwise convolutions and pooling are one whole-tensor
@@ -16,7 +16,7 @@ import inspect
 import itertools
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 
 def cdiv(a, b):
@@ -84,11 +84,13 @@ def conv(x, w, b, strides, pads, dilations, group, out=None):
         if all(kk == 1 for kk in k) and all(s == 1 for s in strides):
             cols = xp.reshape(n, group, cg, length)
         else:
-            win = sliding_window_view(xp, eff, axis=tuple(range(2, 2 + sp)))
-            win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)
-                      + tuple(slice(None, None, d) for d in dilations)]            # n, c, o..., k...
-            perm = (0, 1) + tuple(range(2 + sp, 2 + 2 * sp)) + tuple(range(2, 2 + sp))
-            cols = np.ascontiguousarray(win.transpose(perm)).reshape(n, group, cg * int(np.prod(k)), length)
+            # the windows as one strided view, (n, c, taps..., outputs...), copied once (im2col);
+            # built directly: sliding_window_view's checks cost more than a small conv's matmul
+            st = xp.strides
+            win = as_strided(xp, shape=(n, c) + tuple(k) + osz, writeable=False,
+                             strides=st[:2] + tuple(st[2 + i] * dilations[i] for i in range(sp))
+                             + tuple(st[2 + i] * strides[i] for i in range(sp)))
+            cols = np.ascontiguousarray(win).reshape(n, group, cg * int(np.prod(k)), length)
         wg = w.reshape(1, group, mg, -1)
         np.matmul(wg, cols, out=res.reshape(n, group, mg, length))
     if b is not None:

@@ -34,7 +34,7 @@ CPU_OPS: dict[Op, Callable] = {}
 CPU_DTYPES = {"float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
               "bool"}
 # names a value may not take: the module's helpers and imports, and Python's builtins
-_RESERVED = set(HELPERS) | {"np", "as_strided", "sliding_window_view", "itertools", "inspect", "math"} | set(dir(builtins))
+_RESERVED = set(HELPERS) | {"np", "as_strided", "itertools", "inspect", "math"} | set(dir(builtins))
 
 
 class Unsupported(Exception):
