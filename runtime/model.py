@@ -59,8 +59,8 @@ class CompiledModel:
         self.cubin_index = list(cubin_index or [])
         self._graph = None          # CUDA graphs (devices/cuda_graph.py), after use_cuda_graph()
         self.max_elements = max_elements   # None: $CORTADO_MAX_ELEMENTS or the 32-bit bound, read per run
-        # per binding of the plan's symbols: every value's shape and every launch's size
-        # arguments (``_sizes_for``), and the element limits already checked at those sizes
+        # per binding of the plan's symbols: every value's shape and the launches that write
+        # only empty values (``_sizes_for``), and the element limits already checked at them
         self._sizes: dict[tuple, _Sizes] = {}
         self._checked: set[tuple] = set()
 
@@ -349,13 +349,18 @@ class CompiledModel:
         found = self._sizes.get(key)
         if found is not None:
             return found
-        values = self.plan["values"]
-        shapes = {name: self._shape(info["shape"], env) for name, info in values.items()
-                  if name not in self._late_values}
+        shapes = {}
+        for name, info in self.plan["values"].items():
+            if name in self._late_values:
+                continue        # sized by data: bound when a host step runs
+            try:
+                shapes[name] = self._shape(info["shape"], env)
+            except CortadoError as e:
+                raise InputError(f"the inputs do not determine the size of value {name!r}: {e.message}") from None
         empty = set()
         for i, step in enumerate(self.plan["steps"]):
             outs = step.get("outputs") or ()
-            if outs and all(0 in shapes[n] for n in outs):
+            if outs and all(0 in shapes.get(n, ()) for n in outs):   # data-sized: not known empty
                 empty.add(i)
         found = _Sizes(shapes, frozenset(empty))
         if len(self._sizes) >= _SIZES_KEPT:     # many shapes seen (a dynamic model): start over
@@ -443,14 +448,8 @@ class CompiledModel:
         # 10^12 elements costs nothing until it is made contiguous); once per sizes and limit
         limit = max_elements(self.max_elements)
         checked = (tuple(env.get(k) for k in self._env_keys), limit)
-        if checked not in self._checked:
-            for name, info in self.plan["values"].items():
-                if name in self._late_values:
-                    continue        # sized by data: checked when a host step binds its sizes
-                try:
-                    shape = self._shape(info["shape"], env)
-                except CortadoError as e:
-                    raise InputError(f"the inputs do not determine the size of value {name!r}: {e.message}") from None
+        if checked not in self._checked:      # values sized by data: checked when bound
+            for name, shape in self._sizes_for(env).shapes.items():
                 check_elements(shape, f"value {name!r}", limit)
             if len(self._checked) >= _SIZES_KEPT:
                 self._checked = set()
