@@ -48,13 +48,13 @@ def _window(ptrs: np.ndarray, mask: np.ndarray | None, itemsize: int):
     rel = addr - np.uint64(lo)
     if live is not None:
         rel = np.where(live, rel, np.uint64(0))
+    power_of_two = itemsize & (itemsize - 1) == 0
     if itemsize > 1:                    # every lane a whole element away from the lowest
-        power_of_two = itemsize & (itemsize - 1) == 0
         misaligned = rel & np.uint64(itemsize - 1) if power_of_two else rel % np.uint64(itemsize)
         if misaligned.any():
             return None
     memory = np.frombuffer((ctypes.c_char * span).from_address(lo), np.uint8)
-    if itemsize & (itemsize - 1) == 0:       # bytes -> elements in place; every offset < 2**63
+    if power_of_two:                    # bytes -> elements in place; every offset < 2**63
         in_place = isinstance(rel, np.ndarray) and rel.ndim > 0
         offsets = np.right_shift(rel, np.uint64(itemsize.bit_length() - 1), out=rel if in_place else None)
     else:
@@ -105,9 +105,8 @@ def install() -> bool:
         return False
     builder = getattr(ti, "InterpreterBuilder", None)
     handle = getattr(ti, "TensorHandle", None)
-    np_dtype = getattr(ti, "_get_np_dtype", None)
-    if builder is None or handle is None or np_dtype is None or not hasattr(builder, "create_masked_load") \
-            or not hasattr(builder, "create_masked_store"):
+    if builder is None or handle is None or not hasattr(ti, "_get_np_dtype") \
+            or not hasattr(builder, "create_masked_load") or not hasattr(builder, "create_masked_store"):
         return False
     if getattr(builder.create_masked_load, "_cortado_memory", False):
         return True
@@ -115,8 +114,9 @@ def install() -> bool:
 
     def create_masked_load(self, ptrs, mask, other, *args, **kwargs):
         dtype_tt = ptrs.get_element_ty()
+        # the module's lookup at call time: interpreter_dtype_cache may have replaced it since
         out = gather(ptrs.data, None if mask is None else mask.data, None if other is None else other.data,
-                     np_dtype(dtype_tt))
+                     ti._get_np_dtype(dtype_tt))
         if out is None:
             return load(self, ptrs, mask, other, *args, **kwargs)
         return handle(out, dtype_tt)
