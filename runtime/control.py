@@ -39,7 +39,7 @@ def submodel(model, index: int):
             prefix = SUB_PREFIX.format(index)
             consts = {k[len(prefix):]: v for k, v in model.constants.items() if k.startswith(prefix)}
             sub = type(model)(spec["plan"], spec["source"], consts, target=model.device,
-                                max_elements=model.max_elements)
+                              max_elements=model.max_elements)
             subs[index] = sub
     return sub
 
