@@ -26,6 +26,7 @@ from cortado.ops import Category, get_op
 
 from . import exprs
 from . import index as ix
+from .loop_motion import WORDS, LoopMotion
 from .lowering import LoweringKind, register, section
 from .text import IndentedBuffer
 
@@ -76,11 +77,6 @@ def has_lowering(op) -> bool:
 LAYOUTS: contextvars.ContextVar[dict] = contextvars.ContextVar("LAYOUTS", default={})
 
 _LOCAL = re.compile(r"^(x|i|g|k|t|y|acc|cnt|r)\d*$")
-# what a generated line defines: ``a = ...``, ``a += ...``, ``a, b = ...`` or ``for a in ...``
-_DEFINES = re.compile(r"^\s*(?:([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?://|<<|>>|[-+*/%&|^])?=(?!=)"
-                      r"|for\s+([A-Za-z_]\w*)\s+in\b)")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
-_WORDS = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def _ident(name: str) -> str:
@@ -114,30 +110,16 @@ class KernelWriter:
         self._scalar_conds: set[str] = set()   # conditions over scalar variables only
         self.layouts: dict[str, tuple] = LAYOUTS.get()
         self.zero_outside: dict[str, str | None] = {}   # load variables -> the guard they honour
-        # loop-invariant code motion: per open scope, the line of its ``for`` header (None for a
-        # scope that is not a loop: nothing moves out of it) and the header's indentation; per
-        # variable, the scope depth of its latest definition in the body
-        self._headers: list[int | None] = []
-        self._header_indents: list[int] = []
-        self._defs: dict[str, int] = {}
-        # per open scope a serial number; per name, the loops code reading it was moved out of
-        # (redefining the name inside one of those, while it is open, would be a miscompile)
-        self._scope_ids: list[int] = []
-        self._moved_reads: dict[str, set[int]] = {}
+        self._motion = LoopMotion(self.body)     # where loop-invariant code may be placed
 
     # -- names and parameters ----------------------------------------------------------------
-    def _fresh_serial(self) -> int:
-        n = self._counters.get("", 0)
-        self._counters[""] = n + 1
-        return n
-
     def fresh(self, prefix: str) -> str:
         n = self._counters.get(prefix, 0)
         self._counters[prefix] = n + 1
         return f"{prefix}{n}"
 
     def line(self, text: str) -> None:
-        self._define(text, self.depth)
+        self._motion.define(text)
         self.body.line(text)
 
     @property
@@ -145,47 +127,18 @@ class KernelWriter:
         """How many scopes (loops) the next line is inside."""
         return len(self._scopes) - 1
 
-    def _define(self, text: str, depth: int) -> None:
-        m = _DEFINES.match(text)
-        if m is None:
-            return
-        names, loop_var = m.group(1), m.group(2)
-        defined = [loop_var] if loop_var else [n.strip() for n in names.split(",")]
-        for name in defined:
-            self._defs[name] = depth + 1 if loop_var else depth
-            if self._moved_reads.get(name, set()) & set(self._scope_ids[:depth]):
-                raise AssertionError(f"generated code redefines {name!r} inside a loop that code reading it "
-                                     "was moved out of; define it before the loop")
-
     def assign(self, prefix: str, expr: str) -> str:
         name = self.fresh(prefix)
         self.line(f"{name} = {expr}")
         return name
 
-    # -- loop-invariant code motion ------------------------------------------------------
-    def _level_of_name(self, name: str) -> int:
-        """The shallowest scope depth at which ``name`` (a variable, or a tile variable such as
-        ``rm[:, None]``) holds the value it holds here: where it was last defined; 0 for kernel
-        arguments and the prologue's names, which the body never defines."""
-        m = _IDENT.match(name)
-        return min(self._defs.get(m.group(0), 0) if m else self.depth, self.depth)
-
-    def _floor(self) -> int:
-        """The shallowest depth code may move to: not out of a scope that is not a loop."""
-        floor = 0
-        for d, header in enumerate(self._headers, start=1):
-            if header is None:
-                floor = d
-        return floor
-
+    # -- loop-invariant code motion (loop_motion.py) ---------------------------------------
     def _level_of_text(self, text: str) -> int:
         """The depth a computation over the names in ``text`` can move out to."""
-        level = max((self._level_of_name(w) for w in _WORDS.findall(text)), default=0)
-        return max(level, self._floor())
+        return self._motion.level_of(WORDS.findall(text))
 
     def _level_of_expr(self, e) -> int:
-        level = max((self._level_of_name(v) for v in ix.variables(e)), default=0)
-        return max(level, self._floor())
+        return self._motion.level_of(ix.variables(e))
 
     def _assign_at(self, level: int, prefix: str, expr: str) -> str:
         """``prefix<n> = expr`` at scope depth ``level``: here, or just before the header of
@@ -193,15 +146,7 @@ class KernelWriter:
         if level >= self.depth:
             return self.assign(prefix, expr)
         name = self.fresh(prefix)
-        at = self._headers[level]
-        self.body.insert(at, f"{name} = {expr}", self._header_indents[level])
-        escaped = set(self._scope_ids[level:])
-        for word in _WORDS.findall(expr):
-            self._moved_reads.setdefault(word, set()).update(escaped)
-        for d in range(level, len(self._headers)):     # the headers below moved down a line
-            if self._headers[d] is not None and self._headers[d] >= at:
-                self._headers[d] += 1
-        self._define(f"{name} = ", level)
+        self._motion.place(level, f"{name} = {expr}")
         return name
 
     def _name_of_upto(self, level: int):
@@ -280,20 +225,14 @@ class KernelWriter:
         """A nested block (a loop body, its ``for`` line just written): values computed inside
         stay inside, and index arithmetic that the loop does not change is computed once,
         before it."""
-        last = len(self.body) - 1
-        is_loop = last >= 0 and self.body.line_at(last).lstrip().startswith("for ")
-        self._headers.append(last if is_loop else None)
-        self._header_indents.append(self.body.depth)
-        self._scope_ids.append(self._fresh_serial())
+        self._motion.open_scope()
         self._scopes.append({})
         try:
             with self.body.indent():
                 yield
         finally:
             self._scopes.pop()
-            self._headers.pop()
-            self._header_indents.pop()
-            self._scope_ids.pop()
+            self._motion.close_scope()
 
     @contextlib.contextmanager
     def loop(self, count, prefix: str = "k"):
