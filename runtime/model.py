@@ -29,7 +29,8 @@ from .devices import get_device, resolve_target
 from .dtypes import numpy_dtype
 from .errors import ArtifactError, CortadoError, InputError, KernelLaunchError
 from .launch import Launch
-from .limits import INDEX_LIMIT, check_elements, max_elements
+from .limits import INDEX_LIMIT, max_elements
+from .plan_sizes import PlanSizes
 
 MAX_ELEMENTS = INDEX_LIMIT   # kernels index with 32-bit offsets
 
@@ -59,10 +60,7 @@ class CompiledModel:
         self.cubin_index = list(cubin_index or [])
         self._graph = None          # CUDA graphs (devices/cuda_graph.py), after use_cuda_graph()
         self.max_elements = max_elements   # None: $CORTADO_MAX_ELEMENTS or the 32-bit bound, read per run
-        # per binding of the plan's symbols: every value's shape and the launches that write
-        # only empty values (``_sizes_for``), and the element limits already checked at them
-        self._sizes: dict[tuple, _Sizes] = {}
-        self._checked: set[tuple] = set()
+        self._sizes = PlanSizes(plan, self._late_values)    # per binding of the symbols, kept
 
     # -- signature ----------------------------------------------------------------------------
     @property
@@ -273,7 +271,7 @@ class CompiledModel:
                                "through run(), which binds them segment by segment")
         dev = self.device
         values = self.plan["values"]
-        known = self._sizes_for(env)
+        known = self._sizes.at(env)
         shapes = known.shapes
         bufs = self.allocate_buffers(env) if buffers is None else buffers
         cache: dict[str, Any] = {} if resolved is None else resolved
@@ -339,34 +337,6 @@ class CompiledModel:
 
     def _shape(self, dims: Sequence, env: Mapping[str, int]) -> tuple[int, ...]:
         return tuple(sizes.evaluate(d, env) for d in dims)
-
-    def _sizes_for(self, env: Mapping[str, int]) -> "_Sizes":
-        """Every value's shape and the launches that write only empty values, at the sizes
-        ``env`` binds: computed once per binding (a static model has one), since a call of a
-        small model otherwise spends much of its time evaluating the same size expressions.
-        Launch configs are not part of it (autotuning may change them)."""
-        key = tuple(env.get(k) for k in self._env_keys)
-        found = self._sizes.get(key)
-        if found is not None:
-            return found
-        shapes = {}
-        for name, info in self.plan["values"].items():
-            if name in self._late_values:
-                continue        # sized by data: bound when a host step runs
-            try:
-                shapes[name] = self._shape(info["shape"], env)
-            except CortadoError as e:
-                raise InputError(f"the inputs do not determine the size of value {name!r}: {e.message}") from None
-        empty = set()
-        for i, step in enumerate(self.plan["steps"]):
-            outs = step.get("outputs") or ()
-            if outs and all(0 in shapes.get(n, ()) for n in outs):   # data-sized: not known empty
-                empty.add(i)
-        found = _Sizes(shapes, frozenset(empty))
-        if len(self._sizes) >= _SIZES_KEPT:     # many shapes seen (a dynamic model): start over
-            self._sizes = {}
-        self._sizes[key] = found
-        return found
 
     def allocate_buffers(self, env: Mapping[str, int]) -> list:
         """A fresh set of the plan's intermediate buffers for the sizes ``env``, owned by the
@@ -447,13 +417,7 @@ class CompiledModel:
         # every size is checked before anything is allocated or copied (a broadcast view of
         # 10^12 elements costs nothing until it is made contiguous); once per sizes and limit
         limit = max_elements(self.max_elements)
-        checked = (tuple(env.get(k) for k in self._env_keys), limit)
-        if checked not in self._checked:      # values sized by data: checked when bound
-            for name, shape in self._sizes_for(env).shapes.items():
-                check_elements(shape, f"value {name!r}", limit)
-            if len(self._checked) >= _SIZES_KEPT:
-                self._checked = set()
-            self._checked.add(checked)
+        self._sizes.check_limit(env, limit)      # values sized by data: checked when bound
         for name, a in arrays.items():
             if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
                 arrays[name] = np.ascontiguousarray(a)
@@ -465,19 +429,6 @@ class CompiledModel:
         from .artifact import save_artifact
 
         return save_artifact(self, path)
-
-
-# how many bindings of a model's symbols keep their computed sizes (a dynamic model called
-# at more distinct sizes than this recomputes them)
-_SIZES_KEPT = 64
-
-
-@dataclass(frozen=True)
-class _Sizes:
-    """A model's sizes at one binding of its symbols (``CompiledModel._sizes_for``)."""
-
-    shapes: dict            # value name -> shape (values sized by data excluded)
-    empty_steps: frozenset  # steps whose every output is empty
 
 
 @dataclass

@@ -19,10 +19,10 @@ def test_alternating_batch_sizes_reuse_their_sizes(target):
     for batch in (1, 3, 1, 2, 3, 2):
         x = images(batch, seed=batch)
         assert_close(model.run({"image": x})["probs"], run_onnxruntime(small_cnn(), {"image": x})[0])
-    assert sorted(model._sizes) == [(1,), (2,), (3,)]
-    sized = model._sizes[(3,)]
+    assert sorted(model._sizes.bindings) == [(1,), (2,), (3,)]
+    sized = model._sizes.at({"N": 3})
     model.run({"image": images(3, seed=9)})
-    assert model._sizes[(3,)] is sized          # not recomputed
+    assert model._sizes.at({"N": 3}) is sized          # not recomputed
 
 
 def test_a_lowered_limit_is_checked_at_sizes_already_seen():
