@@ -21,7 +21,6 @@ _REDUCE_METHODS = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.min
                    np.logical_and: "all", np.logical_or: "any"}
 
 
-
 def _name(ufunc) -> str:
     return f"numpy.{ufunc.__name__}"
 
