@@ -291,7 +291,10 @@ def _scaled_activation(b: GraphBuilder):
     if y is None:
         return None
     acts = [Op.LEAKY_RELU, Op.ELU, Op.GELU, Op.SOFTPLUS, Op.SIGMOID]
-    act = b.prefer([Op.RELU, *acts]) if b.wanted & {Op.RELU, *acts} else Op.RELU if b.flag() else b.choice(acts)
+    if b.wanted & {Op.RELU, *acts}:
+        act = b.prefer([Op.RELU, *acts])      # the pass's own activation(s)
+    else:
+        act = Op.RELU if b.flag() else b.choice(acts)
     y = b.add(act, [y], **({"alpha": b.choice([0.01, 0.2])} if act is Op.LEAKY_RELU else {}))
     return y if y is None or b.flag() else b.add(Op.ABS, [y])
 
